@@ -1,0 +1,110 @@
+# fanout — a flat Makefile. User CXXFLAGS/LDFLAGS pass through; project flags
+# live in FANOUT_* so they are never lost when the user sets their own.
+#   make [V=1] [SANITIZER=address|undefined|thread] [STATIC=1] [BACKEND=poll]
+#   make CROSS_COMPILE=aarch64-linux-gnu-        (cross build; no uname here)
+
+VERSION       := 0.1.0
+CROSS_COMPILE ?=
+ifeq ($(origin CXX),default)
+CXX           := $(CROSS_COMPILE)g++
+endif
+PKG_CONFIG    ?= $(CROSS_COMPILE)pkg-config
+BUILD         ?= build
+PREFIX        ?= /usr/local
+DESTDIR       ?=
+BACKEND       ?=
+SANITIZER     ?=
+STATIC        ?=
+CXXFLAGS      ?= -O2 -g
+LDFLAGS       ?=
+
+FANOUT_CXXFLAGS := -std=c++20 -Wall -Wextra -Werror -pthread -MMD -MP \
+                   -Iinclude -Iplatform -DFANOUT_VERSION='"$(VERSION)"'
+CARES_LIBS    := $(shell $(PKG_CONFIG) --libs libcares 2>/dev/null || echo -lcares)
+# Debian's mbedTLS ships no pkg-config file.
+FANOUT_LIBS   := $(CARES_LIBS) -lmbedtls -lmbedx509 -lmbedcrypto -pthread
+
+ifneq ($(BACKEND),)
+FANOUT_CXXFLAGS += -DFANOUT_BACKEND_$(shell echo $(BACKEND) | tr a-z A-Z)
+endif
+ifneq ($(SANITIZER),)
+FANOUT_CXXFLAGS += -fsanitize=$(SANITIZER) -fno-omit-frame-pointer
+FANOUT_LDFLAGS  += -fsanitize=$(SANITIZER)
+endif
+ifeq ($(STATIC),1)
+FANOUT_LDFLAGS  += -static
+endif
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+# The library: everything but the entry points.
+LIB_SRC   := $(wildcard src/*.cpp src/models/*.cpp src/jobs/*.cpp platform/*.cpp)
+LIB_SRC   := $(filter-out src/main.cpp,$(LIB_SRC))
+LIB_OBJ   := $(LIB_SRC:%.cpp=$(BUILD)/obj/%.o)
+TEST_SRC  := $(wildcard tests/*.cpp)
+TEST_OBJ  := $(TEST_SRC:%.cpp=$(BUILD)/obj/%.o)
+
+BINS := $(BUILD)/fanout $(BUILD)/origin $(BUILD)/certgen
+
+all: $(BINS)
+
+$(BUILD)/obj/%.o: %.cpp
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CXX     $<")
+	$(Q)$(CXX) $(FANOUT_CXXFLAGS) $(CXXFLAGS) -c $< -o $@
+
+$(BUILD)/libfanout.a: $(LIB_OBJ)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && $(CROSS_COMPILE)ar rcs $@ $^
+
+$(BUILD)/fanout: $(BUILD)/obj/src/main.o $(BUILD)/libfanout.a
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CXX) $(FANOUT_LDFLAGS) $(LDFLAGS) -o $@ $^ $(FANOUT_LIBS)
+
+$(BUILD)/%: $(BUILD)/obj/tools/%.o $(BUILD)/libfanout.a
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CXX) $(FANOUT_LDFLAGS) $(LDFLAGS) -o $@ $^ $(FANOUT_LIBS)
+
+$(BUILD)/fanout-tests: $(TEST_OBJ) $(BUILD)/libfanout.a
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CXX) $(FANOUT_LDFLAGS) $(LDFLAGS) -o $@ $^ $(FANOUT_LIBS)
+
+# --- set-up ---------------------------------------------------------------
+# Debian packages: build, tests (clang for the second compiler, strace for
+# tools/strace-check, openssl is NOT needed: tools/certgen makes test certs).
+DEB_PKGS := g++ clang make pkg-config libc-ares-dev libmbedtls-dev doctest-dev python3
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "deps: installing$$missing"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "deps: need root for apt-get install$$missing" >&2; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+# --- checks -----------------------------------------------------------------
+# Build with both compilers, warnings as errors, then run every test.
+check: deps
+	$(Q)$(MAKE) --no-print-directory all $(BUILD)/fanout-tests
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/clang CXX=clang++ all
+	$(Q)tools/run-tests $(BUILD)
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)tools/demo $(BUILD)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(BUILD)/fanout $(DESTDIR)$(PREFIX)/bin/fanout
+
+clean:
+	rm -rf $(BUILD)
+
+.PHONY: all check demo deps install clean
+.SECONDARY:
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,34 @@
+// http and https URLs, parsed as the WHATWG URL standard parses special
+// URLs, less IDNA: a host that is not ASCII after percent-decoding is an
+// error ("needs IDNA") rather than a guess. Percent-encodings in the input are
+// kept as given; only bytes the standard says to encode are encoded.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace fanout {
+
+struct Url {
+  enum class HostKind { name, ipv4, ipv6 };
+  bool https = false;
+  HostKind kind = HostKind::name;
+  std::string host;      // "example.com", "127.0.0.1" or "::1" (no brackets)
+  uint16_t port = 0;     // effective port: the default when none is given
+  std::string userinfo;  // "user:pass" as serialized, or empty
+  std::string path;      // always starts with '/'
+  std::string query;     // "" or "?..."
+  std::string fragment;  // "" or "#..." (never sent)
+
+  bool default_port() const { return port == (https ? 443 : 80); }
+  std::string target() const { return path + query; }    // request-target
+  std::string authority() const;                         // Host header value
+  std::string href() const;
+};
+
+enum class UrlError { none, syntax, scheme, host, idna, port };
+
+// Returns UrlError::none and fills out, or an error with a reason in why.
+UrlError parse_url(std::string_view in, Url& out, std::string* why = nullptr);
+
+}  // namespace fanout

@@ -1,0 +1,78 @@
+#include "sys.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace fanout::sys {
+
+static const char* const kNames[NCALLS] = {
+  "socket", "connect", "setsockopt", "getsockopt", "fcntl", "sendto", "sendmsg",
+  "recvfrom", "recvfrom", "read", "write", "close", "poll", "pipe2", "fork",
+  "wait4", "clone",
+};
+// send() and recv() are sendto/recvfrom in strace on Linux; we keep them
+// apart internally but name them as strace does.
+const char* call_name(int call) { return call >= 0 && call < NCALLS ? kNames[call] : "?"; }
+
+Counters& counters() {
+  static thread_local Counters c;
+  return c;
+}
+
+#define COUNT(c) (++counters().n[c])
+
+int socket(int d, int t, int p) { COUNT(SOCKET); return ::socket(d, t, p); }
+int connect(int fd, const sockaddr* sa, socklen_t l) { COUNT(CONNECT); return ::connect(fd, sa, l); }
+int setsockopt(int fd, int lv, int nm, const void* v, socklen_t l) { COUNT(SETSOCKOPT); return ::setsockopt(fd, lv, nm, v, l); }
+int getsockopt(int fd, int lv, int nm, void* v, socklen_t* l) { COUNT(GETSOCKOPT); return ::getsockopt(fd, lv, nm, v, l); }
+int set_blocking(int fd) { COUNT(FCNTL); return ::fcntl(fd, F_SETFL, 0); }
+ssize_t send(int fd, const void* p, size_t n, int f) { COUNT(SEND); return ::send(fd, p, n, f); }
+ssize_t sendmsg(int fd, const msghdr* m, int f) { COUNT(SENDMSG); return ::sendmsg(fd, m, f); }
+ssize_t recv(int fd, void* p, size_t n, int f) { COUNT(RECV); return ::recv(fd, p, n, f); }
+ssize_t recvfrom(int fd, void* p, size_t n, int f, sockaddr* sa, socklen_t* l) { COUNT(RECVFROM); return ::recvfrom(fd, p, n, f, sa, l); }
+ssize_t read(int fd, void* p, size_t n) { COUNT(READ); return ::read(fd, p, n); }
+ssize_t write(int fd, const void* p, size_t n) { COUNT(WRITE); return ::write(fd, p, n); }
+int close(int fd) { COUNT(CLOSE); return ::close(fd); }
+int poll(pollfd* fds, nfds_t n, int ms) { COUNT(POLL); return ::poll(fds, n, ms); }
+int pipe(int fds[2]) { COUNT(PIPE); return ::pipe2(fds, O_CLOEXEC); }
+pid_t fork() { COUNT(FORK); return ::fork(); }
+pid_t waitpid(pid_t pid, int* st, int f) { COUNT(WAITPID); return ::waitpid(pid, st, f); }
+
+bool write_all(int fd, const void* p, size_t n) {
+  auto* c = static_cast<const char*>(p);
+  while (n > 0) {
+    ssize_t w = write(fd, c, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return false;
+    c += w;
+    n -= size_t(w);
+  }
+  return true;
+}
+
+const char* errno_name(int e) {
+  switch (e) {
+#define E(x) case x: return #x;
+    E(EPERM) E(ENOENT) E(EINTR) E(EIO) E(EBADF) E(EAGAIN) E(ENOMEM) E(EACCES)
+    E(EFAULT) E(EBUSY) E(EEXIST) E(EINVAL) E(ENFILE) E(EMFILE) E(ENOSPC)
+    E(EPIPE) E(ERANGE) E(ENOTSOCK) E(EMSGSIZE) E(EPROTOTYPE) E(EAFNOSUPPORT)
+    E(EADDRINUSE) E(EADDRNOTAVAIL) E(ENETDOWN) E(ENETUNREACH) E(ECONNABORTED)
+    E(ECONNRESET) E(ENOBUFS) E(EISCONN) E(ENOTCONN) E(ETIMEDOUT)
+    E(ECONNREFUSED) E(EHOSTDOWN) E(EHOSTUNREACH) E(EALREADY) E(EINPROGRESS)
+#undef E
+    default: {
+      static thread_local char buf[16];
+      snprintf(buf, sizeof buf, "E%d", e);
+      return buf;
+    }
+  }
+}
+
+std::string describe(const std::string& call, int err) {
+  return call + ": " + errno_name(err) + " (" + strerror(err) + ")";
+}
+
+}  // namespace fanout::sys

@@ -1,0 +1,50 @@
+// Thin syscall wrappers. Each one counts its calls in the calling thread's
+// counter block, so a worker can report "syscalls per request by name" and
+// the numbers can be checked against `strace -c -f`. Nothing here retries or
+// hides an error: EINTR and EAGAIN come back to the caller as -1/errno.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+namespace fanout::sys {
+
+enum Call : int {
+  SOCKET, CONNECT, SETSOCKOPT, GETSOCKOPT, FCNTL, SEND, SENDMSG, RECV, RECVFROM,
+  READ, WRITE, CLOSE, POLL, PIPE, FORK, WAITPID, CLONE, NCALLS
+};
+const char* call_name(int call);
+
+// One block per thread. A worker reads its own block when it finishes.
+struct Counters { uint64_t n[NCALLS] = {}; };
+Counters& counters();
+
+int socket(int domain, int type, int proto);
+int connect(int fd, const sockaddr* sa, socklen_t len);
+int setsockopt(int fd, int level, int name, const void* val, socklen_t len);
+int getsockopt(int fd, int level, int name, void* val, socklen_t* len);
+int set_blocking(int fd);  // fcntl(F_SETFL, 0)
+ssize_t send(int fd, const void* p, size_t n, int flags);
+ssize_t sendmsg(int fd, const msghdr* m, int flags);
+ssize_t recv(int fd, void* p, size_t n, int flags);
+ssize_t recvfrom(int fd, void* p, size_t n, int flags, sockaddr* sa, socklen_t* len);
+ssize_t read(int fd, void* p, size_t n);
+ssize_t write(int fd, const void* p, size_t n);
+int close(int fd);
+int poll(pollfd* fds, nfds_t n, int timeout_ms);
+int pipe(int fds[2]);  // pipe2(O_CLOEXEC)
+pid_t fork();
+pid_t waitpid(pid_t pid, int* status, int flags);
+
+// Write all of p, retrying EINTR and short writes (pipes between workers).
+bool write_all(int fd, const void* p, size_t n);
+
+// "ECONNREFUSED" for ECONNREFUSED; "E<n>" for the ones we do not know.
+const char* errno_name(int err);
+// strace style: "connect(127.0.0.1:80): ECONNREFUSED (Connection refused)".
+std::string describe(const std::string& call, int err);
+
+}  // namespace fanout::sys

@@ -1,0 +1,333 @@
+// Response parser: a table of our own cases, each fed whole (ending at a
+// guard page, so an over-read faults) and one byte at a time; then the
+// response cases of llhttp's test suite, run by that suite's own rules.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cstring>
+#include <dirent.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "fanout/http.hpp"
+#include "json.hpp"
+#include "util.hpp"
+
+using fanout::http::ResponseParser;
+
+namespace {
+
+struct Msg {
+  int status = 0;
+  std::string body;
+  bool complete = false;
+  bool operator==(const Msg& o) const { return status == o.status && body == o.body && complete == o.complete; }
+};
+struct Outcome {
+  std::vector<Msg> msgs;
+  bool error = false;
+  std::string why;
+};
+
+void on_body(void* ctx, const char* p, size_t n) { static_cast<std::string*>(ctx)->append(p, n); }
+
+// Feeds input `step` bytes at a time (0: all at once) the way a driver does:
+// bytes are appended to a buffer and the parser's consumed bytes dropped.
+// After a complete message the next one is parsed from what is left, as
+// llhttp does; bytes after a message that closes the connection are an
+// error, since fanout never reads past it.
+Outcome run(std::string_view in, bool head_request, size_t step, bool finish) {
+  Outcome o;
+  ResponseParser p;
+  p.reset(head_request);
+  std::string buf;
+  size_t fed = 0;
+  std::string scratch;
+  for (;;) {
+    size_t add = step ? std::min(step, in.size() - fed) : in.size() - fed;
+    buf.append(in.substr(fed, add));
+    fed += add;
+    for (;;) {
+      std::string* sink = o.msgs.empty() ? &scratch : &o.msgs.back().body;
+      auto s = p.feed(buf.data(), buf.size(), on_body, sink);
+      buf.erase(0, s.used);
+      if (s.ev == ResponseParser::head) {
+        o.msgs.push_back({p.status(), "", false});
+        continue;
+      }
+      if (s.ev == ResponseParser::done) {
+        o.msgs.back().complete = true;
+        if (!p.keep_alive() && (!buf.empty() || fed < in.size())) {
+          o.error = true;
+          o.why = "data after a response that closes the connection";
+          return o;
+        }
+        p.reset(head_request);
+        if (buf.empty()) break;
+        continue;
+      }
+      if (s.ev == ResponseParser::error) {
+        o.error = true;
+        o.why = p.error_message();
+        return o;
+      }
+      if (s.used == 0) break;
+    }
+    if (fed == in.size()) break;
+  }
+  if (finish) {
+    auto s = p.finish();
+    if (s.ev == ResponseParser::done && !o.msgs.empty() && !o.msgs.back().complete) o.msgs.back().complete = true;
+    bool between = !o.msgs.empty() && o.msgs.back().complete && !p.started();
+    if (s.ev == ResponseParser::error && !between) {
+      o.error = true;
+      o.why = p.error_message();
+    }
+  }
+  return o;
+}
+
+// The input copied to end right at an inaccessible page.
+Outcome run_guarded(std::string_view in, bool head_request, bool finish) {
+  long pg = sysconf(_SC_PAGESIZE);
+  size_t pages = (in.size() + pg - 1) / pg + 1;
+  char* mem = static_cast<char*>(mmap(nullptr, pages * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  REQUIRE(mem != MAP_FAILED);
+  mprotect(mem + (pages - 1) * pg, pg, PROT_NONE);
+  char* at = mem + (pages - 1) * pg - in.size();
+  memcpy(at, in.data(), in.size());
+  Outcome o = run(std::string_view(at, in.size()), head_request, 0, finish);
+  munmap(mem, pages * pg);
+  return o;
+}
+
+Outcome check_all_ways(std::string_view in, bool head_request = false, bool finish = true) {
+  Outcome whole = run_guarded(in, head_request, finish);
+  Outcome bytes = run(in, head_request, 1, finish);
+  CHECK(whole.msgs == bytes.msgs);
+  CHECK(whole.error == bytes.error);
+  CHECK(whole.why == bytes.why);
+  return whole;
+}
+
+}  // namespace
+
+TEST_CASE("http: request writer") {
+  fanout::Url u;
+  REQUIRE(fanout::parse_url("http://h:8080/a?b=1#frag", u) == fanout::UrlError::none);
+  CHECK(fanout::http::request(u, false, {}, true) ==
+        "GET /a?b=1 HTTP/1.1\r\nHost: h:8080\r\nUser-Agent: fanout/" FANOUT_VERSION "\r\nAccept: */*\r\n\r\n");
+  CHECK(fanout::http::request(u, true, {"X-A: 1", "Accept:", "User-Agent: me"}, false) ==
+        "HEAD /a?b=1 HTTP/1.1\r\nHost: h:8080\r\nX-A: 1\r\nUser-Agent: me\r\nConnection: close\r\n\r\n");
+  CHECK(fanout::http::check_header_arg("X-A: 1") == "");
+  CHECK(fanout::http::check_header_arg("X A: 1") == "bad character in header name");
+  CHECK(fanout::http::check_header_arg("novalue") == "expected \"Name: value\"");
+}
+
+TEST_CASE("http: responses that parse") {
+  struct Case { const char* name; std::string in; bool head; std::vector<Msg> want; };
+  const Case cases[] = {
+    {"content-length", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", false, {{200, "hello", true}}},
+    {"no reason", "HTTP/1.1 404\r\nContent-Length: 0\r\n\r\n", false, {{404, "", true}}},
+    {"same length twice", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\ncontent-length: 2\r\n\r\nok", false, {{200, "ok", true}}},
+    {"chunked, extensions, trailers",
+     "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+     "5;a=b;c=\"q;\\\"x\"\r\nhello\r\n1\r\n!\r\n0;last\r\nX-Trailer: 1\r\nY: 2\r\n\r\n",
+     false, {{200, "hello!", true}}},
+    {"close-delimited", "HTTP/1.0 200 OK\r\n\r\nuntil the end", false, {{200, "until the end", true}}},
+    {"HEAD ignores Content-Length", "HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n", true, {{200, "", true}}},
+    {"204 has no body", "HTTP/1.1 204 No Content\r\nContent-Length: 7\r\n\r\n", false, {{204, "", true}}},
+    {"304 has no body", "HTTP/1.1 304 Not Modified\r\n\r\n", false, {{304, "", true}}},
+    {"1xx skipped", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: x\r\n\r\n"
+                    "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx", false, {{200, "x", true}}},
+    {"leading CRLF", "\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx", false, {{200, "x", true}}},
+    {"keep-alive pipeline", "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\naHTTP/1.1 201 OK\r\nContent-Length: 1\r\n\r\nb",
+     false, {{200, "a", true}, {201, "b", true}}},
+    {"100 headers", [] {
+       std::string s = "HTTP/1.1 200 OK\r\n";
+       for (int i = 0; i < 99; i++) s += "X-" + std::to_string(i) + ": v\r\n";
+       return s + "Content-Length: 0\r\n\r\n";
+     }(), false, {{200, "", true}}},
+  };
+  for (auto& c : cases) {
+    INFO(c.name);
+    Outcome o = check_all_ways(c.in, c.head);
+    CHECK_MESSAGE(!o.error, o.why);
+    CHECK(o.msgs == c.want);
+  }
+}
+
+TEST_CASE("http: responses that are errors") {
+  struct Case { const char* name; std::string in; const char* why; };
+  const Case cases[] = {
+    {"conflicting lengths", "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nx", "conflicting Content-Length headers"},
+    {"TE with CL", "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", "both Transfer-Encoding and Content-Length"},
+    {"negative length", "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", "bad Content-Length"},
+    {"overflowing length", "HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n", "Content-Length too large"},
+    {"length list", "HTTP/1.1 200 OK\r\nContent-Length: 1, 1\r\n\r\n", "bad Content-Length"},
+    {"overflowing chunk", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffff\r\n", "chunk size too large"},
+    {"negative chunk", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\n", "bad chunk size"},
+    {"chunk without CRLF", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nxy", "expected CRLF after chunk data"},
+    {"101", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n", "unexpected 101 Switching Protocols"},
+    {"bare LF", "HTTP/1.1 200 OK\nContent-Length: 0\n\n", "bare LF in response head (CRLF expected)"},
+    {"obs-fold", "HTTP/1.1 200 OK\r\nA: 1\r\n 2\r\n\r\n", "obsolete line folding in header"},
+    {"not HTTP", "SSH-2.0-OpenSSH\r\n", "response does not start with HTTP/"},
+    {"bad version", "HTTP/2.0 200 OK\r\n\r\n", "unsupported HTTP version"},
+    {"bad status", "HTTP/1.1 20x OK\r\n\r\n", "bad status code"},
+    {"101 headers", [] {
+       std::string s = "HTTP/1.1 200 OK\r\n";
+       for (int i = 0; i < 101; i++) s += "X: v\r\n";
+       return s + "\r\n";
+     }(), "more than 100 headers"},
+    {"huge head", "HTTP/1.1 200 OK\r\nX: " + std::string(40000, 'a') + "\r\n\r\n", "response head larger than 32768 bytes"},
+    {"truncated body", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", "connection closed before the end of the body"},
+    {"truncated head", "HTTP/1.1 200 OK\r\nContent-Le", "connection closed in the response head"},
+  };
+  for (auto& c : cases) {
+    INFO(c.name);
+    Outcome o = check_all_ways(c.in);
+    CHECK(o.error);
+    CHECK(o.why == c.why);
+  }
+  ResponseParser p;
+  p.reset();
+  CHECK(p.finish().ev == ResponseParser::error);
+  CHECK(std::string(p.error_message()) == "empty reply from server");
+}
+
+// ---- llhttp's response cases -------------------------------------------
+namespace {
+
+// test/md-test.ts's rules: "\<newline>" joins lines, every other newline
+// becomes CRLF, then \r \n \t \f \xHH and \NNN (octal) are decoded.
+std::string llhttp_input(const std::string& block) {
+  std::string joined;
+  for (size_t i = 0; i < block.size(); i++) {
+    if (block[i] == '\\' && i + 1 < block.size() && block[i + 1] == '\n') { i++; continue; }
+    if (block[i] == '\n') { joined += "\r\n"; continue; }
+    joined += block[i];
+  }
+  std::string out;
+  for (size_t i = 0; i < joined.size(); i++) {
+    char c = joined[i];
+    if (c != '\\' || i + 1 >= joined.size()) { out += c; continue; }
+    char e = joined[i + 1];
+    if (e == 'r') { out += '\r'; i++; }
+    else if (e == 'n') { out += '\n'; i++; }
+    else if (e == 't') { out += '\t'; i++; }
+    else if (e == 'f') { out += '\f'; i++; }
+    else if (e == 'x' && i + 3 < joined.size() && isxdigit((unsigned char)joined[i + 2]) && isxdigit((unsigned char)joined[i + 3])) {
+      out += char(strtol(joined.substr(i + 2, 2).c_str(), nullptr, 16));
+      i += 3;
+    } else if (e >= '0' && e <= '7') {
+      size_t j = i + 1;
+      int v = 0;
+      while (j < joined.size() && j < i + 4 && joined[j] >= '0' && joined[j] <= '7') v = v * 8 + (joined[j++] - '0');
+      out += char(v);
+      i = j - 1;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+Outcome llhttp_expected(const std::vector<std::string>& log) {
+  Outcome o;
+  for (auto& l : log) {
+    size_t hc = l.find("headers complete status=");
+    if (hc != std::string::npos) {
+      o.msgs.push_back({atoi(l.c_str() + hc + 24), "", false});
+    } else if (l.find("span[body]=") != std::string::npos) {
+      std::string v = l.substr(l.find("span[body]=") + 11);
+      if (v == "lf") v = "\n";
+      else if (v == "cr") v = "\r";
+      else if (v == "crlf") v = "\r\n";
+      else v = v.substr(1, v.size() - 2);
+      o.msgs.back().body += v;
+    } else if (l.find("message complete") != std::string::npos) {
+      if (!o.msgs.empty()) o.msgs.back().complete = true;
+    } else if (l.find(" error code=") != std::string::npos) {
+      o.error = true;
+    }
+  }
+  // A client skips 1xx heads: drop them (101 is an error for fanout and
+  // a pause on upgrade for llhttp; both stop there).
+  std::vector<Msg> kept;
+  for (auto& m : o.msgs)
+    if (m.status >= 200) kept.push_back(m);
+  o.msgs = kept;
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("http: llhttp response corpus") {
+  std::string dir = t::corpora() + "/llhttp-response";
+  DIR* d = opendir(dir.c_str());
+  if (!d) {
+    t::skip("llhttp response cases: " + dir + " not found");
+    return;
+  }
+  std::vector<std::string> files;
+  while (dirent* e = readdir(d))
+    if (strstr(e->d_name, ".md") && strcmp(e->d_name, "url.md") != 0) files.push_back(e->d_name);
+  closedir(d);
+  std::sort(files.begin(), files.end());
+  int run_count = 0;
+  std::string skipped;
+  for (auto& f : files) {
+    std::string text;
+    REQUIRE(t::read_file(dir + "/" + f, text));
+    std::vector<std::string> lines;
+    for (size_t a = 0, b; a < text.size(); a = b + 1) {
+      b = text.find('\n', a);
+      if (b == std::string::npos) b = text.size();
+      lines.push_back(text.substr(a, b - a));
+    }
+    std::string title;
+    for (size_t i = 0; i < lines.size(); i++) {
+      if (lines[i].rfind("#", 0) == 0) title = lines[i];
+      if (lines[i].rfind("<!-- meta=", 0) != 0) continue;
+      std::string meta_json = lines[i].substr(10, lines[i].rfind("-->") - 10);
+      tj::Value meta = tj::parse(meta_json);
+      std::string type = meta["type"].str;
+      size_t j = i + 1;
+      while (j < lines.size() && lines[j] != "```http") j++;
+      std::vector<std::string> block;
+      for (j++; j < lines.size() && lines[j] != "```"; j++) block.push_back(lines[j]);
+      while (j < lines.size() && lines[j] != "```log") j++;
+      std::vector<std::string> log;
+      for (j++; j < lines.size() && lines[j] != "```"; j++) log.push_back(lines[j]);
+      i = j;
+      std::string name = f + " " + title;
+      if (type.rfind("response-lenient", 0) == 0) {
+        skipped += "  " + name + ": " + type + " (fanout parses strictly)\n";
+        continue;
+      }
+      if (type != "response" && type != "response-finish") continue;
+      std::string raw;
+      for (size_t k = 0; k < block.size(); k++) raw += (k ? "\n" : "") + block[k];
+      if (raw.find("${") != std::string::npos) {
+        skipped += "  " + name + ": uses ${js}\n";
+        continue;
+      }
+      std::string input = llhttp_input(raw);
+      if (input.rfind("RTSP/", 0) == 0 || input.rfind("ICE/", 0) == 0) {
+        skipped += "  " + name + ": not HTTP (fanout speaks HTTP/1.x only)\n";
+        continue;
+      }
+      bool head = meta.has("skipBody") && meta["skipBody"].b;
+      Outcome want = llhttp_expected(log);
+      Outcome got = check_all_ways(input, head, type == "response-finish");
+      if (type == "response-finish") for (auto& m : want.msgs) m.complete = true;
+      run_count++;
+      INFO(name);
+      CHECK_MESSAGE(got.error == want.error, "fanout: " << (got.error ? got.why : "no error"));
+      if (!want.error) CHECK(got.msgs == want.msgs);
+      else CHECK(got.msgs.size() <= want.msgs.size() + 0);
+    }
+  }
+  MESSAGE("llhttp: " << run_count << " response cases run; skipped:\n" << skipped);
+  CHECK(run_count > 60);
+}

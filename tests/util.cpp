@@ -1,0 +1,53 @@
+#include "util.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace t {
+
+std::string corpora() {
+  const char* e = getenv("FANOUT_CORPORA");
+  return e ? e : "../shared/corpora";
+}
+
+std::string build_dir() {
+  const char* e = getenv("FANOUT_BUILD");
+  return e ? e : "build";
+}
+
+bool read_file(const std::string& path, std::string& out) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return false;
+  std::stringstream ss;
+  ss << f.rdbuf();
+  out = ss.str();
+  return true;
+}
+
+void write_file(const std::string& path, const std::string& data) {
+  std::ofstream f(path, std::ios::binary);
+  f << data;
+}
+
+std::string temp_dir() {
+  static std::string dir;
+  if (dir.empty()) {
+    dir = build_dir() + "/test-tmp";
+    mkdir(dir.c_str(), 0755);
+    dir += "/" + std::to_string(getpid());
+    mkdir(dir.c_str(), 0755);
+  }
+  return dir;
+}
+
+void skip(const std::string& what) {
+  static std::set<std::string> said;
+  if (said.insert(what).second) fprintf(stderr, "SKIP: %s\n", what.c_str());
+}
+
+}  // namespace t

@@ -1,0 +1,15 @@
+// Shared helpers for the tests: where things are, files, processes.
+#pragma once
+#include <string>
+#include <vector>
+
+namespace t {
+
+std::string corpora();               // ../shared/corpora unless FANOUT_CORPORA says
+std::string build_dir();             // FANOUT_BUILD or "build"
+bool read_file(const std::string& path, std::string& out);
+void write_file(const std::string& path, const std::string& data);
+std::string temp_dir();              // one per test run, under build/
+void skip(const std::string& what);  // print "SKIP: ..." once per reason
+
+}  // namespace t
