@@ -76,3 +76,23 @@ std::string describe(const std::string& call, int err) {
 }
 
 }  // namespace fanout::sys
+
+#include <csignal>
+namespace fanout::sys {
+
+int thread_create(pthread_t* t, const pthread_attr_t* a, void* (*fn)(void*), void* arg) {
+  COUNT(CLONE);
+  return pthread_create(t, a, fn, arg);
+}
+
+const char* signal_name(int sig) {
+  switch (sig) {
+#define S(x) case x: return #x;
+    S(SIGHUP) S(SIGINT) S(SIGQUIT) S(SIGILL) S(SIGTRAP) S(SIGABRT) S(SIGBUS) S(SIGFPE)
+    S(SIGKILL) S(SIGUSR1) S(SIGSEGV) S(SIGUSR2) S(SIGPIPE) S(SIGALRM) S(SIGTERM)
+#undef S
+    default: return "signal";
+  }
+}
+
+}  // namespace fanout::sys

@@ -48,3 +48,11 @@ const char* errno_name(int err);
 std::string describe(const std::string& call, int err);
 
 }  // namespace fanout::sys
+
+#include <pthread.h>
+namespace fanout::sys {
+// pthread_create, counted as "clone" (what strace shows for it).
+int thread_create(pthread_t* t, const pthread_attr_t* a, void* (*fn)(void*), void* arg);
+// "SIGKILL" for SIGKILL.
+const char* signal_name(int sig);
+}  // namespace fanout::sys

@@ -1,0 +1,63 @@
+// The records every part of fanout passes around: what to fetch (Request),
+// what happened (Result), and how the user asked for it (Config).
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "fanout/url.hpp"
+
+namespace fanout {
+
+using Clock = std::chrono::steady_clock;
+using Deadline = Clock::time_point;
+// Milliseconds until d, at least 0: what poll() takes.
+int ms_left(Deadline d);
+double ms_since(Clock::time_point t0);
+
+// Why a request has no HTTP status. Stable names: they are JSON keys.
+enum class Cause : uint8_t { none, input, dns, connect, tls, send, recv, http, timeout, worker };
+const char* cause_name(Cause c);
+
+struct Request {
+  uint32_t line = 0;   // 1-based line number in the input
+  std::string text;    // the line as given (trimmed)
+  Url url;
+  std::string error;   // set when the line is not a URL fanout can fetch
+};
+
+struct Result {
+  uint32_t line = 0;
+  int status = 0;      // 0 when there is no HTTP status
+  uint64_t bytes = 0;  // body bytes received
+  double ms = 0;
+  Cause cause = Cause::none;
+  std::string error;   // what went wrong, strace style where a call failed
+  int worker = -1;
+  bool ok() const { return cause == Cause::none; }
+  void fail(Cause c, std::string msg) { cause = c; error = std::move(msg); status = 0; }
+};
+
+struct ResolveEntry {
+  std::string host;
+  uint16_t port = 0;
+  std::string addr;
+};
+
+struct Config {
+  std::string model = "threads";
+  int concurrency = 10;
+  bool head = false;                 // HEAD instead of GET
+  std::vector<std::string> headers;  // -H "Name: value"
+  std::vector<ResolveEntry> resolve; // --resolve host:port:addr
+  std::string dns_server;            // --dns-server ADDR:PORT
+  std::string cacert;                // --cacert FILE
+  bool insecure = false;             // -k
+  double timeout = 30;               // seconds, whole request
+  bool json = false;
+  std::string results;               // --results FILE
+  std::string input = "-";
+};
+
+}  // namespace fanout

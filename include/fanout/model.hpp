@@ -1,0 +1,44 @@
+// A model decides who drives which request, and when. Every model fills
+// exactly one Result per Request, in input order, whatever happens.
+#pragma once
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fanout/core.hpp"
+#include "fanout/job.hpp"
+#include "sys.hpp"
+
+namespace fanout {
+
+class Worker;
+
+// What workers did, added up after join/waitpid (each worker counts alone).
+struct Totals {
+  uint64_t connections = 0, dns_queries = 0, tls_handshakes = 0;
+  uint64_t syscalls[sys::NCALLS] = {};
+  int workers = 0;
+  void add(const Totals& o);
+  static Totals of(const Worker& w);  // with the calling thread's syscalls
+};
+
+struct Run {
+  const Config& cfg;
+  const std::vector<Request>& reqs;
+  Job& job;
+  std::vector<Result> results;  // sized to reqs by the caller
+  Totals totals;
+};
+
+struct Model {
+  const char* name;
+  bool (*run)(Run& run, std::string& err);
+};
+const Model* find_model(std::string_view name);
+std::string model_names();  // "seq, threads, procs"
+
+bool run_seq(Run& run, std::string& err);
+bool run_threads(Run& run, std::string& err);
+bool run_procs(Run& run, std::string& err);
+
+}  // namespace fanout

@@ -1,0 +1,213 @@
+// The blocking driver, used by seq, threads and procs. Sockets are plain
+// blocking sockets once connected; every wait is a poll() bounded by the
+// request's deadline, so strace shows poll + recvfrom pairs and nothing
+// else. Protocol knowledge lives in http.cpp; this file only moves bytes.
+#include <cerrno>
+#include <cstring>
+#include <mbedtls/ssl.h>
+#include <netinet/in.h>
+
+#include "fanout/http.hpp"
+#include "fanout/worker.hpp"
+#include "sys.hpp"
+
+namespace fanout {
+namespace {
+
+struct Conn {
+  int fd = -1;
+  std::unique_ptr<TlsConn> tls;
+  Conn() = default;
+  Conn(const Conn&) = delete;
+  Conn& operator=(const Conn&) = delete;
+  ~Conn() {
+    tls.reset();
+    if (fd >= 0) sys::close(fd);
+  }
+};
+
+bool wait_for(int fd, short events, Deadline dl) {
+  pollfd p{fd, events, 0};
+  int r;
+  while ((r = sys::poll(&p, 1, ms_left(dl))) < 0 && errno == EINTR) {}
+  return r > 0;
+}
+
+// A non-blocking connect() so the deadline holds, then back to blocking.
+int connect_one(const Addr& a, Deadline dl, Result& r) {
+  int fd = sys::socket(a.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    r.fail(Cause::connect, sys::describe("socket", errno));
+    return -1;
+  }
+  std::string call = "connect(" + a.text() + ")";
+  int err = 0;
+  if (sys::connect(fd, reinterpret_cast<const sockaddr*>(&a.ss), a.len) < 0) {
+    err = errno;
+    if (err == EINPROGRESS) {
+      pollfd p{fd, POLLOUT, 0};
+      int n;
+      while ((n = sys::poll(&p, 1, ms_left(dl))) < 0 && errno == EINTR) {}
+      if (n == 0) {
+        sys::close(fd);
+        r.fail(Cause::timeout, "timeout: " + call);
+        return -1;
+      }
+      err = 0;
+      if (p.revents & (POLLERR | POLLHUP)) {
+        socklen_t len = sizeof err;
+        sys::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        if (!err) err = ECONNREFUSED;
+      }
+    }
+  }
+  if (!err && sys::set_blocking(fd) < 0) err = errno;
+  if (err) {
+    sys::close(fd);
+    r.fail(Cause::connect, sys::describe(call, err));
+    return -1;
+  }
+  return fd;
+}
+
+bool send_all(Conn& c, const std::string& req, Result& r, const std::string& host) {
+  size_t off = 0;
+  while (off < req.size()) {
+    if (c.tls) {
+      int w = c.tls->write(req.data() + off, req.size() - off);
+      if (w < 0) {
+        r.fail(c.tls->cause(w), c.tls->describe(w, host, "sending the request"));
+        return false;
+      }
+      off += size_t(w);
+      continue;
+    }
+    ssize_t w = sys::send(c.fd, req.data() + off, req.size() - off, MSG_NOSIGNAL);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) {
+      r.fail(Cause::send, sys::describe("send", errno));
+      return false;
+    }
+    off += size_t(w);
+  }
+  return true;
+}
+
+// >0 bytes, 0 end of stream, -1 failed (r says why).
+ssize_t read_some(Conn& c, char* p, size_t n, Deadline dl, Result& r, const std::string& host,
+                  const char* during) {
+  if (c.tls) {
+    int got = c.tls->read(p, n);
+    if (got > 0) return got;
+    if (got == 0 || got == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || got == MBEDTLS_ERR_SSL_CONN_EOF) return 0;
+    r.fail(c.tls->cause(got), c.tls->describe(got, host, during));
+    return -1;
+  }
+  if (!wait_for(c.fd, POLLIN, dl)) {
+    r.fail(Cause::timeout, std::string("timeout: ") + during);
+    return -1;
+  }
+  ssize_t got;
+  while ((got = sys::recv(c.fd, p, n, 0)) < 0 && errno == EINTR) {}
+  if (got < 0) r.fail(Cause::recv, sys::describe("recv", errno));
+  return got;
+}
+
+struct BodyCtx {
+  Worker& w;
+  Result& r;
+};
+void on_body(void* ctx, const char* p, size_t n) {
+  auto* b = static_cast<BodyCtx*>(ctx);
+  b->r.bytes += n;
+  b->w.sink->body(p, n);
+}
+
+void receive(Worker& w, Conn& c, const Request& rq, Deadline dl, Result& r) {
+  http::ResponseParser p;
+  p.reset(w.cfg.head);
+  BodyCtx ctx{w, r};
+  char* buf = w.buf.data();
+  size_t have = 0;
+  for (;;) {
+    for (;;) {
+      auto s = p.feed(buf, have, on_body, &ctx);
+      if (s.used) {
+        memmove(buf, buf + s.used, have - s.used);
+        have -= s.used;
+      }
+      if (s.ev == http::ResponseParser::head) {
+        r.status = p.status();
+        w.sink->head(p);
+        continue;
+      }
+      if (s.ev == http::ResponseParser::done) return;
+      if (s.ev == http::ResponseParser::error) {
+        r.fail(Cause::http, std::string("http: ") + p.error_message());
+        return;
+      }
+      if (s.used == 0) break;
+    }
+    if (have == w.buf.size()) {
+      r.fail(Cause::http, "http: response head larger than " + std::to_string(w.buf.size()) + " bytes");
+      return;
+    }
+    const char* during = r.status ? "receiving the body" : "waiting for the response";
+    ssize_t n = read_some(c, buf + have, w.buf.size() - have, dl, r, rq.url.host, during);
+    if (n < 0) return;
+    if (n == 0) {
+      if (p.finish().ev != http::ResponseParser::done)
+        r.fail(Cause::http, std::string("http: ") + p.error_message());
+      return;
+    }
+    have += size_t(n);
+  }
+}
+
+void run(Worker& w, const Request& rq, Deadline dl, Result& r) {
+  if (!rq.error.empty()) {
+    r.fail(Cause::input, rq.error);
+    return;
+  }
+  std::vector<Addr> addrs;
+  if (!w.dns.resolve(rq.url, dl, addrs, r)) return;
+  Conn c;
+  for (auto& a : addrs) {  // in order, as curl does; the last error stands
+    c.fd = connect_one(a, dl, r);
+    if (c.fd >= 0 || r.cause == Cause::timeout) break;
+  }
+  if (c.fd < 0) return;
+  r = Result{r.line, 0, 0, 0, Cause::none, {}, r.worker};  // an earlier address's error is moot
+  w.connections++;
+  if (rq.url.https) {
+    std::string err;
+    if (!w.tls.init(w.cfg, err)) {
+      r.fail(Cause::tls, "tls: " + err);
+      return;
+    }
+    c.tls = std::make_unique<TlsConn>();
+    int ret = c.tls->setup(w.tls, c.fd, rq.url.host, &dl);
+    if (ret == 0) ret = c.tls->handshake();  // the BIO blocks: no WANT_READ here
+    if (ret != 0) {
+      r.fail(c.tls->cause(ret), c.tls->describe(ret, rq.url.host, "the TLS handshake"));
+      return;
+    }
+  }
+  if (!send_all(c, http::request(rq.url, w.cfg.head, w.cfg.headers, false), r, rq.url.host)) return;
+  receive(w, c, rq, dl, r);
+}
+
+}  // namespace
+
+void fetch_blocking(Worker& w, const Request& rq, Result& r) {
+  auto t0 = Clock::now();
+  r = Result{};
+  r.line = rq.line;
+  r.worker = w.id;
+  w.sink->begin(rq);
+  run(w, rq, t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(w.cfg.timeout)), r);
+  w.sink->end(r);
+  r.ms = ms_since(t0);
+}
+
+}  // namespace fanout

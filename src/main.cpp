@@ -1,0 +1,181 @@
+// fanout: fetch a list of URLs under the concurrency model you choose and
+// show what it cost.
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <getopt.h>
+#include <unistd.h>
+
+#include "fanout/dns.hpp"
+#include "fanout/http.hpp"
+#include "fanout/input.hpp"
+#include "fanout/job.hpp"
+#include "fanout/model.hpp"
+#include "fanout/report.hpp"
+
+using namespace fanout;
+
+namespace {
+
+const char kUsage[] =
+    "usage: fanout [options] FILE|-\n"
+    "Fetches every URL in FILE (one a line; '-' is stdin) and prints the status\n"
+    "histogram and the time taken.\n"
+    "\n"
+    "  -m, --model NAME        seq, threads or procs (default threads)\n"
+    "  -c, --concurrency N     threads or processes (default 10; seq uses 1)\n"
+    "  -I, --head              HEAD instead of GET\n"
+    "  -H, --header 'N: v'     add a request header (repeatable; 'N:' removes one)\n"
+    "      --timeout SEC       time allowed for each request (default 30)\n"
+    "      --resolve H:P:ADDR  connect to ADDR for host H and port P, as curl does\n"
+    "      --dns-server A:P    ask this DNS server instead of resolv.conf's\n"
+    "      --cacert FILE       trust these CA certificates instead of the system's\n"
+    "  -k, --insecure          do not verify TLS certificates\n"
+    "      --json              print one JSON object instead of the summary\n"
+    "      --results FILE      write one JSON line per input line, in input order\n"
+    "  -V, --version           print the version\n"
+    "  -h, --help              this text\n";
+
+[[noreturn]] void usage_error(const std::string& msg) {
+  fprintf(stderr, "fanout: %s\n(fanout --help lists the options)\n", msg.c_str());
+  exit(2);
+}
+
+long number(const char* opt, const char* s, long lo, long hi) {
+  char* end;
+  long v = strtol(s, &end, 10);
+  if (!*s || *end || v < lo || v > hi)
+    usage_error(std::string(opt) + " takes a whole number from " + std::to_string(lo) + " to " +
+                std::to_string(hi) + ", not \"" + s + "\"");
+  return v;
+}
+
+// "host:port:addr", addr numeric (IPv6 in brackets or bare).
+ResolveEntry parse_resolve(const std::string& s) {
+  size_t a = s.find(':'), b = a == std::string::npos ? a : s.find(':', a + 1);
+  if (a == std::string::npos || b == std::string::npos || a == 0)
+    usage_error("--resolve takes HOST:PORT:ADDR, not \"" + s + "\"");
+  ResolveEntry e;
+  e.host = s.substr(0, a);
+  for (auto& c : e.host) c = char(tolower((unsigned char)c));
+  e.port = uint16_t(number("--resolve port", s.substr(a + 1, b - a - 1).c_str(), 1, 65535));
+  e.addr = s.substr(b + 1);
+  Addr test;
+  if (!numeric_addr(e.addr, e.port, test))
+    usage_error("--resolve: \"" + e.addr + "\" is not a numeric IPv4 or IPv6 address");
+  return e;
+}
+
+// "ADDR:PORT", "[V6]:PORT", or a bare address (port 53).
+std::string parse_dns_server(const std::string& s) {
+  std::string host = s, port = "53";
+  if (s.front() == '[') {
+    size_t close = s.find(']');
+    if (close == std::string::npos) usage_error("--dns-server: unterminated [");
+    host = s.substr(1, close - 1);
+    if (close + 1 < s.size()) {
+      if (s[close + 1] != ':') usage_error("--dns-server takes ADDR:PORT, not \"" + s + "\"");
+      port = s.substr(close + 2);
+    }
+  } else if (s.find(':') != std::string::npos && s.find(':') == s.rfind(':')) {
+    host = s.substr(0, s.find(':'));
+    port = s.substr(s.find(':') + 1);
+  }
+  long p = number("--dns-server port", port.c_str(), 1, 65535);
+  Addr test;
+  if (!numeric_addr(host, uint16_t(p), test))
+    usage_error("--dns-server: \"" + host + "\" is not a numeric IPv4 or IPv6 address");
+  return host.find(':') != std::string::npos ? "[" + host + "]:" + port : host + ":" + port;
+}
+
+Config parse_args(int argc, char** argv) {
+  enum { kTimeout = 256, kResolve, kDnsServer, kCacert, kJson, kResults };
+  static const option longs[] = {
+    {"model", required_argument, nullptr, 'm'},
+    {"concurrency", required_argument, nullptr, 'c'},
+    {"head", no_argument, nullptr, 'I'},
+    {"header", required_argument, nullptr, 'H'},
+    {"insecure", no_argument, nullptr, 'k'},
+    {"timeout", required_argument, nullptr, kTimeout},
+    {"resolve", required_argument, nullptr, kResolve},
+    {"dns-server", required_argument, nullptr, kDnsServer},
+    {"cacert", required_argument, nullptr, kCacert},
+    {"json", no_argument, nullptr, kJson},
+    {"results", required_argument, nullptr, kResults},
+    {"version", no_argument, nullptr, 'V'},
+    {"help", no_argument, nullptr, 'h'},
+    {nullptr, 0, nullptr, 0},
+  };
+  Config cfg;
+  opterr = 0;
+  int c;
+  while ((c = getopt_long(argc, argv, "m:c:IH:kVh", longs, nullptr)) != -1) {
+    switch (c) {
+      case 'm':
+        if (!find_model(optarg)) usage_error(std::string("unknown model \"") + optarg + "\" (models: " + model_names() + ")");
+        cfg.model = optarg;
+        break;
+      case 'c': cfg.concurrency = int(number("-c", optarg, 1, 100000)); break;
+      case 'I': cfg.head = true; break;
+      case 'H': {
+        std::string why = http::check_header_arg(optarg);
+        if (!why.empty()) usage_error(std::string("-H \"") + optarg + "\": " + why);
+        cfg.headers.push_back(optarg);
+        break;
+      }
+      case 'k': cfg.insecure = true; break;
+      case kTimeout: {
+        char* end;
+        cfg.timeout = strtod(optarg, &end);
+        if (*end || !(cfg.timeout > 0 && cfg.timeout <= 86400))
+          usage_error(std::string("--timeout takes seconds (0 < SEC <= 86400), not \"") + optarg + "\"");
+        break;
+      }
+      case kResolve: cfg.resolve.push_back(parse_resolve(optarg)); break;
+      case kDnsServer: cfg.dns_server = parse_dns_server(optarg); break;
+      case kCacert: cfg.cacert = optarg; break;
+      case kJson: cfg.json = true; break;
+      case kResults: cfg.results = optarg; break;
+      case 'V': printf("fanout %s\n", FANOUT_VERSION); exit(0);
+      case 'h': fputs(kUsage, stdout); exit(0);
+      default:
+        usage_error(optopt ? std::string("option -") + char(optopt) + " is unknown or needs a value"
+                           : std::string("option ") + argv[optind - 1] + " is unknown or needs a value");
+    }
+  }
+  if (optind + 1 < argc) usage_error("one input file only (got \"" + std::string(argv[optind + 1]) + "\" too)");
+  if (optind < argc) cfg.input = argv[optind];
+  else if (isatty(0)) usage_error("no input: give a file of URLs, or - for stdin");
+  return cfg;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Config cfg = parse_args(argc, argv);
+  signal(SIGPIPE, SIG_IGN);  // pipes to dead workers; sockets use MSG_NOSIGNAL
+
+  std::vector<Request> reqs;
+  std::string err;
+  if (!read_input(cfg.input, reqs, err)) {
+    fprintf(stderr, "fanout: %s\n", err.c_str());
+    return 1;
+  }
+  auto job = make_check_job();
+  Run run{cfg, reqs, *job, std::vector<Result>(reqs.size()), {}};
+  const Model* model = find_model(cfg.model);
+  auto t0 = Clock::now();
+  if (!model->run(run, err)) {
+    fprintf(stderr, "fanout: %s: %s\n", cfg.model.c_str(), err.c_str());
+    return 1;
+  }
+  double seconds = ms_since(t0) / 1000;
+  if (!err.empty()) fprintf(stderr, "fanout: %s: %s\n", cfg.model.c_str(), err.c_str());
+  if (cfg.json) print_json(stdout, run, seconds);
+  else print_summary(stdout, run, seconds);
+  if (!cfg.results.empty() && !write_results(cfg.results, run, err)) {
+    fprintf(stderr, "fanout: %s\n", err.c_str());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,42 @@
+#include "fanout/model.hpp"
+#include "fanout/worker.hpp"
+
+namespace fanout {
+
+static const Model kModels[] = {
+  {"seq", run_seq},
+  {"threads", run_threads},
+  {"procs", run_procs},
+};
+
+const Model* find_model(std::string_view name) {
+  for (auto& m : kModels)
+    if (name == m.name) return &m;
+  return nullptr;
+}
+
+std::string model_names() {
+  std::string s;
+  for (auto& m : kModels) s += std::string(s.empty() ? "" : ", ") + m.name;
+  return s;
+}
+
+void Totals::add(const Totals& o) {
+  connections += o.connections;
+  dns_queries += o.dns_queries;
+  tls_handshakes += o.tls_handshakes;
+  for (int i = 0; i < sys::NCALLS; i++) syscalls[i] += o.syscalls[i];
+  workers += o.workers;
+}
+
+Totals Totals::of(const Worker& w) {
+  Totals t;
+  t.connections = w.connections;
+  t.dns_queries = w.dns.queries();
+  t.tls_handshakes = w.tls.handshakes;
+  for (int i = 0; i < sys::NCALLS; i++) t.syscalls[i] = sys::counters().n[i];
+  t.workers = 1;
+  return t;
+}
+
+}  // namespace fanout

@@ -1,0 +1,71 @@
+// threads: ThreadPoolExecutor / Queue workers of the seeds. -c pthreads pull
+// the next request from one shared queue (an atomic index over the input)
+// and block in their own calls; the kernel switches between them. Each
+// thread owns its Worker; totals are added after pthread_join, as wrk does.
+#include <atomic>
+#include <cerrno>
+#include <pthread.h>
+
+#include "fanout/model.hpp"
+#include "fanout/worker.hpp"
+
+namespace fanout {
+namespace {
+
+// Enough for mbedTLS' handshake and c-ares; 8 MiB each is what a router lacks.
+constexpr size_t kStack = 256 * 1024;
+
+struct Pool {
+  Run& run;
+  std::atomic<size_t> next{0};
+};
+
+struct Thread {
+  Pool* pool;
+  int id;
+  pthread_t tid;
+  Totals totals;
+};
+
+void* thread_main(void* arg) {
+  auto* t = static_cast<Thread*>(arg);
+  Run& run = t->pool->run;
+  Worker w(t->id, run.cfg, run.job);
+  for (;;) {
+    size_t i = t->pool->next.fetch_add(1);
+    if (i >= run.reqs.size()) break;
+    fetch_blocking(w, run.reqs[i], run.results[i]);
+  }
+  t->totals = Totals::of(w);
+  return nullptr;
+}
+
+}  // namespace
+
+bool run_threads(Run& run, std::string& err) {
+  Pool pool{run};
+  size_t n = std::max<size_t>(1, std::min<size_t>(size_t(run.cfg.concurrency), run.reqs.size()));
+  std::vector<Thread> threads(n);
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, kStack);
+  size_t started = 0;
+  for (; started < n; started++) {
+    threads[started] = {&pool, int(started), {}, {}};
+    int rc = sys::thread_create(&threads[started].tid, &attr, thread_main, &threads[started]);
+    if (rc != 0) {
+      err = sys::describe("pthread_create", rc);
+      break;  // run with the threads we have; with none, fail
+    }
+  }
+  pthread_attr_destroy(&attr);
+  if (started == 0) return false;
+  err.clear();
+  for (size_t i = 0; i < started; i++) {
+    pthread_join(threads[i].tid, nullptr);
+    run.totals.add(threads[i].totals);
+  }
+  return true;
+}
+
+}  // namespace fanout
