@@ -252,6 +252,13 @@ class Origin {
       v = strtoull(s.c_str(), nullptr, 10);
       return true;
     };
+    auto param = [&](const char* name) {  // value of name=... in the query
+      std::string q = "&" + query + "&", key = std::string("&") + name + "=";
+      size_t at = q.find(key);
+      if (at == std::string::npos) return std::string();
+      at += key.size();
+      return q.substr(at, q.find('&', at) - at);
+    };
     uint64_t n = 0;
     int delay = latency_ms;
     int status = 200;
@@ -261,7 +268,7 @@ class Origin {
     if (path == "/") {
     } else if (path.rfind("/status/", 0) == 0 && num(path.substr(8), n) && n >= 200 && n <= 599) {
       status = int(n);
-    } else if (path == "/sleep" && query.rfind("ms=", 0) == 0 && num(query.substr(3), n) && n <= 600000) {
+    } else if (path == "/sleep" && num(param("ms"), n) && n <= 600000) {
       delay += int(n);
     } else if (path.rfind("/bytes/", 0) == 0 && num(path.substr(7), n) && n <= kMaxBody) {
       bytes = n;

@@ -1,0 +1,160 @@
+#include "proc.hpp"
+
+#include <arpa/inet.h>
+#include <csignal>
+#include <cstring>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sstream>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "util.hpp"
+
+namespace t {
+namespace {
+
+std::vector<char*> argv_of(const std::string& exe, const std::vector<std::string>& args) {
+  std::vector<char*> v{const_cast<char*>(exe.c_str())};
+  for (auto& a : args) v.push_back(const_cast<char*>(a.c_str()));
+  v.push_back(nullptr);
+  return v;
+}
+
+}  // namespace
+
+Origin::Origin(std::vector<std::string> extra, const std::string& cert, const std::string& key) {
+  std::string exe = build_dir() + "/origin";
+  std::vector<std::string> args = {"--port", "0", "--lifetime", "900"};
+  if (!cert.empty()) args.insert(args.end(), {"--tls-port", "0", "--cert", cert, "--key", key});
+  args.insert(args.end(), extra.begin(), extra.end());
+  int p[2];
+  if (pipe(p) != 0) throw std::runtime_error("pipe");
+  pid = fork();
+  if (pid == 0) {
+    dup2(p[1], 1);
+    close(p[0]);
+    close(p[1]);
+    auto v = argv_of(exe, args);
+    execv(exe.c_str(), v.data());
+    _exit(127);
+  }
+  close(p[1]);
+  FILE* f = fdopen(p[0], "r");
+  char line[128];
+  int want = cert.empty() ? 1 : 2;
+  while (want > 0 && fgets(line, sizeof line, f)) {
+    if (sscanf(line, "http %d", &http) == 1) want--;
+    else if (sscanf(line, "https %d", &https) == 1) want--;
+  }
+  fclose(f);
+  if (!http) throw std::runtime_error("origin did not start (is build/origin built?)");
+}
+
+Origin::~Origin() {
+  if (pid > 0) {
+    kill(pid, SIGTERM);
+    waitpid(pid, nullptr, 0);
+  }
+}
+
+std::string Origin::url(const std::string& path) const {
+  return "http://127.0.0.1:" + std::to_string(http) + path;
+}
+std::string Origin::tls_url(const std::string& path) const {
+  return "https://localhost:" + std::to_string(https) + path;
+}
+
+pid_t spawn_fanout(const std::vector<std::string>& args, const std::string& out_path) {
+  std::string exe = build_dir() + "/fanout";
+  pid_t pid = fork();
+  if (pid == 0) {
+    int fd = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 1);
+    int e = open((out_path + ".err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(e, 2);
+    auto v = argv_of(exe, args);
+    execv(exe.c_str(), v.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+int wait_exit(pid_t pid) {
+  int st = 0;
+  waitpid(pid, &st, 0);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+Ran fanout(const std::vector<std::string>& args, const std::string& stdin_text) {
+  static int n = 0;
+  std::string base = temp_dir() + "/run" + std::to_string(++n);
+  std::string in_path = base + ".in";
+  write_file(in_path, stdin_text);
+  std::string exe = build_dir() + "/fanout";
+  pid_t pid = fork();
+  if (pid == 0) {
+    int in = open(in_path.c_str(), O_RDONLY);
+    dup2(in, 0);
+    int fd = open((base + ".out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 1);
+    int e = open((base + ".err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(e, 2);
+    auto v = argv_of(exe, args);
+    execv(exe.c_str(), v.data());
+    _exit(127);
+  }
+  Ran r;
+  r.status = wait_exit(pid);
+  read_file(base + ".out", r.out);
+  read_file(base + ".err", r.err);
+  return r;
+}
+
+std::vector<pid_t> children(pid_t pid) {
+  std::string s;
+  std::vector<pid_t> out;
+  if (read_file("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children", s)) {
+    std::istringstream in(s);
+    pid_t c;
+    while (in >> c) out.push_back(c);
+  }
+  return out;
+}
+
+std::string certs() {
+  static std::string dir;
+  if (dir.empty()) {
+    dir = temp_dir() + "/certs";
+    std::string cmd = build_dir() + "/certgen " + dir;
+    if (system(cmd.c_str()) != 0) throw std::runtime_error("certgen failed");
+  }
+  return dir;
+}
+
+int free_port() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+std::vector<tj::Value> jsonl(const std::string& path) {
+  std::string s;
+  std::vector<tj::Value> out;
+  if (!read_file(path, s)) return out;
+  std::istringstream in(s);
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty()) out.push_back(tj::parse(line));
+  return out;
+}
+
+}  // namespace t

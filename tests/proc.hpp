@@ -1,0 +1,39 @@
+// Real processes for the integration tests: build/origin on a loopback
+// port, build/fanout with arguments, and what they printed.
+#pragma once
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+#include "json.hpp"
+
+namespace t {
+
+struct Origin {
+  pid_t pid = -1;
+  int http = 0, https = 0;
+  // extra: e.g. {"--latency", "50"}; tls: cert and key paths, or empty.
+  explicit Origin(std::vector<std::string> extra = {}, const std::string& cert = "", const std::string& key = "");
+  ~Origin();
+  Origin(const Origin&) = delete;
+  Origin& operator=(const Origin&) = delete;
+  std::string url(const std::string& path) const;   // http://127.0.0.1:PORT/path
+  std::string tls_url(const std::string& path) const;  // https://localhost:PORT/path
+};
+
+struct Ran {
+  int status = -1;  // exit code, or 128+signal
+  std::string out, err;
+};
+
+// Starts build/fanout; with wait=false returns at once (pid in *pid).
+Ran fanout(const std::vector<std::string>& args, const std::string& stdin_text = "");
+pid_t spawn_fanout(const std::vector<std::string>& args, const std::string& out_path);
+int wait_exit(pid_t pid);
+std::vector<pid_t> children(pid_t pid);
+
+std::string certs();     // makes the test PKI once (build/certgen); returns its dir
+int free_port();         // a loopback port nothing listens on
+std::vector<tj::Value> jsonl(const std::string& path);
+
+}  // namespace t

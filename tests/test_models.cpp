@@ -1,0 +1,199 @@
+// The integration tests: build/fanout against build/origin on loopback,
+// through real sockets, under every model.
+#include <doctest/doctest.h>
+
+#include <csignal>
+#include <map>
+#include <thread>
+#include <unistd.h>
+
+#include "proc.hpp"
+#include "util.hpp"
+
+namespace {
+
+const char* kModels[] = {"seq", "threads", "procs"};
+
+struct Line {
+  int line;
+  std::string url;
+  int status;  // -1: an error
+  long bytes;
+  std::string error;
+};
+
+std::vector<Line> lines_of(const std::vector<tj::Value>& v) {
+  std::vector<Line> out;
+  for (auto& r : v)
+    out.push_back({int(r["line"].num), r["url"].str, r["status"].is_null() ? -1 : int(r["status"].num),
+                   long(r["bytes"].num), r["error"].is_null() ? "" : r["error"].str});
+  return out;
+}
+
+bool starts(const std::string& s, const std::string& p) { return s.rfind(p, 0) == 0; }
+
+}  // namespace
+
+TEST_CASE("models: a mixed list gives the same results under seq, threads and procs") {
+  std::string certs = t::certs();
+  t::Origin o({}, certs + "/server.crt", certs + "/server.key");
+  int refused = t::free_port(), no_dns = t::free_port();
+  std::string https_port = std::to_string(o.https);
+  struct Want { std::string url; int status; long bytes; std::string error_prefix; };
+  std::vector<Want> want = {
+    {o.url("/status/200"), 200, 3, ""},
+    {o.url("/status/404"), 404, 3, ""},
+    {o.url("/status/500"), 500, 3, ""},
+    {o.url("/chunked/5000"), 200, 5000, ""},
+    {o.url("/chunked/0"), 200, 0, ""},
+    {o.url("/bytes/70000"), 200, 70000, ""},
+    {o.url("/eof/123"), 200, 123, ""},
+    {o.url("/redirect/1"), 302, 3, ""},
+    {o.url("/sleep?ms=30"), 200, 3, ""},
+    {"http://127.0.0.1:" + std::to_string(refused) + "/", -1, 0, "connect(127.0.0.1:" + std::to_string(refused) + "): ECONNREFUSED"},
+    {"http://nosuch.invalid/", -1, 0, "dns: nosuch.invalid: "},
+    {"ftp://example.com/", -1, 0, "input: line 14: unsupported scheme \"ftp\""},
+    {"http://exa mple.com/", -1, 0, "input: line 15: space in URL"},
+    {"http://[::1/", -1, 0, "input: line 16: unterminated IPv6 address"},
+    {"http://127.0.0.1:99999/", -1, 0, "input: line 17: port out of range"},
+    {o.tls_url("/status/201"), 201, 3, ""},
+    {o.tls_url("/chunked/3000"), 200, 3000, ""},
+    {o.tls_url("/status/503"), 503, 3, ""},
+  };
+  // Line numbers count the comment and the blank line below: want[i] is
+  // on line i + 3 for i > 0.
+  std::string list = "# a mixed list\n" + want[0].url + "\n\n";
+  for (size_t i = 1; i < want.size(); i++) list += want[i].url + (i % 5 == 0 ? "\r\n" : "\n");
+
+  std::string input = t::temp_dir() + "/mixed.txt";
+  t::write_file(input, list);
+  std::vector<Line> first;
+  std::string first_histogram;
+  for (const char* model : kModels) {
+    INFO("model " << model);
+    std::string results = t::temp_dir() + "/mixed-" + model + ".jsonl";
+    t::Ran r = t::fanout({"-m", model, "-c", "4", "--cacert", certs + "/ca.crt",
+                          "--resolve", "localhost:" + https_port + ":127.0.0.1",
+                          "--dns-server", "127.0.0.1:" + std::to_string(no_dns),
+                          "--results", results, input});
+    CHECK(r.status == 0);
+    CHECK(r.err == "");
+    std::vector<Line> got = lines_of(t::jsonl(results));
+    REQUIRE(got.size() == want.size());
+    for (size_t i = 0; i < want.size(); i++) {
+      INFO("line " << got[i].line << " " << got[i].url << " error " << got[i].error);
+      CHECK(got[i].url == want[i].url);
+      CHECK(got[i].status == want[i].status);
+      CHECK(got[i].bytes == want[i].bytes);
+      CHECK(starts(got[i].error, want[i].error_prefix));
+      CHECK((want[i].status == -1) == !got[i].error.empty());
+    }
+    CHECK(got[0].line == 2);
+    CHECK(got[1].line == 4);
+    std::string histogram = r.out.substr(0, r.out.find('\n'));
+    CHECK(histogram == "{\"200\": 7, \"201\": 1, \"302\": 1, \"404\": 1, \"500\": 1, \"503\": 1, \"error\": 6}");
+    CHECK(r.out.find(std::string("took ")) != std::string::npos);
+    CHECK(r.out.find(std::string("(") + model + ", c=" + (std::string(model) == "seq" ? "1" : "4") + ", 18 urls)") != std::string::npos);
+    if (first.empty()) {
+      first = got;
+      first_histogram = histogram;
+      continue;
+    }
+    CHECK(histogram == first_histogram);
+    for (size_t i = 0; i < got.size(); i++) {
+      CHECK(got[i].line == first[i].line);
+      CHECK(got[i].status == first[i].status);
+      CHECK(got[i].bytes == first[i].bytes);
+      CHECK(got[i].error == first[i].error);
+    }
+  }
+}
+
+TEST_CASE("models: --json and stdin") {
+  t::Origin o;
+  std::string list = o.url("/status/200") + "\n" + o.url("/status/404") + "\nmailto:x@y\n";
+  for (const char* model : kModels) {
+    t::Ran r = t::fanout({"-m", model, "-c", "3", "--json", "-"}, list);
+    REQUIRE(r.status == 0);
+    tj::Value v = tj::parse(r.out);
+    CHECK(v["model"].str == model);
+    CHECK(v["concurrency"].num == (std::string(model) == "seq" ? 1 : 3));
+    CHECK(v["urls"].num == 3);
+    CHECK(v["statuses"]["200"].num == 1);
+    CHECK(v["statuses"]["404"].num == 1);
+    CHECK(v["errors"]["input"].num == 1);
+    CHECK(v["seconds"].num >= 0);
+  }
+}
+
+TEST_CASE("models: HEAD, headers and the deadline") {
+  t::Origin o;
+  std::string results = t::temp_dir() + "/head.jsonl";
+  t::Ran r = t::fanout({"-m", "seq", "-I", "-H", "X-Test: 1", "--results", results, "-"}, o.url("/bytes/100") + "\n");
+  REQUIRE(r.status == 0);
+  auto v = t::jsonl(results);
+  REQUIRE(v.size() == 1);
+  CHECK(v[0]["status"].num == 200);
+  CHECK(v[0]["bytes"].num == 0);
+
+  for (const char* model : kModels) {
+    std::string res = t::temp_dir() + "/timeout-" + model + ".jsonl";
+    r = t::fanout({"-m", model, "--timeout", "0.3", "--results", res, "-"},
+                  o.url("/sleep?ms=5000") + "\n" + o.url("/status/200") + "\n");
+    REQUIRE(r.status == 0);
+    v = t::jsonl(res);
+    REQUIRE(v.size() == 2);
+    CHECK(v[0]["error"].str == "timeout: waiting for the response");
+    CHECK(v[0]["ms"].num < 2000);
+    CHECK(v[1]["status"].num == 200);
+  }
+}
+
+TEST_CASE("cli: bad options name what is wrong") {
+  struct Case { std::vector<std::string> args; std::string msg; };
+  const Case cases[] = {
+    {{"-m", "fibers", "-"}, "fanout: unknown model \"fibers\" (models: seq, threads, procs)"},
+    {{"-c", "0", "-"}, "fanout: -c takes a whole number from 1 to 100000, not \"0\""},
+    {{"--resolve", "a:80:nope", "-"}, "fanout: --resolve: \"nope\" is not a numeric IPv4 or IPv6 address"},
+    {{"-H", "Bad Name: x", "-"}, "fanout: -H \"Bad Name: x\": bad character in header name"},
+    {{"--timeout", "-1", "-"}, "fanout: --timeout takes seconds (0 < SEC <= 86400), not \"-1\""},
+    {{"--nope", "-"}, "fanout: option --nope is unknown or needs a value"},
+  };
+  for (auto& c : cases) {
+    t::Ran r = t::fanout(c.args);
+    CHECK(r.status == 2);
+    CHECK(r.err.substr(0, r.err.find('\n')) == c.msg);
+  }
+  t::Ran r = t::fanout({"/nonexistent/list.txt"});
+  CHECK(r.status == 1);
+  CHECK(r.err == "fanout: open(/nonexistent/list.txt): ENOENT (No such file or directory)\n");
+}
+
+TEST_CASE("procs: kill -9 of a worker mid-run still gives one result per line") {
+  t::Origin o;
+  const int n = 40;
+  std::string list;
+  for (int i = 0; i < n; i++) list += o.url("/sleep?ms=150&i=" + std::to_string(i)) + "\n";
+  std::string input = t::temp_dir() + "/kill.txt", results = t::temp_dir() + "/kill.jsonl";
+  t::write_file(input, list);
+  pid_t pid = t::spawn_fanout({"-m", "procs", "-c", "4", "--results", results, input}, t::temp_dir() + "/kill.out");
+  std::vector<pid_t> kids;
+  for (int i = 0; i < 200 && kids.size() < 4; i++) {  // at most 2 s for the workers to start
+    usleep(10000);
+    kids = t::children(pid);
+  }
+  REQUIRE(kids.size() == 4);
+  usleep(200000);  // mid-run: each worker holds a request
+  REQUIRE(kill(kids[1], SIGKILL) == 0);
+  CHECK(t::wait_exit(pid) == 0);
+  auto v = t::jsonl(results);
+  REQUIRE(v.size() == size_t(n));
+  int ok = 0, killed = 0;
+  for (int i = 0; i < n; i++) {
+    CHECK(v[size_t(i)]["line"].num == i + 1);
+    if (!v[size_t(i)]["status"].is_null() && v[size_t(i)]["status"].num == 200) ok++;
+    else if (v[size_t(i)]["error"].str.find("killed by signal 9 (SIGKILL)") != std::string::npos) killed++;
+  }
+  CHECK(killed == 1);
+  CHECK(ok == n - 1);
+}

@@ -1,0 +1,123 @@
+// certgen: makes the test PKI the tests and `make demo` use, with mbedTLS
+// (no openssl needed). Writes into DIR:
+//   ca.crt         a test CA (EC P-256)
+//   server.key     the one key every server certificate below uses
+//   server.crt     CN=localhost, SAN localhost, signed by the CA, valid to 2045
+//   expired.crt    the same, valid 2010-2020
+//   wronghost.crt  CN=wrong.example, SAN wrong.example
+// usage: certgen DIR
+#include <cstdio>
+#include <cstring>
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/ecp.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/oid.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/x509_crt.h>
+#include <string>
+#include <sys/stat.h>
+
+namespace {
+
+mbedtls_entropy_context g_entropy;
+mbedtls_ctr_drbg_context g_drbg;
+
+[[noreturn]] void die(const char* what, int r) {
+  fprintf(stderr, "certgen: %s failed (-0x%04x)\n", what, unsigned(-r));
+  exit(1);
+}
+
+void check(const char* what, int r) {
+  if (r != 0) die(what, r);
+}
+
+void write_file(const std::string& path, const unsigned char* pem) {
+  FILE* f = fopen(path.c_str(), "w");
+  if (!f || fputs(reinterpret_cast<const char*>(pem), f) < 0 || fclose(f) != 0) {
+    perror(path.c_str());
+    exit(1);
+  }
+}
+
+void gen_key(mbedtls_pk_context& pk) {
+  mbedtls_pk_init(&pk);
+  check("pk_setup", mbedtls_pk_setup(&pk, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY)));
+  check("ecp_gen_key", mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(pk),
+                                           mbedtls_ctr_drbg_random, &g_drbg));
+}
+
+// subjectAltName with one dNSName: SEQUENCE { [2] IA5String name }.
+std::string san_der(const std::string& name) {
+  std::string d;
+  d += char(0x30);
+  d += char(name.size() + 2);
+  d += char(0x82);
+  d += char(name.size());
+  return d + name;
+}
+
+void write_cert(const std::string& path, mbedtls_pk_context& subject_key, mbedtls_pk_context& issuer_key,
+                const char* subject, const char* issuer, bool is_ca, const char* from, const char* to,
+                const char* dns_name, int serial) {
+  mbedtls_x509write_cert c;
+  mbedtls_x509write_crt_init(&c);
+  mbedtls_mpi sn;
+  mbedtls_mpi_init(&sn);
+  check("mpi_lset", mbedtls_mpi_lset(&sn, serial));
+  mbedtls_x509write_crt_set_version(&c, MBEDTLS_X509_CRT_VERSION_3);
+  mbedtls_x509write_crt_set_md_alg(&c, MBEDTLS_MD_SHA256);
+  mbedtls_x509write_crt_set_subject_key(&c, &subject_key);
+  mbedtls_x509write_crt_set_issuer_key(&c, &issuer_key);
+  check("set_serial", mbedtls_x509write_crt_set_serial(&c, &sn));
+  check("set_validity", mbedtls_x509write_crt_set_validity(&c, from, to));
+  check("set_subject_name", mbedtls_x509write_crt_set_subject_name(&c, subject));
+  check("set_issuer_name", mbedtls_x509write_crt_set_issuer_name(&c, issuer));
+  check("set_basic_constraints", mbedtls_x509write_crt_set_basic_constraints(&c, is_ca, is_ca ? 0 : -1));
+  check("set_subject_key_identifier", mbedtls_x509write_crt_set_subject_key_identifier(&c));
+  check("set_authority_key_identifier", mbedtls_x509write_crt_set_authority_key_identifier(&c));
+  check("set_key_usage", mbedtls_x509write_crt_set_key_usage(
+                             &c, is_ca ? MBEDTLS_X509_KU_KEY_CERT_SIGN | MBEDTLS_X509_KU_CRL_SIGN
+                                       : MBEDTLS_X509_KU_DIGITAL_SIGNATURE));
+  if (dns_name) {
+    std::string san = san_der(dns_name);
+    check("set_extension(subjectAltName)",
+          mbedtls_x509write_crt_set_extension(&c, MBEDTLS_OID_SUBJECT_ALT_NAME,
+                                              MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME), 0,
+                                              reinterpret_cast<const unsigned char*>(san.data()), san.size()));
+  }
+  unsigned char pem[4096];
+  check("crt_pem", mbedtls_x509write_crt_pem(&c, pem, sizeof pem, mbedtls_ctr_drbg_random, &g_drbg));
+  write_file(path, pem);
+  mbedtls_x509write_crt_free(&c);
+  mbedtls_mpi_free(&sn);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    fprintf(stderr, "usage: certgen DIR\n");
+    return 2;
+  }
+  std::string dir = argv[1];
+  mkdir(dir.c_str(), 0755);
+  mbedtls_entropy_init(&g_entropy);
+  mbedtls_ctr_drbg_init(&g_drbg);
+  check("drbg_seed", mbedtls_ctr_drbg_seed(&g_drbg, mbedtls_entropy_func, &g_entropy, nullptr, 0));
+
+  mbedtls_pk_context ca, server;
+  gen_key(ca);
+  gen_key(server);
+  const char* ca_name = "CN=fanout test CA,O=fanout";
+  write_cert(dir + "/ca.crt", ca, ca, ca_name, ca_name, true, "20200101000000", "20491231235959", nullptr, 1);
+  write_cert(dir + "/server.crt", server, ca, "CN=localhost,O=fanout", ca_name, false, "20200101000000",
+             "20451231235959", "localhost", 2);
+  write_cert(dir + "/expired.crt", server, ca, "CN=localhost,O=fanout", ca_name, false, "20100101000000",
+             "20200101000000", "localhost", 3);
+  write_cert(dir + "/wronghost.crt", server, ca, "CN=wrong.example,O=fanout", ca_name, false,
+             "20200101000000", "20451231235959", "wrong.example", 4);
+  unsigned char pem[4096];
+  check("write_key_pem", mbedtls_pk_write_key_pem(&server, pem, sizeof pem));
+  write_file(dir + "/server.key", pem);
+  return 0;
+}
