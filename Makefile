@@ -91,7 +91,7 @@ deps:
 # Build with both compilers, warnings as errors, then run every test.
 check: deps
 	$(Q)$(MAKE) --no-print-directory all $(BUILD)/fanout-tests
-	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/clang CXX=clang++ all
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/clang CXX=clang++ all $(BUILD)/clang/fanout-tests
 	$(Q)tools/run-tests $(BUILD)
 
 demo: deps
@@ -107,4 +107,4 @@ clean:
 
 .PHONY: all check demo deps install clean
 .SECONDARY:
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(wildcard $(BUILD)/obj/*/*.d $(BUILD)/obj/*/*/*.d)

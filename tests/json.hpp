@@ -15,14 +15,15 @@ struct Value {
   double num = 0;
   std::string str;
   std::vector<Value> arr;
-  std::vector<std::pair<std::string, Value>> obj;  // in document order
+  std::vector<std::string> keys;  // an object's members, in document order
+  std::vector<Value> vals;        // (a vector of an incomplete type is fine; a pair is not)
 
   bool has(const std::string& k) const {
-    for (auto& kv : obj) if (kv.first == k) return true;
+    for (auto& key : keys) if (key == k) return true;
     return false;
   }
   const Value& operator[](const std::string& k) const {
-    for (auto& kv : obj) if (kv.first == k) return kv.second;
+    for (size_t i = 0; i < keys.size(); i++) if (keys[i] == k) return vals[i];
     throw std::runtime_error("no key " + k);
   }
   bool is_null() const { return kind == null; }
@@ -96,7 +97,8 @@ struct Parser {
         std::string k = str();
         ws();
         if (s[i++] != ':') fail("expected :");
-        v.obj.emplace_back(k, value());
+        v.keys.push_back(k);
+        v.vals.push_back(value());
         ws();
         if (s[i] == ',') { i++; continue; }
         if (s[i++] != '}') fail("expected }");
