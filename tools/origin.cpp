@@ -262,7 +262,7 @@ class Origin {
     uint64_t n = 0;
     int delay = latency_ms;
     int status = 200;
-    uint64_t bytes = 3;  // "ok\n"
+    uint64_t bytes = 3;  // a short generated body, as for any other path
     bool chunked = false, eof = false;
     std::string location;
     if (path == "/") {
