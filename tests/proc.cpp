@@ -67,19 +67,23 @@ std::string Origin::tls_url(const std::string& path) const {
   return "https://localhost:" + std::to_string(https) + path;
 }
 
-pid_t spawn_fanout(const std::vector<std::string>& args, const std::string& out_path) {
+// build/fanout with stdin, stdout and stderr redirected to files.
+pid_t spawn(const std::vector<std::string>& args, const std::string& in, const std::string& out) {
   std::string exe = build_dir() + "/fanout";
   pid_t pid = fork();
   if (pid == 0) {
-    int fd = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(fd, 1);
-    int e = open((out_path + ".err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(e, 2);
+    dup2(open(in.c_str(), O_RDONLY), 0);
+    dup2(open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644), 1);
+    dup2(open((out + ".err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644), 2);
     auto v = argv_of(exe, args);
     execv(exe.c_str(), v.data());
     _exit(127);
   }
   return pid;
+}
+
+pid_t spawn_fanout(const std::vector<std::string>& args, const std::string& out_path) {
+  return spawn(args, "/dev/null", out_path);
 }
 
 int wait_exit(pid_t pid) {
@@ -91,25 +95,11 @@ int wait_exit(pid_t pid) {
 Ran fanout(const std::vector<std::string>& args, const std::string& stdin_text) {
   static int n = 0;
   std::string base = temp_dir() + "/run" + std::to_string(++n);
-  std::string in_path = base + ".in";
-  write_file(in_path, stdin_text);
-  std::string exe = build_dir() + "/fanout";
-  pid_t pid = fork();
-  if (pid == 0) {
-    int in = open(in_path.c_str(), O_RDONLY);
-    dup2(in, 0);
-    int fd = open((base + ".out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(fd, 1);
-    int e = open((base + ".err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(e, 2);
-    auto v = argv_of(exe, args);
-    execv(exe.c_str(), v.data());
-    _exit(127);
-  }
+  write_file(base + ".in", stdin_text);
   Ran r;
-  r.status = wait_exit(pid);
+  r.status = wait_exit(spawn(args, base + ".in", base + ".out"));
   read_file(base + ".out", r.out);
-  read_file(base + ".err", r.err);
+  read_file(base + ".out.err", r.err);
   return r;
 }
 
