@@ -8,23 +8,28 @@
 namespace fanout {
 namespace {
 
-uint32_t to_epoll(uint32_t m) { return (m & kReadable ? uint32_t(EPOLLIN) : 0u) | (m & kWritable ? uint32_t(EPOLLOUT) : 0u); }
+uint32_t to_epoll(uint32_t m) {
+  return (m & kReadable ? uint32_t(EPOLLIN | EPOLLRDHUP) : 0u) | (m & kWritable ? uint32_t(EPOLLOUT) : 0u) |
+         (m & kEdge ? uint32_t(EPOLLET) : 0u);
+}
 
 class Epoll : public Poller {
  public:
   Epoll() : ep_(epoll_create1(EPOLL_CLOEXEC)) {}
   ~Epoll() override { if (ep_ >= 0) ::close(ep_); }
   const char* name() const override { return "epoll"; }
+  bool edge() const override { return true; }
   int add(int fd, uint32_t m) override { return ctl(EPOLL_CTL_ADD, fd, m); }
   int modify(int fd, uint32_t m) override { return ctl(EPOLL_CTL_MOD, fd, m); }
   int remove(int fd) override { return ctl(EPOLL_CTL_DEL, fd, 0); }
   int wait(PollEvent* out, int max, int timeout_ms) override {
     epoll_event evs[256];
+    sys::count(sys::EPOLL_WAIT);
     int n = epoll_wait(ep_, evs, max < 256 ? max : 256, timeout_ms);
     for (int i = 0; i < n; i++) {
       uint32_t e = evs[i].events;
-      out[i] = {evs[i].data.fd, (e & EPOLLIN ? kReadable : 0) | (e & EPOLLOUT ? kWritable : 0) |
-                                    (e & (EPOLLERR | EPOLLHUP) ? kHangup : 0)};
+      out[i] = {evs[i].data.fd, (e & (EPOLLIN | EPOLLRDHUP) ? kReadable : 0) | (e & EPOLLOUT ? kWritable : 0) |
+                                    (e & (EPOLLERR | EPOLLHUP) ? kHangup : 0) | (e & EPOLLRDHUP ? kPeerClosed : 0)};
     }
     return n;
   }
@@ -34,6 +39,7 @@ class Epoll : public Poller {
     epoll_event ev{};
     ev.events = to_epoll(m);
     ev.data.fd = fd;
+    sys::count(sys::EPOLL_CTL);
     return epoll_ctl(ep_, op, fd, &ev);
   }
   int ep_;

@@ -12,6 +12,7 @@ namespace {
 class Poll : public Poller {
  public:
   const char* name() const override { return "poll"; }
+  bool edge() const override { return false; }
   int add(int fd, uint32_t m) override {
     if (fd >= int(index_.size())) index_.resize(size_t(fd) + 1, -1);
     if (index_[size_t(fd)] >= 0) return -1;
@@ -57,8 +58,12 @@ class Poll : public Poller {
 std::unique_ptr<Poller> make_poll_poller() { return std::make_unique<Poll>(); }
 
 std::unique_ptr<Poller> Poller::create() {
-#if defined(__linux__) && !defined(FANOUT_BACKEND_POLL)
+#if defined(FANOUT_BACKEND_POLL)
+  return make_poll_poller();
+#elif defined(__linux__)
   return make_epoll_poller();
+#elif defined(__APPLE__) || defined(__FreeBSD__) || defined(__OpenBSD__) || defined(__NetBSD__) || defined(__DragonFly__)
+  return make_kqueue_poller();
 #else
   return make_poll_poller();
 #endif

@@ -11,7 +11,7 @@ namespace fanout::sys {
 static const char* const kNames[NCALLS] = {
   "socket", "connect", "setsockopt", "getsockopt", "fcntl", "sendto", "sendmsg",
   "recvfrom", "recvfrom", "read", "write", "close", "poll", "pipe2", "fork",
-  "wait4", "clone",
+  "wait4", "clone", "epoll_wait", "epoll_ctl", "kevent", "accept4",
 };
 // send() and recv() are sendto/recvfrom in strace on Linux; we keep them
 // apart internally but name them as strace does.

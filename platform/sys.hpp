@@ -14,13 +14,15 @@ namespace fanout::sys {
 
 enum Call : int {
   SOCKET, CONNECT, SETSOCKOPT, GETSOCKOPT, FCNTL, SEND, SENDMSG, RECV, RECVFROM,
-  READ, WRITE, CLOSE, POLL, PIPE, FORK, WAITPID, CLONE, NCALLS
+  READ, WRITE, CLOSE, POLL, PIPE, FORK, WAITPID, CLONE, EPOLL_WAIT, EPOLL_CTL, KEVENT,
+  ACCEPT, NCALLS
 };
 const char* call_name(int call);
 
 // One block per thread. A worker reads its own block when it finishes.
 struct Counters { uint64_t n[NCALLS] = {}; };
 Counters& counters();
+inline void count(Call c) { ++counters().n[c]; }
 
 int socket(int domain, int type, int proto);
 int connect(int fd, const sockaddr* sa, socklen_t len);

@@ -10,6 +10,8 @@
 #include <mutex>
 #include <netinet/in.h>
 
+#include "fanout/coro.hpp"
+#include "reactor.hpp"
 #include "sys.hpp"
 
 namespace fanout {
@@ -46,6 +48,9 @@ ares_ssize_t a_sendv(ares_socket_t fd, const iovec* iov, int n, void*) {
 const ares_socket_functions kSocketFns = {a_socket, a_close, a_connect, a_recvfrom, a_sendv};
 
 struct Answer {
+  Waiter* waiter = nullptr;  // a loop query: posted when the answer comes
+  Reactor* reactor = nullptr;
+  bool abandoned = false;    // the query timed out; nobody reads the answer
   bool done = false;
   int status = 0;
   std::vector<Addr>* out;
@@ -69,6 +74,65 @@ void on_answer(void* arg, int status, int, ares_addrinfo* ai) {
     }
   }
   if (ai) ares_freeaddrinfo(ai);
+  if (a->abandoned) {
+    delete a->out;
+    delete a;
+  } else if (a->waiter) {
+    a->reactor->cancel(a->waiter);  // the deadline
+    a->reactor->post(a->waiter);
+  }
+}
+
+// Numeric hosts and --resolve entries: no query at all.
+bool shortcut(const Config& cfg, const Url& url, std::vector<Addr>& out) {
+  Addr a;
+  for (auto& e : cfg.resolve) {
+    if (e.port == url.port && e.host == url.host) {
+      numeric_addr(e.addr, url.port, a);  // checked when the option was read
+      out.push_back(a);
+      return true;
+    }
+  }
+  if (url.kind == Url::HostKind::name) return false;
+  numeric_addr(url.host, url.port, a);
+  out.push_back(a);
+  return true;
+}
+
+bool make_channel(const Config& cfg, ares_channel* ch, ares_sock_state_cb cb, void* data, std::string& err) {
+  static std::once_flag lib_once;
+  std::call_once(lib_once, [] { ares_library_init(ARES_LIB_INIT_ALL); });
+  ares_options o{};
+  // STAYOPEN: otherwise c-ares closes and reopens its socket per query.
+  o.flags = ARES_FLAG_STAYOPEN;
+  o.sock_state_cb = cb;
+  o.sock_state_cb_data = data;
+  int st = ares_init_options(ch, &o, ARES_OPT_FLAGS | ARES_OPT_SOCK_STATE_CB);
+  if (st != ARES_SUCCESS) {
+    err = std::string("ares_init_options: ") + ares_strerror(st);
+    *ch = nullptr;
+    return false;
+  }
+  ares_set_socket_functions(*ch, &kSocketFns, nullptr);
+  if (!cfg.dns_server.empty() && (st = ares_set_servers_ports_csv(*ch, cfg.dns_server.c_str())) != ARES_SUCCESS) {
+    err = "--dns-server " + cfg.dns_server + ": " + ares_strerror(st);
+    return false;
+  }
+  return true;
+}
+
+void start_query(ares_channel ch, const Url& url, Answer* ans) {
+  ares_addrinfo_hints hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_flags = ARES_AI_NOSORT;  // sorting probes each address with a UDP connect()
+  ares_getaddrinfo(ch, url.host.c_str(), nullptr, &hints, on_answer, ans);
+}
+
+bool answer_ok(const Answer& ans, const Url& url, const std::vector<Addr>& out, Result& r) {
+  if (ans.status == ARES_SUCCESS && !out.empty()) return true;
+  int st = ans.status == ARES_SUCCESS ? ARES_ENODATA : ans.status;
+  r.fail(Cause::dns, "dns: " + url.host + ": " + ares_strerror(st) + " (" + ares_code(st) + ")");
+  return false;
 }
 
 }  // namespace
@@ -110,7 +174,7 @@ Resolver::~Resolver() {
   if (ch_) ares_destroy(ch_);
 }
 
-void Resolver::sock_state(void* data, int fd, int readable, int writable) {
+void Resolver::sock_state(void* data, ares_socket_t fd, int readable, int writable) {
   auto* self = static_cast<Resolver*>(data);
   for (auto it = self->socks_.begin(); it != self->socks_.end(); ++it) {
     if (it->fd != fd) continue;
@@ -122,45 +186,12 @@ void Resolver::sock_state(void* data, int fd, int readable, int writable) {
 }
 
 bool Resolver::init(std::string& err) {
-  static std::once_flag lib_once;
-  std::call_once(lib_once, [] { ares_library_init(ARES_LIB_INIT_ALL); });
-  ares_options o{};
-  // STAYOPEN: otherwise c-ares closes and reopens its socket per query.
-  o.flags = ARES_FLAG_STAYOPEN;
-  o.sock_state_cb = reinterpret_cast<ares_sock_state_cb>(&Resolver::sock_state);
-  o.sock_state_cb_data = this;
-  int st = ares_init_options(&ch_, &o, ARES_OPT_FLAGS | ARES_OPT_SOCK_STATE_CB);
-  if (st != ARES_SUCCESS) {
-    err = std::string("ares_init_options: ") + ares_strerror(st);
-    ch_ = nullptr;
-    return false;
-  }
-  ares_set_socket_functions(ch_, &kSocketFns, nullptr);
-  if (!cfg_.dns_server.empty()) {
-    st = ares_set_servers_ports_csv(ch_, cfg_.dns_server.c_str());
-    if (st != ARES_SUCCESS) {
-      err = "--dns-server " + cfg_.dns_server + ": " + ares_strerror(st);
-      return false;
-    }
-  }
-  return true;
+  return make_channel(cfg_, &ch_, &Resolver::sock_state, this, err);
 }
 
 bool Resolver::resolve(const Url& url, Deadline dl, std::vector<Addr>& out, Result& r) {
   out.clear();
-  Addr a;
-  for (auto& e : cfg_.resolve) {
-    if (e.port == url.port && e.host == url.host) {
-      numeric_addr(e.addr, url.port, a);  // checked when the option was read
-      out.push_back(a);
-      return true;
-    }
-  }
-  if (url.kind != Url::HostKind::name) {
-    numeric_addr(url.host, url.port, a);
-    out.push_back(a);
-    return true;
-  }
+  if (shortcut(cfg_, url, out)) return true;
   std::string err;
   if (!ch_ && !init(err)) {
     r.fail(Cause::dns, "dns: " + err);
@@ -170,10 +201,7 @@ bool Resolver::resolve(const Url& url, Deadline dl, std::vector<Addr>& out, Resu
   Answer ans;
   ans.out = &out;
   ans.port = url.port;
-  ares_addrinfo_hints hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_flags = ARES_AI_NOSORT;  // sorting probes each address with a UDP connect()
-  ares_getaddrinfo(ch_, url.host.c_str(), nullptr, &hints, on_answer, &ans);
+  start_query(ch_, url, &ans);
   std::vector<pollfd> pfds;
   while (!ans.done) {
     int left = ms_left(dl);
@@ -198,12 +226,132 @@ bool Resolver::resolve(const Url& url, Deadline dl, std::vector<Addr>& out, Resu
       ares_process_fd(ch_, rd ? p.fd : ARES_SOCKET_BAD, wr ? p.fd : ARES_SOCKET_BAD);
     }
   }
-  if (ans.status != ARES_SUCCESS || out.empty()) {
-    int st = ans.status == ARES_SUCCESS ? ARES_ENODATA : ans.status;
-    r.fail(Cause::dns, "dns: " + url.host + ": " + ares_strerror(st) + " (" + ares_code(st) + ")");
+  return answer_ok(ans, url, out, r);
+}
+
+
+// ---- on a reactor ----------------------------------------------------------
+
+struct LoopResolver::Pending : Answer {};
+
+LoopResolver::~LoopResolver() {
+  if (ch_) ares_destroy(ch_);  // answers nobody waits for any more
+  r_.cancel(&timer_);
+  for (auto& s : socks_) {
+    r_.cancel(&s->rd);
+    r_.cancel(&s->wr);
+  }
+}
+
+bool LoopResolver::init(std::string& err) {
+  timer_.fn = on_timer;
+  timer_.ctx = this;
+  return make_channel(cfg_, &ch_, &LoopResolver::sock_state, this, err);
+}
+
+void LoopResolver::sock_state(void* data, ares_socket_t fd, int readable, int writable) {
+  auto* self = static_cast<LoopResolver*>(data);
+  Sock* s = nullptr;
+  for (auto& p : self->socks_)
+    if (p->live && p->fd == fd) s = p.get();
+  if (!s) {
+    if (!readable && !writable) return;
+    self->socks_.push_back(std::make_unique<Sock>());
+    s = self->socks_.back().get();
+    s->res = self;
+    s->fd = fd;
+    s->rd.fn = s->wr.fn = on_sock;
+    s->rd.ctx = s->wr.ctx = s;
+    self->r_.add(fd);
+  }
+  s->want_r = readable;
+  s->want_w = writable;
+  if (!readable && !writable) {  // c-ares is about to close it
+    s->live = false;
+    self->r_.cancel(&s->rd);
+    self->r_.cancel(&s->wr);
+    self->r_.forget(fd);
+    return;
+  }
+  if (readable && s->rd.fd < 0 && !s->rd.queued) self->r_.wait(&s->rd, fd, false, nullptr);
+  if (!writable) self->r_.cancel(&s->wr);
+  else if (s->wr.fd < 0 && !s->wr.queued) self->r_.wait(&s->wr, fd, true, nullptr);
+}
+
+void LoopResolver::on_sock(Waiter* w) {
+  auto* s = static_cast<Sock*>(w->ctx);
+  LoopResolver* self = s->res;
+  if (!s->live || w->result != Waiter::kReady) return;
+  bool rd = w == &s->rd;
+  // c-ares reads until EAGAIN, so the edge is spent.
+  self->r_.drained(s->fd, !rd);
+  ares_process_fd(self->ch_, rd ? s->fd : ARES_SOCKET_BAD, rd ? ARES_SOCKET_BAD : s->fd);
+  if (s->live && rd && s->want_r && s->rd.fd < 0 && !s->rd.queued) self->r_.wait(&s->rd, s->fd, false, nullptr);
+  if (s->live && !rd && s->want_w && s->wr.fd < 0 && !s->wr.queued) self->r_.wait(&s->wr, s->fd, true, nullptr);
+  self->arm();
+}
+
+void LoopResolver::on_timer(Waiter* w) {
+  auto* self = static_cast<LoopResolver*>(w->ctx);
+  ares_process_fd(self->ch_, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+  self->arm();
+}
+
+void LoopResolver::arm() {
+  if (!timer_.queued) r_.cancel(&timer_);
+  timeval tv;
+  if (!ares_timeout(ch_, nullptr, &tv)) return;  // nothing outstanding
+  if (timer_.queued) return;  // it runs this turn and arms again
+  r_.sleep(&timer_, Clock::now() + std::chrono::seconds(tv.tv_sec) + std::chrono::microseconds(tv.tv_usec));
+}
+
+bool LoopResolver::Query::await_ready() {
+  out.clear();
+  if (shortcut(res.cfg_, url, out)) return true;
+  std::string err;
+  if (!res.ch_ && !res.init(err)) {
+    r.fail(Cause::dns, "dns: " + err);
+    return true;
+  }
+  res.queries_++;
+  p = new Pending();
+  p->out = new std::vector<Addr>();  // the answer's own: it may outlive this frame
+  p->port = url.port;
+  start_query(res.ch_, url, p);
+  if (p->done) return true;  // answered at once (/etc/hosts)
+  res.arm();
+  return false;
+}
+
+void LoopResolver::Query::await_suspend(std::coroutine_handle<> h) {
+  auto* w = new Waiter();
+  w->fn = resume_waiter;
+  w->ctx = h.address();
+  p->waiter = w;
+  p->reactor = &res.r_;
+  res.r_.sleep(w, dl);
+}
+
+bool LoopResolver::Query::await_resume() {
+  if (r.cause != Cause::none) return false;  // init failed
+  if (!p) return true;                       // numeric or --resolve
+  if (!p->done) {                            // the deadline came first
+    r.fail(Cause::timeout, "timeout: resolving " + url.host);
+    p->abandoned = true;
+    delete p->waiter;
+    p->waiter = nullptr;
+    p = nullptr;  // on_answer frees it
     return false;
   }
-  return true;
+  out = *p->out;
+  return answer_ok(*p, url, out, r);
+}
+
+LoopResolver::Query::~Query() {
+  if (!p) return;
+  delete p->waiter;
+  delete p->out;
+  delete p;
 }
 
 }  // namespace fanout

@@ -175,7 +175,7 @@ const char* ResponseParser::check_header_line(const char* base, size_t off, size
   for (unsigned char c : value)
     if (bad_text(c)) return "control character in header value";
   if (nheaders_ == kMaxHeaders) return "more than 100 headers";
-  hdr_[nheaders_++] = {uint32_t(off), uint32_t(i), uint32_t(value.data() - base), uint32_t(value.size())};
+  hdr_[nheaders_++] = {uint16_t(off), uint16_t(i), uint16_t(value.data() - base), uint16_t(value.size())};
 
   if (ieq(name, "Content-Length")) {
     if (value.empty()) return "bad Content-Length";

@@ -22,8 +22,9 @@ const char kUsage[] =
     "Fetches every URL in FILE (one a line; '-' is stdin) and prints the status\n"
     "histogram and the time taken.\n"
     "\n"
-    "  -m, --model NAME        seq, threads or procs (default threads)\n"
-    "  -c, --concurrency N     threads or processes (default 10; seq uses 1)\n"
+    "  -m, --model NAME        seq, threads, procs, async or hybrid (default threads)\n"
+    "  -c, --concurrency N     threads, processes, or requests in flight (default 10)\n"
+    "  -w, --workers N         hybrid: processes, each an async loop (default: CPUs)\n"
     "  -I, --head              HEAD instead of GET\n"
     "  -H, --header 'N: v'     add a request header (repeatable; 'N:' removes one)\n"
     "      --timeout SEC       time allowed for each request (default 30)\n"
@@ -93,6 +94,7 @@ Config parse_args(int argc, char** argv) {
   static const option longs[] = {
     {"model", required_argument, nullptr, 'm'},
     {"concurrency", required_argument, nullptr, 'c'},
+    {"workers", required_argument, nullptr, 'w'},
     {"head", no_argument, nullptr, 'I'},
     {"header", required_argument, nullptr, 'H'},
     {"insecure", no_argument, nullptr, 'k'},
@@ -109,13 +111,14 @@ Config parse_args(int argc, char** argv) {
   Config cfg;
   opterr = 0;
   int c;
-  while ((c = getopt_long(argc, argv, "m:c:IH:kVh", longs, nullptr)) != -1) {
+  while ((c = getopt_long(argc, argv, "m:c:w:IH:kVh", longs, nullptr)) != -1) {
     switch (c) {
       case 'm':
         if (!find_model(optarg)) usage_error(std::string("unknown model \"") + optarg + "\" (models: " + model_names() + ")");
         cfg.model = optarg;
         break;
       case 'c': cfg.concurrency = int(number("-c", optarg, 1, 100000)); break;
+      case 'w': cfg.workers = int(number("-w", optarg, 1, 1024)); break;
       case 'I': cfg.head = true; break;
       case 'H': {
         std::string why = http::check_header_arg(optarg);

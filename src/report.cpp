@@ -54,6 +54,10 @@ void print_summary(FILE* out, const Run& run, double seconds) {
   int c = run.cfg.model == "seq" ? 1 : run.cfg.concurrency;
   fprintf(out, "%s\ntook %.3f seconds (%s, c=%d, %zu urls)\n", histogram(run.results).c_str(), seconds,
           run.cfg.model.c_str(), c, run.results.size());
+  if (run.totals.inflight)
+    fprintf(out, "coroutine frames: %llu bytes per request in flight (%llu in flight, %.1f KiB at the peak)\n",
+            (unsigned long long)(run.totals.frame_bytes / run.totals.inflight), (unsigned long long)run.totals.inflight,
+            double(run.totals.frame_bytes) / 1024);
 }
 
 void print_json(FILE* out, const Run& run, double seconds) {
@@ -64,9 +68,14 @@ void print_json(FILE* out, const Run& run, double seconds) {
   for (auto& [k, n] : errors) e += (e.size() > 1 ? ", " : "") + json_string(k) + ": " + std::to_string(n);
   e += "}";
   int c = run.cfg.model == "seq" ? 1 : run.cfg.concurrency;
-  fprintf(out, "{\"model\": %s, \"concurrency\": %d, \"urls\": %zu, \"statuses\": %s, \"errors\": %s, \"seconds\": %.3f}\n",
+  std::string frames;
+  if (run.totals.inflight)
+    frames = ", \"frames\": {\"bytes_per_request\": " + std::to_string(run.totals.frame_bytes / run.totals.inflight) +
+             ", \"in_flight\": " + std::to_string(run.totals.inflight) + ", \"peak_bytes\": " +
+             std::to_string(run.totals.frame_bytes) + "}";
+  fprintf(out, "{\"model\": %s, \"concurrency\": %d, \"urls\": %zu, \"statuses\": %s, \"errors\": %s, \"seconds\": %.3f%s}\n",
           json_string(run.cfg.model).c_str(), c, run.results.size(), statuses_json(run.results, false).c_str(),
-          e.c_str(), seconds);
+          e.c_str(), seconds, frames.c_str());
 }
 
 bool write_results(const std::string& path, const Run& run, std::string& err) {

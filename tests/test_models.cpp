@@ -12,7 +12,7 @@
 
 namespace {
 
-const char* kModels[] = {"seq", "threads", "procs"};
+const char* kModels[] = {"seq", "threads", "procs", "async", "hybrid"};
 
 struct Line {
   int line;
@@ -34,7 +34,7 @@ bool starts(const std::string& s, const std::string& p) { return s.rfind(p, 0) =
 
 }  // namespace
 
-TEST_CASE("models: a mixed list gives the same results under seq, threads and procs") {
+TEST_CASE("models: a mixed list gives the same results under all five models") {
   std::string certs = t::certs();
   t::Origin o({}, certs + "/server.crt", certs + "/server.key");
   int refused = t::free_port(), no_dns = t::free_port();
@@ -152,7 +152,7 @@ TEST_CASE("models: HEAD, headers and the deadline") {
 TEST_CASE("cli: bad options name what is wrong") {
   struct Case { std::vector<std::string> args; std::string msg; };
   const Case cases[] = {
-    {{"-m", "fibers", "-"}, "fanout: unknown model \"fibers\" (models: seq, threads, procs)"},
+    {{"-m", "fibers", "-"}, "fanout: unknown model \"fibers\" (models: seq, threads, procs, async, hybrid)"},
     {{"-c", "0", "-"}, "fanout: -c takes a whole number from 1 to 100000, not \"0\""},
     {{"--resolve", "a:80:nope", "-"}, "fanout: --resolve: \"nope\" is not a numeric IPv4 or IPv6 address"},
     {{"-H", "Bad Name: x", "-"}, "fanout: -H \"Bad Name: x\": bad character in header name"},
@@ -196,4 +196,34 @@ TEST_CASE("procs: kill -9 of a worker mid-run still gives one result per line") 
   }
   CHECK(killed == 1);
   CHECK(ok == n - 1);
+}
+
+TEST_CASE("hybrid: kill -9 of a worker reports what it had not answered") {
+  t::Origin o;
+  const int n = 40;
+  std::string list;
+  for (int i = 0; i < n; i++) list += o.url("/sleep?ms=400&i=" + std::to_string(i)) + "\n";
+  std::string input = t::temp_dir() + "/hkill.txt", results = t::temp_dir() + "/hkill.jsonl";
+  t::write_file(input, list);
+  pid_t pid = t::spawn_fanout({"-m", "hybrid", "-w", "2", "-c", "4", "--results", results, input}, t::temp_dir() + "/hkill.out");
+  std::vector<pid_t> kids;
+  for (int i = 0; i < 200 && kids.size() < 2; i++) {
+    usleep(10000);
+    kids = t::children(pid);
+  }
+  REQUIRE(kids.size() == 2);
+  usleep(600000);  // the first requests are answered, others in flight
+  REQUIRE(kill(kids[0], SIGKILL) == 0);
+  CHECK(t::wait_exit(pid) == 0);
+  auto v = t::jsonl(results);
+  REQUIRE(v.size() == size_t(n));
+  int ok = 0, killed = 0;
+  for (int i = 0; i < n; i++) {
+    CHECK(v[size_t(i)]["line"].num == i + 1);
+    if (!v[size_t(i)]["status"].is_null()) ok++;
+    else if (v[size_t(i)]["error"].str.find("killed by signal 9 (SIGKILL)") != std::string::npos) killed++;
+  }
+  CHECK(ok + killed == n);
+  CHECK(killed > 0);
+  CHECK(ok >= n / 2);  // the other worker's half, at least
 }

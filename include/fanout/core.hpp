@@ -48,6 +48,7 @@ struct ResolveEntry {
 struct Config {
   std::string model = "threads";
   int concurrency = 10;
+  int workers = 0;                   // hybrid: processes (0: one per CPU)
   bool head = false;                 // HEAD instead of GET
   std::vector<std::string> headers;  // -H "Name: value"
   std::vector<ResolveEntry> resolve; // --resolve host:port:addr

@@ -12,14 +12,19 @@
 namespace fanout {
 
 class Worker;
+class Loop;
 
 // What workers did, added up after join/waitpid (each worker counts alone).
 struct Totals {
   uint64_t connections = 0, dns_queries = 0, tls_handshakes = 0;
   uint64_t syscalls[sys::NCALLS] = {};
   int workers = 0;
+  // Coroutine frames (async, hybrid): the peak bytes of each loop, added up,
+  // and the requests its loop had in flight at once.
+  uint64_t frame_bytes = 0, frames_total = 0, inflight = 0;
   void add(const Totals& o);
   static Totals of(const Worker& w);  // with the calling thread's syscalls
+  static Totals of(const Loop& l);
 };
 
 struct Run {
@@ -40,5 +45,7 @@ std::string model_names();  // "seq, threads, procs"
 bool run_seq(Run& run, std::string& err);
 bool run_threads(Run& run, std::string& err);
 bool run_procs(Run& run, std::string& err);
+bool run_async(Run& run, std::string& err);
+bool run_hybrid(Run& run, std::string& err);
 
 }  // namespace fanout

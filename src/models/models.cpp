@@ -1,4 +1,5 @@
 #include "fanout/model.hpp"
+#include "fanout/loop.hpp"
 #include "fanout/worker.hpp"
 
 namespace fanout {
@@ -7,6 +8,8 @@ static const Model kModels[] = {
   {"seq", run_seq},
   {"threads", run_threads},
   {"procs", run_procs},
+  {"async", run_async},
+  {"hybrid", run_hybrid},
 };
 
 const Model* find_model(std::string_view name) {
@@ -27,6 +30,9 @@ void Totals::add(const Totals& o) {
   tls_handshakes += o.tls_handshakes;
   for (int i = 0; i < sys::NCALLS; i++) syscalls[i] += o.syscalls[i];
   workers += o.workers;
+  frame_bytes += o.frame_bytes;
+  frames_total += o.frames_total;
+  inflight += o.inflight;
 }
 
 Totals Totals::of(const Worker& w) {
@@ -36,6 +42,19 @@ Totals Totals::of(const Worker& w) {
   t.tls_handshakes = w.tls.handshakes;
   for (int i = 0; i < sys::NCALLS; i++) t.syscalls[i] = sys::counters().n[i];
   t.workers = 1;
+  return t;
+}
+
+Totals Totals::of(const Loop& l) {
+  Totals t;
+  t.connections = l.connections;
+  t.dns_queries = l.dns.queries();
+  t.tls_handshakes = l.tls.handshakes;
+  for (int i = 0; i < sys::NCALLS; i++) t.syscalls[i] = sys::counters().n[i];
+  t.workers = 1;
+  t.frame_bytes = l.arena.peak_bytes;
+  t.frames_total = l.arena.total_frames;
+  t.inflight = l.inflight;
   return t;
 }
 

@@ -17,18 +17,10 @@
 #include "fanout/model.hpp"
 #include "fanout/tls.hpp"
 #include "fanout/worker.hpp"
+#include "wire.hpp"
 
 namespace fanout {
 namespace {
-
-enum : uint32_t { kResult = 1, kTotals = 2 };
-struct Wire {  // child -> parent, followed by err_len bytes of error text
-  uint32_t kind, index;
-  int32_t status, cause;
-  uint64_t bytes;
-  double ms;
-  uint32_t err_len;
-};
 
 struct Proc {
   int id;
@@ -54,16 +46,12 @@ struct Proc {
     }
     if (got < sizeof idx || idx >= run.reqs.size()) break;  // no more work
     fetch_blocking(w, run.reqs[idx], r);
-    std::string rec(sizeof(Wire), '\0');
-    Wire h{kResult, idx, r.status, int32_t(r.cause), r.bytes, r.ms, uint32_t(r.error.size())};
-    memcpy(rec.data(), &h, sizeof h);
-    rec += r.error;
+    std::string rec;
+    wire::put_result(rec, idx, r);
     if (!sys::write_all(result_fd, rec.data(), rec.size())) _exit(3);
   }
-  Totals t = Totals::of(w);
-  Wire h{kTotals, 0, 0, 0, 0, 0, uint32_t(sizeof t)};
-  std::string rec(reinterpret_cast<char*>(&h), sizeof h);
-  rec.append(reinterpret_cast<char*>(&t), sizeof t);
+  std::string rec;
+  wire::put_totals(rec, Totals::of(w));
   sys::write_all(result_fd, rec.data(), rec.size());
   _exit(0);
 }
@@ -157,30 +145,17 @@ class Pool {
   }
 
   void parse(Proc& p) {
-    while (p.in.size() >= sizeof(Wire)) {
-      Wire h;
-      memcpy(&h, p.in.data(), sizeof h);
-      if (p.in.size() < sizeof h + h.err_len) return;
-      std::string extra = p.in.substr(sizeof h, h.err_len);
-      p.in.erase(0, sizeof h + h.err_len);
-      if (h.kind == kTotals && extra.size() == sizeof(Totals)) {
-        Totals t;
-        memcpy(&t, extra.data(), sizeof t);
-        run_.totals.add(t);
-        continue;
-      }
-      if (h.kind != kResult || h.index >= run_.results.size()) continue;
-      Result& r = run_.results[h.index];
-      r.line = run_.reqs[h.index].line;
-      r.status = h.status;
-      r.cause = Cause(h.cause);
-      r.bytes = h.bytes;
-      r.ms = h.ms;
-      r.error = std::move(extra);
-      r.worker = p.id;
-      p.holding = -1;
-      dispatch(p);
-    }
+    wire::take(
+        p.in,
+        [&](uint32_t index, Result& got) {
+          if (index >= run_.results.size()) return;
+          got.line = run_.reqs[index].line;
+          got.worker = p.id;
+          run_.results[index] = std::move(got);
+          p.holding = -1;
+          dispatch(p);
+        },
+        [&](const Totals& t) { run_.totals.add(t); });
   }
 
   void reap(size_t i) {

@@ -1,0 +1,17 @@
+// async: asyncio + aiohttp + Semaphore(c) of the seeds. One thread, one
+// reactor; -c coroutines each take the next URL when they finish one, so
+// at most c requests are in flight. Nothing blocks: every wait is the
+// reactor's, and the kernel sees one thread making all the calls.
+#include "fanout/loop.hpp"
+#include "fanout/model.hpp"
+
+namespace fanout {
+
+bool run_async(Run& run, std::string&) {
+  Loop loop(0, run.cfg);
+  run_loop(loop, run.job, run.reqs, run.results, nullptr, size_t(run.cfg.concurrency), nullptr, nullptr);
+  run.totals.add(Totals::of(loop));
+  return true;
+}
+
+}  // namespace fanout

@@ -1,0 +1,60 @@
+// Records a worker process sends its parent over a pipe: one per result,
+// and its totals at the end. Both sides are the same binary, so the layout
+// is simply the struct.
+#pragma once
+#include <cstring>
+#include <string>
+
+#include "fanout/model.hpp"
+
+namespace fanout::wire {
+
+enum : uint32_t { kResult = 1, kTotals = 2 };
+struct Head {
+  uint32_t kind, index;
+  int32_t status, cause;
+  uint64_t bytes;
+  double ms;
+  uint32_t len;  // bytes that follow: the error text, or a Totals
+};
+
+inline void put_result(std::string& out, uint32_t index, const Result& r) {
+  Head h{kResult, index, r.status, int32_t(r.cause), r.bytes, r.ms, uint32_t(r.error.size())};
+  out.append(reinterpret_cast<const char*>(&h), sizeof h);
+  out += r.error;
+}
+
+inline void put_totals(std::string& out, const Totals& t) {
+  Head h{kTotals, 0, 0, 0, 0, 0, uint32_t(sizeof t)};
+  out.append(reinterpret_cast<const char*>(&h), sizeof h);
+  out.append(reinterpret_cast<const char*>(&t), sizeof t);
+}
+
+// Takes every whole record off the front of in.
+template <class OnResult, class OnTotals>
+void take(std::string& in, OnResult on_result, OnTotals on_totals) {
+  size_t off = 0;
+  while (in.size() - off >= sizeof(Head)) {
+    Head h;
+    memcpy(&h, in.data() + off, sizeof h);
+    if (in.size() - off - sizeof h < h.len) break;
+    const char* body = in.data() + off + sizeof h;
+    if (h.kind == kTotals && h.len == sizeof(Totals)) {
+      Totals t;
+      memcpy(&t, body, sizeof t);
+      on_totals(t);
+    } else if (h.kind == kResult) {
+      Result r;
+      r.status = h.status;
+      r.cause = Cause(h.cause);
+      r.bytes = h.bytes;
+      r.ms = h.ms;
+      r.error.assign(body, h.len);
+      on_result(h.index, r);
+    }
+    off += sizeof h + h.len;
+  }
+  in.erase(0, off);
+}
+
+}  // namespace fanout::wire
