@@ -9,7 +9,11 @@ ifeq ($(origin CXX),default)
 CXX           := $(CROSS_COMPILE)g++
 endif
 PKG_CONFIG    ?= $(CROSS_COMPILE)pkg-config
+ifneq ($(BACKEND),)
+BUILD         ?= build/backend-$(BACKEND)
+else
 BUILD         ?= build
+endif
 PREFIX        ?= /usr/local
 DESTDIR       ?=
 BACKEND       ?=

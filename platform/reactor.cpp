@@ -13,7 +13,9 @@ int Reactor::add(int fd) {
   if (fd < 0) return -1;
   if (size_t(fd) >= fds_.size()) fds_.resize(size_t(fd) + 1);
   Fd& s = fds_[size_t(fd)];
+  uint32_t gen = s.gen;
   s = Fd{};
+  s.gen = gen;
   s.watched = true;
   if (!edge_) return poller_->add(fd, 0);
   return poller_->add(fd, kReadable | kWritable | kEdge);
@@ -25,7 +27,9 @@ void Reactor::forget(int fd) {
   if (s->r) enqueue(s->r, Waiter::kClosed);
   if (s->w) enqueue(s->w, Waiter::kClosed);
   poller_->remove(fd);
+  uint32_t gen = s->gen + 1;  // waiters queued for this fd run with kClosed
   *s = Fd{};
+  s->gen = gen;
 }
 
 void Reactor::close(int fd) {
@@ -86,6 +90,7 @@ void Reactor::sleep(Waiter* w, Deadline when) {
 
 void Reactor::post(Waiter* w) {
   w->fd = -1;
+  w->qfd = -1;
   w->result = Waiter::kReady;
   w->queued = true;
   pending_++;
@@ -110,8 +115,10 @@ void Reactor::cancel(Waiter* w) {
 // Takes w off its fd and the heap and puts it on the ready queue.
 void Reactor::enqueue(Waiter* w, int result) {
   if (w->heap != SIZE_MAX) heap_erase(w);
+  w->qfd = w->fd;
   if (w->fd >= 0) {
     Fd* s = slot(w->fd);
+    w->qgen = s ? s->gen : 0;
     if (s && (w->write ? s->w : s->r) == w) {
       (w->write ? s->w : s->r) = nullptr;
       update_level(w->fd, *s);
@@ -157,6 +164,7 @@ bool Reactor::run_once(int max_ms) {
   running_.swap(ready_);
   for (Waiter* w : running_) {
     w->queued = false;
+    if (w->qfd >= 0 && fds_[size_t(w->qfd)].gen != w->qgen) w->result = Waiter::kClosed;
     pending_--;
     w->fn(w);
   }

@@ -31,6 +31,8 @@ struct Waiter {
   size_t heap = SIZE_MAX;  // position in the timer heap
   int fd = -1;
   bool write = false, queued = false;
+  int qfd = -1;      // the fd it was queued for, and that fd's generation then
+  uint32_t qgen = 0;
 };
 
 class Reactor {
@@ -67,6 +69,7 @@ class Reactor {
     bool eof = false;             // the peer closed: reading never blocks again
     bool watched = false;
     uint32_t mask = 0;            // level: what the poller watches
+    uint32_t gen = 0;             // bumped when the fd is forgotten
   };
   Fd* slot(int fd) { return fd >= 0 && size_t(fd) < fds_.size() ? &fds_[size_t(fd)] : nullptr; }
   void update_level(int fd, Fd& s);
