@@ -9,23 +9,12 @@
 #include <netinet/tcp.h>
 
 #include "fanout/http.hpp"
+#include "fanout/pool.hpp"
 #include "fanout/worker.hpp"
 #include "sys.hpp"
 
 namespace fanout {
 namespace {
-
-struct Conn {
-  int fd = -1;
-  std::unique_ptr<TlsConn> tls;
-  Conn() = default;
-  Conn(const Conn&) = delete;
-  Conn& operator=(const Conn&) = delete;
-  ~Conn() {
-    tls.reset();
-    if (fd >= 0) sys::close(fd);
-  }
-};
 
 bool wait_for(int fd, short events, Deadline dl) {
   pollfd p{fd, events, 0};
@@ -124,7 +113,9 @@ void on_body(void* ctx, const char* p, size_t n) {
   b->w.sink->body(p, n);
 }
 
-void receive(Worker& w, Conn& c, const Request& rq, Deadline dl, Result& r) {
+// Reads and parses the response. *any: a response byte came; *keep: the
+// connection can carry another request.
+void receive(Worker& w, Conn& c, const Request& rq, Deadline dl, Result& r, bool* any, bool* keep) {
   http::ResponseParser p;
   p.reset(w.cfg.head);
   BodyCtx ctx{w, r};
@@ -142,7 +133,10 @@ void receive(Worker& w, Conn& c, const Request& rq, Deadline dl, Result& r) {
         w.sink->head(p);
         continue;
       }
-      if (s.ev == http::ResponseParser::done) return;
+      if (s.ev == http::ResponseParser::done) {
+        *keep = p.keep_alive() && have == 0;
+        return;
+      }
       if (s.ev == http::ResponseParser::error) {
         r.fail(Cause::http, std::string("http: ") + p.error_message());
         return;
@@ -156,6 +150,7 @@ void receive(Worker& w, Conn& c, const Request& rq, Deadline dl, Result& r) {
     const char* during = r.status ? "receiving the body" : "waiting for the response";
     ssize_t n = read_some(c, buf + have, w.buf.size() - have, dl, r, rq.url.host, during);
     if (n < 0) return;
+    if (n > 0) *any = true;
     if (n == 0) {
       if (p.finish().ev != http::ResponseParser::done)
         r.fail(Cause::http, std::string("http: ") + p.error_message());
@@ -165,41 +160,68 @@ void receive(Worker& w, Conn& c, const Request& rq, Deadline dl, Result& r) {
   }
 }
 
+// Resolve, connect, TLS: a new connection in c. false: r says why.
+bool open_conn(Worker& w, const Request& rq, const Deadline& dl, Conn& c, Result& r) {
+  std::vector<Addr> addrs;
+  if (!w.dns.resolve(rq.url, dl, addrs, r)) return false;
+  for (auto& a : addrs) {  // in order, as curl does; the last error stands
+    c.fd = connect_one(a, dl, r);
+    if (c.fd >= 0 || r.cause == Cause::timeout) break;
+  }
+  if (c.fd < 0) return false;
+  r = Result{r.line, 0, 0, 0, Cause::none, {}, r.worker};  // an earlier address's error is moot
+  if (!rq.url.https) return true;
+  std::string err;
+  if (!w.tls.init(w.cfg, err)) {
+    r.fail(Cause::tls, "tls: " + err);
+    return false;
+  }
+  // mbedTLS writes a handshake flight as several records; with Nagle the
+  // second waits for the server's delayed ACK (40 ms on Linux).
+  int one = 1;
+  sys::setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  c.tls = std::make_unique<TlsConn>();
+  int ret = c.tls->setup(w.tls, c.fd, rq.url.host, &dl);
+  if (ret == 0) ret = c.tls->handshake();  // the BIO blocks: no WANT_READ here
+  if (ret != 0) {
+    r.fail(c.tls->cause(ret), c.tls->describe(ret, rq.url.host, "the TLS handshake"));
+    return false;
+  }
+  return true;
+}
+
 void run(Worker& w, const Request& rq, Deadline dl, Result& r) {
   if (!rq.error.empty()) {
     r.fail(Cause::input, rq.error);
     return;
   }
-  std::vector<Addr> addrs;
-  if (!w.dns.resolve(rq.url, dl, addrs, r)) return;
-  Conn c;
-  for (auto& a : addrs) {  // in order, as curl does; the last error stands
-    c.fd = connect_one(a, dl, r);
-    if (c.fd >= 0 || r.cause == Cause::timeout) break;
-  }
-  if (c.fd < 0) return;
-  r = Result{r.line, 0, 0, 0, Cause::none, {}, r.worker};  // an earlier address's error is moot
-  w.connections++;
-  if (rq.url.https) {
-    std::string err;
-    if (!w.tls.init(w.cfg, err)) {
-      r.fail(Cause::tls, "tls: " + err);
+  std::string key = pool_key(rq.url);
+  for (int attempt = 0; attempt < 2; attempt++) {
+    std::unique_ptr<Conn> c;
+    if (!w.pool->acquire(key, attempt > 0, dl, c)) {
+      r.fail(Cause::timeout, "timeout: waiting for a connection to " + key + " (--per-host)");
       return;
     }
-    // mbedTLS writes a handshake flight as several records; with Nagle the
-    // second waits for the server's delayed ACK (40 ms on Linux).
-    int one = 1;
-    sys::setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    c.tls = std::make_unique<TlsConn>();
-    int ret = c.tls->setup(w.tls, c.fd, rq.url.host, &dl);
-    if (ret == 0) ret = c.tls->handshake();  // the BIO blocks: no WANT_READ here
-    if (ret != 0) {
-      r.fail(c.tls->cause(ret), c.tls->describe(ret, rq.url.host, "the TLS handshake"));
-      return;
+    if (!c) {
+      c = std::make_unique<Conn>();
+      if (!open_conn(w, rq, dl, *c, r)) {
+        w.pool->release(key, std::move(c), false);
+        return;
+      }
     }
+    // The socket's deadline is this request's (the BIO waits with it).
+    if (c->tls) c->tls->dl = &dl;
+    bool any = false, keep = false;
+    if (send_all(*c, http::request(rq.url, w.cfg.head, w.cfg.headers, true), r, rq.url.host))
+      receive(w, *c, rq, dl, r, &any, &keep);
+    if (c->tls) c->tls->dl = nullptr;
+    // A kept-alive connection the server had closed: once more, on a new one.
+    bool retry = attempt == 0 && c->reused && !any &&
+                 (r.cause == Cause::send || r.cause == Cause::recv || r.cause == Cause::http);
+    w.pool->release(key, std::move(c), keep && r.ok());
+    if (!retry) return;
+    r = Result{r.line, 0, 0, 0, Cause::none, {}, r.worker};
   }
-  if (!send_all(c, http::request(rq.url, w.cfg.head, w.cfg.headers, false), r, rq.url.host)) return;
-  receive(w, c, rq, dl, r);
 }
 
 }  // namespace

@@ -54,6 +54,163 @@ int so_error(int fd) {
 
 const char* wait_failed(int w) { return w == Waiter::kClosed ? "connection closed" : nullptr; }
 
+// Resolve, connect, TLS: a new connection in c; on failure r says why.
+Task open_conn(Loop& l, const Request& rq, const Deadline& dl, Conn& c, Result& r) {
+  std::vector<Addr> addrs;
+  if (!co_await l.dns.resolve(rq.url, dl, addrs, r)) co_return;
+  for (const Addr& a : addrs) {  // in order; the last error stands
+    bool pending;
+    c.fd = connect_start(l, a, r, &pending);
+    if (c.fd < 0) continue;
+    if (!pending) break;
+    int w = co_await writable(l.reactor, c.fd, &dl);
+    int err = w == Waiter::kReady ? so_error(c.fd) : 0;
+    if (w == Waiter::kReady && !err) break;
+    if (w == Waiter::kTimedOut) r.fail(Cause::timeout, "timeout: connect(" + a.text() + ")");
+    else r.fail(Cause::connect, sys::describe("connect(" + a.text() + ")", err ? err : ECONNREFUSED));
+    l.reactor.close(c.fd);
+    c.fd = -1;
+    if (r.cause == Cause::timeout) break;
+  }
+  if (c.fd < 0) co_return;
+  r = Result{r.line, 0, 0, 0, Cause::none, {}, r.worker};
+  if (!rq.url.https) co_return;
+  std::string err;
+  if (!l.tls.init(l.cfg, err)) {
+    r.fail(Cause::tls, "tls: " + err);
+    co_return;
+  }
+  int one = 1;  // see fetch.cpp: handshake flights are several records
+  sys::setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  c.tls = std::make_unique<TlsConn>();
+  int ret = c.tls->setup(l.tls, c.fd, rq.url.host, nullptr);
+  while (ret == 0 && (ret = c.tls->handshake()) != 0) {
+    if (ret != MBEDTLS_ERR_SSL_WANT_READ && ret != MBEDTLS_ERR_SSL_WANT_WRITE) break;
+    bool wr = ret == MBEDTLS_ERR_SSL_WANT_WRITE;
+    l.reactor.drained(c.fd, wr);
+    if (co_await IoWait{l.reactor, c.fd, wr, &dl} != Waiter::kReady) {
+      ret = MBEDTLS_ERR_SSL_TIMEOUT;
+      break;
+    }
+    ret = 0;
+  }
+  if (ret != 0) r.fail(c.tls->cause(ret), c.tls->describe(ret, rq.url.host, "the TLS handshake"));
+}
+
+// Sends the request on c and reads the response. *any: a response byte
+// came; *keep: c can carry another request.
+Task exchange(Loop& l, const Request& rq, Conn& c, Sink& sink, const Deadline& dl, Result& r, bool* any, bool* keep) {
+  std::string req = http::request(rq.url, l.cfg.head, l.cfg.headers, true);
+  size_t off = 0;
+  while (off < req.size()) {
+    ssize_t w;
+    bool again;
+    if (c.tls) {
+      int t = c.tls->write(req.data() + off, req.size() - off);
+      again = t == MBEDTLS_ERR_SSL_WANT_WRITE || t == MBEDTLS_ERR_SSL_WANT_READ;
+      if (t < 0 && !again) {
+        r.fail(c.tls->cause(t), c.tls->describe(t, rq.url.host, "sending the request"));
+        co_return;
+      }
+      w = t;
+    } else {
+      w = sys::send(c.fd, req.data() + off, req.size() - off, MSG_NOSIGNAL);
+      again = w < 0 && (errno == EAGAIN || errno == EINTR);
+      if (w < 0 && !again) {
+        r.fail(Cause::send, sys::describe("send", errno));
+        co_return;
+      }
+    }
+    if (!again) {
+      off += size_t(w);
+      continue;
+    }
+    l.reactor.drained(c.fd, true);
+    if (co_await writable(l.reactor, c.fd, &dl) != Waiter::kReady) {
+      r.fail(Cause::timeout, "timeout: sending the request");
+      co_return;
+    }
+  }
+
+  // Unparsed bytes of a head in progress wait in carry between reads.
+  http::ResponseParser p;
+  p.reset(l.cfg.head);
+  BodyCtx ctx{sink, r};
+  std::string carry;
+  for (;;) {
+    const char* during = r.status ? "receiving the body" : "waiting for the response";
+    if (!c.tls) {
+      int w = co_await readable(l.reactor, c.fd, &dl);
+      if (w != Waiter::kReady) {
+        r.fail(Cause::timeout, std::string("timeout: ") + (wait_failed(w) ? wait_failed(w) : during));
+        co_return;
+      }
+    }
+    char* buf = l.scratch.data();
+    size_t have = carry.size(), room = l.scratch.size() - have;
+    memcpy(buf, carry.data(), have);
+    ssize_t got;
+    if (c.tls) {
+      int t = c.tls->read(buf + have, room);
+      if (t == MBEDTLS_ERR_SSL_WANT_READ || t == MBEDTLS_ERR_SSL_WANT_WRITE) {
+        bool wr = t == MBEDTLS_ERR_SSL_WANT_WRITE;
+        l.reactor.drained(c.fd, wr);
+        if (co_await IoWait{l.reactor, c.fd, wr, &dl} != Waiter::kReady) {
+          r.fail(Cause::timeout, std::string("timeout: ") + during);
+          co_return;
+        }
+        continue;
+      }
+      if (t == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || t == MBEDTLS_ERR_SSL_CONN_EOF) t = 0;
+      if (t < 0) {
+        r.fail(c.tls->cause(t), c.tls->describe(t, rq.url.host, during));
+        co_return;
+      }
+      got = t;
+    } else {
+      got = sys::recv(c.fd, buf + have, room, 0);
+      if (got < 0 && (errno == EAGAIN || errno == EINTR)) {
+        l.reactor.drained(c.fd, false);
+        continue;
+      }
+      if (got < 0) {
+        r.fail(Cause::recv, sys::describe("recv", errno));
+        co_return;
+      }
+      if (size_t(got) < room) l.reactor.drained(c.fd, false);  // a short read empties the socket
+    }
+    if (got == 0) {
+      if (p.finish().ev != http::ResponseParser::done) r.fail(Cause::http, std::string("http: ") + p.error_message());
+      co_return;
+    }
+    *any = true;
+    size_t n = have + size_t(got), used = 0;
+    for (;;) {
+      auto s = p.feed(buf + used, n - used, on_body, &ctx);
+      used += s.used;
+      if (s.ev == http::ResponseParser::head) {
+        r.status = p.status();
+        sink.head(p);
+        continue;
+      }
+      if (s.ev == http::ResponseParser::done) {
+        *keep = p.keep_alive() && used == n;
+        co_return;
+      }
+      if (s.ev == http::ResponseParser::error) {
+        r.fail(Cause::http, std::string("http: ") + p.error_message());
+        co_return;
+      }
+      if (s.used == 0) break;
+    }
+    carry.assign(buf + used, n - used);
+    if (carry.size() >= http::ResponseParser::kMaxHeadBytes) {
+      r.fail(Cause::http, "http: response head larger than 32768 bytes");
+      co_return;
+    }
+  }
+}
+
 }  // namespace
 
 Task fetch_async(Loop& l, const Request& rq, Sink& sink, Result& r) {
@@ -63,182 +220,34 @@ Task fetch_async(Loop& l, const Request& rq, Sink& sink, Result& r) {
   r.line = rq.line;
   r.worker = l.id;
   sink.begin(rq);
-  int fd = -1;
-  std::unique_ptr<TlsConn> tls;
-  std::vector<Addr> addrs;
-  do {
-    if (!rq.error.empty()) {
-      r.fail(Cause::input, rq.error);
+  if (!rq.error.empty()) r.fail(Cause::input, rq.error);
+  std::string key = rq.error.empty() ? pool_key(rq.url) : "";
+  for (int attempt = 0; attempt < 2 && r.ok(); attempt++) {
+    std::unique_ptr<Conn> c;
+    int got;
+    while ((got = co_await l.pool.acquire(key, attempt > 0, dl, c)) == LoopPool::Acquire::kAgain) {}
+    if (got == LoopPool::Acquire::kTimeout) {
+      r.fail(Cause::timeout, "timeout: waiting for a connection to " + key + " (--per-host)");
       break;
     }
-    if (!co_await l.dns.resolve(rq.url, dl, addrs, r)) break;
-
-    for (const Addr& a : addrs) {  // in order; the last error stands
-      bool pending;
-      fd = connect_start(l, a, r, &pending);
-      if (fd < 0) continue;
-      if (pending) {
-        int w = co_await writable(l.reactor, fd, &dl);
-        int err = w == Waiter::kReady ? so_error(fd) : 0;
-        if (w != Waiter::kReady || err) {
-          if (w == Waiter::kTimedOut) r.fail(Cause::timeout, "timeout: connect(" + a.text() + ")");
-          else r.fail(Cause::connect, sys::describe("connect(" + a.text() + ")", err ? err : ECONNREFUSED));
-          l.reactor.close(fd);
-          fd = -1;
-          if (r.cause == Cause::timeout) break;
-          continue;
-        }
+    if (!c) {
+      c = std::make_unique<Conn>();
+      c->reactor = &l.reactor;
+      co_await open_conn(l, rq, dl, *c, r);
+      if (!r.ok()) {
+        l.pool.release(key, std::move(c), false);
+        break;
       }
-      break;
     }
-    if (fd < 0) break;
+    bool any = false, keep = false;
+    co_await exchange(l, rq, *c, sink, dl, r, &any, &keep);
+    // A kept-alive connection the server had closed: once more, on a new one.
+    bool retry = attempt == 0 && c->reused && !any &&
+                 (r.cause == Cause::send || r.cause == Cause::recv || r.cause == Cause::http);
+    l.pool.release(key, std::move(c), keep && r.ok());
+    if (!retry) break;
     r = Result{r.line, 0, 0, 0, Cause::none, {}, r.worker};
-    l.connections++;
-
-    if (rq.url.https) {
-      std::string err;
-      if (!l.tls.init(l.cfg, err)) {
-        r.fail(Cause::tls, "tls: " + err);
-        break;
-      }
-      int one = 1;  // see fetch.cpp: handshake flights are several records
-      sys::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-      tls = std::make_unique<TlsConn>();
-      int ret = tls->setup(l.tls, fd, rq.url.host, nullptr);
-      while (ret == 0 && (ret = tls->handshake()) != 0) {
-        if (ret != MBEDTLS_ERR_SSL_WANT_READ && ret != MBEDTLS_ERR_SSL_WANT_WRITE) break;
-        bool wr = ret == MBEDTLS_ERR_SSL_WANT_WRITE;
-        l.reactor.drained(fd, wr);
-        int w = co_await IoWait{l.reactor, fd, wr, &dl};
-        if (w != Waiter::kReady) {
-          ret = MBEDTLS_ERR_SSL_TIMEOUT;
-          break;
-        }
-        ret = 0;
-      }
-      if (ret != 0) {
-        r.fail(tls->cause(ret), tls->describe(ret, rq.url.host, "the TLS handshake"));
-        break;
-      }
-    }
-
-    // Send the request.
-    {
-      std::string req = http::request(rq.url, l.cfg.head, l.cfg.headers, false);
-      size_t off = 0;
-      bool failed = false;
-      while (off < req.size()) {
-        ssize_t w;
-        bool again;
-        if (tls) {
-          int t = tls->write(req.data() + off, req.size() - off);
-          again = t == MBEDTLS_ERR_SSL_WANT_WRITE || t == MBEDTLS_ERR_SSL_WANT_READ;
-          if (t < 0 && !again) {
-            r.fail(tls->cause(t), tls->describe(t, rq.url.host, "sending the request"));
-            failed = true;
-            break;
-          }
-          w = t;
-        } else {
-          w = sys::send(fd, req.data() + off, req.size() - off, MSG_NOSIGNAL);
-          again = w < 0 && (errno == EAGAIN || errno == EINTR);
-          if (w < 0 && !again) {
-            r.fail(Cause::send, sys::describe("send", errno));
-            failed = true;
-            break;
-          }
-        }
-        if (!again) {
-          off += size_t(w);
-          continue;
-        }
-        l.reactor.drained(fd, true);
-        if (co_await writable(l.reactor, fd, &dl) != Waiter::kReady) {
-          r.fail(Cause::timeout, "timeout: sending the request");
-          failed = true;
-          break;
-        }
-      }
-      if (failed) break;
-    }
-
-    // Receive and parse. Unparsed bytes of a head in progress wait in carry.
-    http::ResponseParser p;
-    p.reset(l.cfg.head);
-    BodyCtx ctx{sink, r};
-    std::string carry;
-    for (;;) {
-      const char* during = r.status ? "receiving the body" : "waiting for the response";
-      if (!tls) {
-        int w = co_await readable(l.reactor, fd, &dl);
-        if (w != Waiter::kReady) {
-          r.fail(Cause::timeout, std::string("timeout: ") + (wait_failed(w) ? wait_failed(w) : during));
-          break;
-        }
-      }
-      char* buf = l.scratch.data();
-      size_t have = carry.size(), room = l.scratch.size() - have;
-      memcpy(buf, carry.data(), have);
-      ssize_t got;
-      if (tls) {
-        int t = tls->read(buf + have, room);
-        if (t == MBEDTLS_ERR_SSL_WANT_READ || t == MBEDTLS_ERR_SSL_WANT_WRITE) {
-          l.reactor.drained(fd, t == MBEDTLS_ERR_SSL_WANT_WRITE);
-          if (co_await IoWait{l.reactor, fd, t == MBEDTLS_ERR_SSL_WANT_WRITE, &dl} != Waiter::kReady) {
-            r.fail(Cause::timeout, std::string("timeout: ") + during);
-            break;
-          }
-          continue;
-        }
-        if (t == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || t == MBEDTLS_ERR_SSL_CONN_EOF) t = 0;
-        if (t < 0) {
-          r.fail(tls->cause(t), tls->describe(t, rq.url.host, during));
-          break;
-        }
-        got = t;
-      } else {
-        got = sys::recv(fd, buf + have, room, 0);
-        if (got < 0 && (errno == EAGAIN || errno == EINTR)) {
-          l.reactor.drained(fd, false);
-          continue;
-        }
-        if (got < 0) {
-          r.fail(Cause::recv, sys::describe("recv", errno));
-          break;
-        }
-        if (size_t(got) < room) l.reactor.drained(fd, false);  // a short read empties the socket
-      }
-      if (got == 0) {
-        if (p.finish().ev != http::ResponseParser::done) r.fail(Cause::http, std::string("http: ") + p.error_message());
-        break;
-      }
-      size_t n = have + size_t(got), off = 0;
-      bool end = false;
-      for (;;) {
-        auto s = p.feed(buf + off, n - off, on_body, &ctx);
-        off += s.used;
-        if (s.ev == http::ResponseParser::head) {
-          r.status = p.status();
-          sink.head(p);
-          continue;
-        }
-        if (s.ev == http::ResponseParser::done) end = true;
-        if (s.ev == http::ResponseParser::error) {
-          r.fail(Cause::http, std::string("http: ") + p.error_message());
-          end = true;
-        }
-        if (end || s.used == 0) break;
-      }
-      if (end) break;
-      carry.assign(buf + off, n - off);
-      if (carry.size() >= http::ResponseParser::kMaxHeadBytes) {
-        r.fail(Cause::http, "http: response head larger than 32768 bytes");
-        break;
-      }
-    }
-  } while (false);
-  tls.reset();
-  if (fd >= 0) l.reactor.close(fd);
+  }
   sink.end(r);
   r.ms = ms_since(t0);
 }

@@ -25,6 +25,7 @@ const char kUsage[] =
     "  -m, --model NAME        seq, threads, procs, async or hybrid (default threads)\n"
     "  -c, --concurrency N     threads, processes, or requests in flight (default 10)\n"
     "  -w, --workers N         hybrid: processes, each an async loop (default: CPUs)\n"
+    "      --per-host N        at most N connections to one host:port (default: no cap)\n"
     "  -I, --head              HEAD instead of GET\n"
     "  -H, --header 'N: v'     add a request header (repeatable; 'N:' removes one)\n"
     "      --timeout SEC       time allowed for each request (default 30)\n"
@@ -90,7 +91,7 @@ std::string parse_dns_server(const std::string& s) {
 }
 
 Config parse_args(int argc, char** argv) {
-  enum { kTimeout = 256, kResolve, kDnsServer, kCacert, kJson, kResults };
+  enum { kTimeout = 256, kResolve, kDnsServer, kCacert, kJson, kResults, kPerHost };
   static const option longs[] = {
     {"model", required_argument, nullptr, 'm'},
     {"concurrency", required_argument, nullptr, 'c'},
@@ -104,6 +105,7 @@ Config parse_args(int argc, char** argv) {
     {"cacert", required_argument, nullptr, kCacert},
     {"json", no_argument, nullptr, kJson},
     {"results", required_argument, nullptr, kResults},
+    {"per-host", required_argument, nullptr, kPerHost},
     {"version", no_argument, nullptr, 'V'},
     {"help", no_argument, nullptr, 'h'},
     {nullptr, 0, nullptr, 0},
@@ -139,6 +141,7 @@ Config parse_args(int argc, char** argv) {
       case kCacert: cfg.cacert = optarg; break;
       case kJson: cfg.json = true; break;
       case kResults: cfg.results = optarg; break;
+      case kPerHost: cfg.per_host = int(number("--per-host", optarg, 1, 100000)); break;
       case 'V': printf("fanout %s\n", FANOUT_VERSION); exit(0);
       case 'h': fputs(kUsage, stdout); exit(0);
       default:

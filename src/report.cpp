@@ -73,9 +73,11 @@ void print_json(FILE* out, const Run& run, double seconds) {
     frames = ", \"frames\": {\"bytes_per_request\": " + std::to_string(run.totals.frame_bytes / run.totals.inflight) +
              ", \"in_flight\": " + std::to_string(run.totals.inflight) + ", \"peak_bytes\": " +
              std::to_string(run.totals.frame_bytes) + "}";
-  fprintf(out, "{\"model\": %s, \"concurrency\": %d, \"urls\": %zu, \"statuses\": %s, \"errors\": %s, \"seconds\": %.3f%s}\n",
+  std::string conns = ", \"connections\": {\"opened\": " + std::to_string(run.totals.connections) +
+                      ", \"reused\": " + std::to_string(run.totals.reused) + "}";
+  fprintf(out, "{\"model\": %s, \"concurrency\": %d, \"urls\": %zu, \"statuses\": %s, \"errors\": %s, \"seconds\": %.3f%s%s}\n",
           json_string(run.cfg.model).c_str(), c, run.results.size(), statuses_json(run.results, false).c_str(),
-          e.c_str(), seconds, frames.c_str());
+          e.c_str(), seconds, conns.c_str(), frames.c_str());
 }
 
 bool write_results(const std::string& path, const Run& run, std::string& err) {

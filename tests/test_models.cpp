@@ -227,3 +227,42 @@ TEST_CASE("hybrid: kill -9 of a worker reports what it had not answered") {
   CHECK(killed > 0);
   CHECK(ok >= n / 2);  // the other worker's half, at least
 }
+
+TEST_CASE("pool: keep-alive connections are reused and counted, --per-host caps them") {
+  t::Origin o;
+  std::string list;
+  for (int i = 0; i < 60; i++) list += o.url("/status/200?i=" + std::to_string(i)) + "\n";
+  list += o.url("/eof/10") + "\n" + o.url("/eof/10") + "\n";  // close-delimited: never reused
+  for (const char* model : kModels) {
+    INFO(model);
+    t::Ran r = t::fanout({"-m", model, "-c", "4", "-w", "2", "--json", "-"}, list);
+    REQUIRE(r.status == 0);
+    tj::Value v = tj::parse(r.out);
+    CHECK(v["statuses"]["200"].num == 62);
+    double opened = v["connections"]["opened"].num, reused = v["connections"]["reused"].num;
+    CHECK(opened + reused == 62);
+    CHECK(opened >= 2);   // each /eof/ needs a connection of its own
+    CHECK(opened <= 4 + 2 + 2);  // at most -c at once (+1 each for the two /eof/s and what they closed)
+    t::Ran capped = t::fanout({"-m", model, "-c", "8", "-w", "2", "--per-host", "2", "--json", "-"}, list);
+    tj::Value w = tj::parse(capped.out);
+    CHECK(w["statuses"]["200"].num == 62);
+    CHECK(w["connections"]["opened"].num <= (std::string(model) == "procs" || std::string(model) == "hybrid" ? 2 * 8 : 2 + 2));
+  }
+}
+
+TEST_CASE("pool: a kept-alive connection the server closed is retried once, on a new one") {
+  // origin closes connections idle for 100 ms; the second origin's slow
+  // answer keeps the first one's connection idle for 300 ms.
+  t::Origin fast({"--idle-close", "100"}), slow;
+  std::string list = fast.url("/status/200") + "\n" + slow.url("/sleep?ms=300") + "\n" + fast.url("/status/201") + "\n";
+  for (const char* model : {"seq", "async"}) {
+    INFO(model);
+    std::string results = t::temp_dir() + "/retry-" + model + ".jsonl";
+    t::Ran r = t::fanout({"-m", model, "-c", "1", "--json", "--results", results, "-"}, list);
+    REQUIRE(r.status == 0);
+    tj::Value v = tj::parse(r.out);
+    CHECK(v["statuses"]["200"].num == 2);
+    CHECK(v["statuses"]["201"].num == 1);
+    CHECK(v["connections"]["opened"].num == 3);  // the stale one is not used again
+  }
+}

@@ -49,6 +49,7 @@ struct Config {
   std::string model = "threads";
   int concurrency = 10;
   int workers = 0;                   // hybrid: processes (0: one per CPU)
+  int per_host = 0;                  // connections per host:port (0: no cap)
   bool head = false;                 // HEAD instead of GET
   std::vector<std::string> headers;  // -H "Name: value"
   std::vector<ResolveEntry> resolve; // --resolve host:port:addr

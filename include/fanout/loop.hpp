@@ -8,6 +8,7 @@
 #include "fanout/coro.hpp"
 #include "fanout/dns.hpp"
 #include "fanout/job.hpp"
+#include "fanout/pool.hpp"
 #include "fanout/tls.hpp"
 
 namespace fanout {
@@ -15,7 +16,8 @@ namespace fanout {
 class Loop {
  public:
   static constexpr size_t kScratch = 64 * 1024;
-  Loop(int loop_id, const Config& c) : id(loop_id), cfg(c), dns(reactor, c), scratch(kScratch) {}
+  Loop(int loop_id, const Config& c)
+      : id(loop_id), cfg(c), dns(reactor, c), scratch(kScratch), pool(reactor, c.per_host) {}
   int id;
   const Config& cfg;
   Reactor reactor;
@@ -23,7 +25,7 @@ class Loop {
   LoopResolver dns;
   TlsClient tls;
   std::vector<char> scratch;
-  uint64_t connections = 0;
+  LoopPool pool;  // after reactor: its connections close through it
   size_t inflight = 0;  // the most requests it ran at once
 };
 

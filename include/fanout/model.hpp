@@ -16,7 +16,7 @@ class Loop;
 
 // What workers did, added up after join/waitpid (each worker counts alone).
 struct Totals {
-  uint64_t connections = 0, dns_queries = 0, tls_handshakes = 0;
+  uint64_t connections = 0, reused = 0, dns_queries = 0, tls_handshakes = 0;
   uint64_t syscalls[sys::NCALLS] = {};
   int workers = 0;
   // Coroutine frames (async, hybrid): the peak bytes of each loop, added up,

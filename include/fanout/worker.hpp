@@ -8,6 +8,7 @@
 #include "fanout/core.hpp"
 #include "fanout/dns.hpp"
 #include "fanout/job.hpp"
+#include "fanout/pool.hpp"
 #include "fanout/tls.hpp"
 
 namespace fanout {
@@ -15,15 +16,18 @@ namespace fanout {
 class Worker {
  public:
   static constexpr size_t kBufSize = 32 * 1024;  // also the response-head limit
-  Worker(int worker_id, const Config& c, Job& job)
-      : id(worker_id), cfg(c), dns(c), sink(job.sink(worker_id)), buf(kBufSize) {}
+  // pool: shared (threads), or null for one of its own (seq, procs).
+  Worker(int worker_id, const Config& c, Job& job, Pool* shared = nullptr)
+      : id(worker_id), cfg(c), dns(c), sink(job.sink(worker_id)), buf(kBufSize),
+        own(shared ? nullptr : new Pool(c.per_host)), pool(shared ? shared : own.get()) {}
   int id;
   const Config& cfg;
   Resolver dns;
   TlsClient tls;
   std::unique_ptr<Sink> sink;
   std::vector<char> buf;
-  uint64_t connections = 0;
+  std::unique_ptr<Pool> own;
+  Pool* pool;
 };
 
 // The blocking driver: one request from resolve to last body byte, on the

@@ -26,6 +26,7 @@ std::string model_names() {
 
 void Totals::add(const Totals& o) {
   connections += o.connections;
+  reused += o.reused;
   dns_queries += o.dns_queries;
   tls_handshakes += o.tls_handshakes;
   for (int i = 0; i < sys::NCALLS; i++) syscalls[i] += o.syscalls[i];
@@ -37,7 +38,10 @@ void Totals::add(const Totals& o) {
 
 Totals Totals::of(const Worker& w) {
   Totals t;
-  t.connections = w.connections;
+  if (w.own) {  // a shared pool is counted once, by its model
+    t.connections = w.own->stats().opened;
+    t.reused = w.own->stats().reused;
+  }
   t.dns_queries = w.dns.queries();
   t.tls_handshakes = w.tls.handshakes;
   for (int i = 0; i < sys::NCALLS; i++) t.syscalls[i] = sys::counters().n[i];
@@ -47,7 +51,8 @@ Totals Totals::of(const Worker& w) {
 
 Totals Totals::of(const Loop& l) {
   Totals t;
-  t.connections = l.connections;
+  t.connections = l.pool.stats().opened;
+  t.reused = l.pool.stats().reused;
   t.dns_queries = l.dns.queries();
   t.tls_handshakes = l.tls.handshakes;
   for (int i = 0; i < sys::NCALLS; i++) t.syscalls[i] = sys::counters().n[i];

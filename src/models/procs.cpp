@@ -56,9 +56,9 @@ struct Proc {
   _exit(0);
 }
 
-class Pool {
+class Workers {
  public:
-  explicit Pool(Run& run) : run_(run) {}
+  explicit Workers(Run& run) : run_(run) {}
 
   bool run(std::string& err) {
     size_t n = run_.reqs.size();
@@ -192,7 +192,7 @@ bool run_procs(Run& run, std::string& err) {
   for (auto& r : run.reqs) https |= r.error.empty() && r.url.https;
   std::string ca_err;
   if (https) tls_load_ca(run.cfg, ca_err);  // an error shows per request
-  Pool pool(run);
+  Workers pool(run);
   return pool.run(err);
 }
 

@@ -15,13 +15,14 @@ namespace {
 // Enough for mbedTLS' handshake and c-ares; 8 MiB each is what a router lacks.
 constexpr size_t kStack = 256 * 1024;
 
-struct Pool {
+struct Shared {
   Run& run;
-  std::atomic<size_t> next{0};
+  std::atomic<size_t> next{0};  // the queue: the index of the next request
+  Pool conns;                   // keep-alive connections, shared
 };
 
 struct Thread {
-  Pool* pool;
+  Shared* pool;
   int id;
   pthread_t tid;
   Totals totals;
@@ -30,7 +31,7 @@ struct Thread {
 void* thread_main(void* arg) {
   auto* t = static_cast<Thread*>(arg);
   Run& run = t->pool->run;
-  Worker w(t->id, run.cfg, run.job);
+  Worker w(t->id, run.cfg, run.job, &t->pool->conns);
   for (;;) {
     size_t i = t->pool->next.fetch_add(1);
     if (i >= run.reqs.size()) break;
@@ -43,7 +44,7 @@ void* thread_main(void* arg) {
 }  // namespace
 
 bool run_threads(Run& run, std::string& err) {
-  Pool pool{run};
+  Shared pool{run, {}, Pool(run.cfg.per_host)};
   size_t n = std::max<size_t>(1, std::min<size_t>(size_t(run.cfg.concurrency), run.reqs.size()));
   std::vector<Thread> threads(n);
   pthread_attr_t attr;
@@ -65,6 +66,8 @@ bool run_threads(Run& run, std::string& err) {
     pthread_join(threads[i].tid, nullptr);
     run.totals.add(threads[i].totals);
   }
+  run.totals.connections += pool.conns.stats().opened;
+  run.totals.reused += pool.conns.stats().reused;
   return true;
 }
 
