@@ -78,9 +78,9 @@ $(BUILD)/fanout-tests: $(TEST_OBJ) $(BUILD)/libfanout.a
 	$(Q)$(CXX) $(FANOUT_LDFLAGS) $(LDFLAGS) -o $@ $^ $(FANOUT_LIBS)
 
 # --- set-up ---------------------------------------------------------------
-# Debian packages: build, tests (clang for the second compiler, strace for
-# tools/strace-check, openssl is NOT needed: tools/certgen makes test certs).
-DEB_PKGS := g++ clang make pkg-config libc-ares-dev libmbedtls-dev doctest-dev python3
+# Debian packages: build, tests (clang: the second compiler), bench (wrk).
+# No openssl: tools/certgen makes the test certificates with mbedTLS.
+DEB_PKGS := g++ clang make pkg-config libc-ares-dev libmbedtls-dev doctest-dev wrk
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
@@ -98,6 +98,11 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/clang CXX=clang++ all $(BUILD)/clang/fanout-tests
 	$(Q)tools/run-tests $(BUILD)
 
+# Benchmarks: targets with numbers live here, never in the unit tests.
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all $(BUILD)/connect-floor
+	$(Q)tools/bench $(BUILD)
+
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)tools/demo $(BUILD)
@@ -109,6 +114,6 @@ install: all
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all check demo deps install clean
+.PHONY: all bench check demo deps install clean
 .SECONDARY:
 -include $(wildcard $(BUILD)/obj/*/*.d $(BUILD)/obj/*/*/*.d)

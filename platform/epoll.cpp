@@ -1,4 +1,5 @@
 #if defined(__linux__)
+#include <cerrno>
 #include <sys/epoll.h>
 #include <unistd.h>
 
@@ -22,10 +23,19 @@ class Epoll : public Poller {
   int add(int fd, uint32_t m) override { return ctl(EPOLL_CTL_ADD, fd, m); }
   int modify(int fd, uint32_t m) override { return ctl(EPOLL_CTL_MOD, fd, m); }
   int remove(int fd) override { return ctl(EPOLL_CTL_DEL, fd, 0); }
-  int wait(PollEvent* out, int max, int timeout_ms) override {
+  void closing(int) override {}  // close(2) takes it out of the set
+  int wait(PollEvent* out, int max, int64_t timeout_us) override {
     epoll_event evs[256];
+    int cap = max < 256 ? max : 256, n = -1;
     sys::count(sys::EPOLL_WAIT);
-    int n = epoll_wait(ep_, evs, max < 256 ? max : 256, timeout_ms);
+    // epoll_pwait2 (Linux 5.11) takes a timespec: timers fire on time
+    // instead of up to a millisecond late. Older kernels: epoll_wait.
+    if (pwait2_) {
+      timespec ts{time_t(timeout_us / 1000000), long(timeout_us % 1000000) * 1000};
+      n = epoll_pwait2(ep_, evs, cap, timeout_us < 0 ? nullptr : &ts, nullptr);
+      if (n < 0 && errno == ENOSYS) pwait2_ = false;
+    }
+    if (!pwait2_) n = epoll_wait(ep_, evs, cap, ceil_ms(timeout_us));
     for (int i = 0; i < n; i++) {
       uint32_t e = evs[i].events;
       out[i] = {evs[i].data.fd, (e & (EPOLLIN | EPOLLRDHUP) ? kReadable : 0) | (e & EPOLLOUT ? kWritable : 0) |
@@ -43,6 +53,7 @@ class Epoll : public Poller {
     return epoll_ctl(ep_, op, fd, &ev);
   }
   int ep_;
+  bool pwait2_ = true;
 };
 
 }  // namespace

@@ -28,11 +28,12 @@ class Kqueue : public Poller {
     kevent(kq_, ch, 2, nullptr, 0, nullptr);  // a filter never added is ENOENT: fine
     return 0;
   }
-  int wait(PollEvent* out, int max, int timeout_ms) override {
+  void closing(int) override {}  // close(2) deletes its filters
+  int wait(PollEvent* out, int max, int64_t timeout_us) override {
     struct kevent evs[256];
-    timespec ts{timeout_ms / 1000, (timeout_ms % 1000) * 1000000L};
+    timespec ts{time_t(timeout_us / 1000000), long(timeout_us % 1000000) * 1000};
     sys::count(sys::KEVENT);
-    int n = kevent(kq_, nullptr, 0, evs, max < 256 ? max : 256, timeout_ms < 0 ? nullptr : &ts);
+    int n = kevent(kq_, nullptr, 0, evs, max < 256 ? max : 256, timeout_us < 0 ? nullptr : &ts);
     for (int i = 0; i < n; i++) {
       uint32_t e = evs[i].filter == EVFILT_READ ? kReadable : kWritable;
       if (evs[i].flags & EV_ERROR) e |= kHangup;

@@ -34,8 +34,8 @@ class Poll : public Poller {
     index_[size_t(fd)] = -1;
     return 0;
   }
-  int wait(PollEvent* out, int max, int timeout_ms) override {
-    int n = sys::poll(fds_.data(), fds_.size(), timeout_ms);
+  int wait(PollEvent* out, int max, int64_t timeout_us) override {
+    int n = sys::poll(fds_.data(), fds_.size(), ceil_ms(timeout_us));
     if (n <= 0) return n;
     int k = 0;
     for (auto& p : fds_) {

@@ -21,20 +21,23 @@ int Reactor::add(int fd) {
   return poller_->add(fd, kReadable | kWritable | kEdge);
 }
 
-void Reactor::forget(int fd) {
+void Reactor::forget(int fd) { drop(fd, false); }
+
+void Reactor::close(int fd) {
+  drop(fd, true);
+  sys::close(fd);
+}
+
+void Reactor::drop(int fd, bool closing) {
   Fd* s = slot(fd);
   if (!s || !s->watched) return;
   if (s->r) enqueue(s->r, Waiter::kClosed);
   if (s->w) enqueue(s->w, Waiter::kClosed);
-  poller_->remove(fd);
+  if (closing) poller_->closing(fd);
+  else poller_->remove(fd);
   uint32_t gen = s->gen + 1;  // waiters queued for this fd run with kClosed
   *s = Fd{};
   s->gen = gen;
-}
-
-void Reactor::close(int fd) {
-  forget(fd);
-  sys::close(fd);
 }
 
 bool Reactor::ready(int fd, bool write) const {
@@ -133,11 +136,12 @@ void Reactor::enqueue(Waiter* w, int result) {
 bool Reactor::run_once(int max_ms) {
   if (pending_ == 0) return false;
   turns_++;
-  int timeout = max_ms;
+  int64_t timeout = max_ms < 0 ? -1 : int64_t(max_ms) * 1000;
   if (!ready_.empty()) {
     timeout = 0;
   } else if (!heap_.empty()) {
-    int t = ms_left(heap_[0]->when);
+    auto left = std::chrono::ceil<std::chrono::microseconds>(heap_[0]->when - Clock::now()).count();
+    int64_t t = left < 0 ? 0 : left;
     timeout = timeout < 0 ? t : std::min(timeout, t);
   }
   int n = poller_->wait(events_.data(), int(events_.size()), timeout);

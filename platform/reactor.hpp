@@ -45,7 +45,7 @@ class Reactor {
 
   int add(int fd);     // watch fd from now on; 0 or -1/errno
   void forget(int fd); // stop watching; waiters on it run with kClosed
-  void close(int fd);  // forget, then close(2)
+  void close(int fd);  // forget, then close(2) (no epoll_ctl: close does it)
 
   bool ready(int fd, bool write) const;
   void drained(int fd, bool write);  // a call on fd said EAGAIN (or read short)
@@ -71,6 +71,7 @@ class Reactor {
     uint32_t mask = 0;            // level: what the poller watches
     uint32_t gen = 0;             // bumped when the fd is forgotten
   };
+  void drop(int fd, bool closing);
   Fd* slot(int fd) { return fd >= 0 && size_t(fd) < fds_.size() ? &fds_[size_t(fd)] : nullptr; }
   void update_level(int fd, Fd& s);
   void enqueue(Waiter* w, int result);

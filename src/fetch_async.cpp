@@ -63,6 +63,14 @@ Task open_conn(Loop& l, const Request& rq, const Deadline& dl, Conn& c, Result& 
     c.fd = connect_start(l, a, r, &pending);
     if (c.fd < 0) continue;
     if (!pending) break;
+    // No other address to fall back to, and plain HTTP: send at once and
+    // let the send tell how the connect went (on loopback the handshake is
+    // done before connect() returns). Saves a wait and a getsockopt.
+    if (&a == &addrs.back() && !rq.url.https) {
+      c.connecting = true;
+      c.peer = a.text();
+      break;
+    }
     int w = co_await writable(l.reactor, c.fd, &dl);
     int err = w == Waiter::kReady ? so_error(c.fd) : 0;
     if (w == Waiter::kReady && !err) break;
@@ -117,17 +125,23 @@ Task exchange(Loop& l, const Request& rq, Conn& c, Sink& sink, const Deadline& d
       w = sys::send(c.fd, req.data() + off, req.size() - off, MSG_NOSIGNAL);
       again = w < 0 && (errno == EAGAIN || errno == EINTR);
       if (w < 0 && !again) {
-        r.fail(Cause::send, sys::describe("send", errno));
+        if (c.connecting) r.fail(Cause::connect, sys::describe("connect(" + c.peer + ")", errno));
+        else r.fail(Cause::send, sys::describe("send", errno));
         co_return;
       }
     }
     if (!again) {
       off += size_t(w);
+      c.connecting = false;
       continue;
     }
     l.reactor.drained(c.fd, true);
     if (co_await writable(l.reactor, c.fd, &dl) != Waiter::kReady) {
-      r.fail(Cause::timeout, "timeout: sending the request");
+      r.fail(Cause::timeout, c.connecting ? "timeout: connect(" + c.peer + ")" : "timeout: sending the request");
+      co_return;
+    }
+    if (int err = c.connecting ? so_error(c.fd) : 0) {
+      r.fail(Cause::connect, sys::describe("connect(" + c.peer + ")", err));
       co_return;
     }
   }

@@ -175,7 +175,8 @@ int main(int argc, char** argv) {
     fprintf(stderr, "fanout: %s: %s\n", cfg.model.c_str(), err.c_str());
     return 1;
   }
-  double seconds = ms_since(t0) / 1000;
+  if (run.finished == Clock::time_point{}) run.mark_finished();
+  double seconds = std::chrono::duration<double>(run.finished - t0).count();
   if (!err.empty()) fprintf(stderr, "fanout: %s: %s\n", cfg.model.c_str(), err.c_str());
   if (cfg.json) print_json(stdout, run, seconds);
   else print_summary(stdout, run, seconds);

@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <sys/resource.h>
 
 namespace fanout {
 
@@ -73,7 +74,12 @@ void print_json(FILE* out, const Run& run, double seconds) {
     frames = ", \"frames\": {\"bytes_per_request\": " + std::to_string(run.totals.frame_bytes / run.totals.inflight) +
              ", \"in_flight\": " + std::to_string(run.totals.inflight) + ", \"peak_bytes\": " +
              std::to_string(run.totals.frame_bytes) + "}";
-  std::string conns = ", \"connections\": {\"opened\": " + std::to_string(run.totals.connections) +
+  rusage self{}, kids{};
+  getrusage(RUSAGE_SELF, &self);
+  getrusage(RUSAGE_CHILDREN, &kids);
+  std::string rss = ", \"peak_rss_kb\": {\"parent\": " + std::to_string(self.ru_maxrss) +
+                    ", \"largest_child\": " + std::to_string(kids.ru_maxrss) + "}";
+  std::string conns = rss + ", \"connections\": {\"opened\": " + std::to_string(run.totals.connections) +
                       ", \"reused\": " + std::to_string(run.totals.reused) + "}";
   fprintf(out, "{\"model\": %s, \"concurrency\": %d, \"urls\": %zu, \"statuses\": %s, \"errors\": %s, \"seconds\": %.3f%s%s}\n",
           json_string(run.cfg.model).c_str(), c, run.results.size(), statuses_json(run.results, false).c_str(),

@@ -291,6 +291,7 @@ Task serve(Reactor& r, int fd, const Settings& set) {
       in.erase(0, end + 4);
       if (resp.delay_ms > 0) co_await sleep_until(r, Clock::now() + std::chrono::milliseconds(resp.delay_ms));
       out = std::move(resp.head);
+      if (resp.body) generate(resp, out);  // head and first bytes in one send
       size_t off = 0;
       for (;;) {
         if (off == out.size()) {

@@ -33,6 +33,10 @@ struct Run {
   Job& job;
   std::vector<Result> results;  // sized to reqs by the caller
   Totals totals;
+  // When the last result was in: "took" ends here, before the model closes
+  // its idle keep-alive connections and reaps its workers.
+  Clock::time_point finished{};
+  void mark_finished() { finished = Clock::now(); }
 };
 
 struct Model {

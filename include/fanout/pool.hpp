@@ -26,6 +26,9 @@ struct Conn {
   std::string key;
   bool reused = false;
   Reactor* reactor = nullptr;  // set on a loop: closing goes through it
+  // A non-blocking connect still under way: the first send learns how it went.
+  bool connecting = false;
+  std::string peer;  // "127.0.0.1:80", for the error if it failed
   Conn() = default;
   Conn(const Conn&) = delete;
   Conn& operator=(const Conn&) = delete;

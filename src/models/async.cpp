@@ -10,6 +10,7 @@ namespace fanout {
 bool run_async(Run& run, std::string&) {
   Loop loop(0, run.cfg);
   run_loop(loop, run.job, run.reqs, run.results, nullptr, size_t(run.cfg.concurrency), nullptr, nullptr);
+  run.mark_finished();
   run.totals.add(Totals::of(loop));
   return true;
 }

@@ -92,7 +92,7 @@ bool run_hybrid(Run& run, std::string& err) {
     run.totals.workers++;
   }
 
-  size_t live = 0;
+  size_t live = 0, count = 0;
   for (auto& k : kids) live += k.fd >= 0;
   std::vector<pollfd> pfds;
   while (live > 0) {
@@ -115,6 +115,7 @@ bool run_hybrid(Run& run, std::string& err) {
               r.worker = int(j);
               run.results[i] = std::move(r);
               answered[i] = true;
+              if (++count == n) run.mark_finished();
             },
             [&](const Totals& t) { run.totals.add(t); });
         continue;

@@ -152,6 +152,7 @@ class Workers {
           got.line = run_.reqs[index].line;
           got.worker = p.id;
           run_.results[index] = std::move(got);
+          if (++answered_ == run_.results.size()) run_.mark_finished();
           p.holding = -1;
           dispatch(p);
         },
@@ -174,13 +175,14 @@ class Workers {
     r.line = run_.reqs[size_t(p.holding)].line;
     r.worker = p.id;
     r.fail(Cause::worker, "worker " + std::to_string(p.id) + " (pid " + std::to_string(p.pid) + ") " + how);
+    if (++answered_ == run_.results.size()) run_.mark_finished();
     std::string err;
     if (next_ < run_.reqs.size()) spawn(err);  // a new worker takes its place
   }
 
   Run& run_;
   std::vector<Proc> procs_;
-  size_t next_ = 0;
+  size_t next_ = 0, answered_ = 0;
   int next_id_ = 0;
 };
 

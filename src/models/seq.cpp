@@ -9,6 +9,7 @@ namespace fanout {
 bool run_seq(Run& run, std::string&) {
   Worker w(0, run.cfg, run.job);
   for (size_t i = 0; i < run.reqs.size(); i++) fetch_blocking(w, run.reqs[i], run.results[i]);
+  run.mark_finished();
   run.totals.add(Totals::of(w));
   return true;
 }

@@ -66,6 +66,7 @@ bool run_threads(Run& run, std::string& err) {
     pthread_join(threads[i].tid, nullptr);
     run.totals.add(threads[i].totals);
   }
+  run.mark_finished();
   run.totals.connections += pool.conns.stats().opened;
   run.totals.reused += pool.conns.stats().reused;
   return true;
