@@ -283,9 +283,13 @@ void LoopResolver::on_sock(Waiter* w) {
   LoopResolver* self = s->res;
   if (!s->live || w->result != Waiter::kReady) return;
   bool rd = w == &s->rd;
-  // c-ares reads until EAGAIN, so the edge is spent.
-  self->r_.drained(s->fd, !rd);
   ares_process_fd(self->ch_, rd ? s->fd : ARES_SOCKET_BAD, rd ? ARES_SOCKET_BAD : s->fd);
+  // Whether c-ares read until EAGAIN differs between versions: ask the
+  // socket (one poll per DNS event) before calling the edge spent.
+  if (s->live) {
+    pollfd p{s->fd, short(rd ? POLLIN : POLLOUT), 0};
+    if (sys::poll(&p, 1, 0) == 0) self->r_.drained(s->fd, !rd);
+  }
   if (s->live && rd && s->want_r && s->rd.fd < 0 && !s->rd.queued) self->r_.wait(&s->rd, s->fd, false, nullptr);
   if (s->live && !rd && s->want_w && s->wr.fd < 0 && !s->wr.queued) self->r_.wait(&s->wr, s->fd, true, nullptr);
   self->arm();
