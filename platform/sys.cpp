@@ -85,6 +85,12 @@ int thread_create(pthread_t* t, const pthread_attr_t* a, void* (*fn)(void*), voi
   return pthread_create(t, a, fn, arg);
 }
 
+std::string wait_status(int st) {
+  if (WIFSIGNALED(st))
+    return "killed by signal " + std::to_string(WTERMSIG(st)) + " (" + signal_name(WTERMSIG(st)) + ")";
+  return "exited with status " + std::to_string(WEXITSTATUS(st));
+}
+
 const char* signal_name(int sig) {
   switch (sig) {
 #define S(x) case x: return #x;

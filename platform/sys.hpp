@@ -57,4 +57,6 @@ namespace fanout::sys {
 int thread_create(pthread_t* t, const pthread_attr_t* a, void* (*fn)(void*), void* arg);
 // "SIGKILL" for SIGKILL.
 const char* signal_name(int sig);
+// A waitpid() status as words: "killed by signal 9 (SIGKILL)", "exited with status 3".
+std::string wait_status(int status);
 }  // namespace fanout::sys

@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include "fanout/deliver.hpp"
 #include "fanout/http.hpp"
 #include "fanout/pool.hpp"
 #include "fanout/worker.hpp"
@@ -103,46 +104,21 @@ ssize_t read_some(Conn& c, char* p, size_t n, Deadline dl, Result& r, const std:
   return got;
 }
 
-struct BodyCtx {
-  Worker& w;
-  Result& r;
-};
-void on_body(void* ctx, const char* p, size_t n) {
-  auto* b = static_cast<BodyCtx*>(ctx);
-  b->r.bytes += n;
-  b->w.sink->body(p, n);
-}
-
 // Reads and parses the response. *any: a response byte came; *keep: the
 // connection can carry another request.
 void receive(Worker& w, Conn& c, const Request& rq, Deadline dl, Result& r, bool* any, bool* keep) {
   http::ResponseParser p;
   p.reset(w.cfg.head);
-  BodyCtx ctx{w, r};
   char* buf = w.buf.data();
   size_t have = 0;
   for (;;) {
-    for (;;) {
-      auto s = p.feed(buf, have, on_body, &ctx);
-      if (s.used) {
-        memmove(buf, buf + s.used, have - s.used);
-        have -= s.used;
-      }
-      if (s.ev == http::ResponseParser::head) {
-        r.status = p.status();
-        w.sink->head(p);
-        continue;
-      }
-      if (s.ev == http::ResponseParser::done) {
-        *keep = p.keep_alive() && have == 0;
-        return;
-      }
-      if (s.ev == http::ResponseParser::error) {
-        r.fail(Cause::http, std::string("http: ") + p.error_message());
-        return;
-      }
-      if (s.used == 0) break;
+    Delivered d = deliver(p, buf, have, *w.sink, r);
+    if (d.end) {
+      *keep = d.keep;
+      return;
     }
+    memmove(buf, buf + d.used, have - d.used);  // keep the head in progress
+    have -= d.used;
     if (have == w.buf.size()) {
       r.fail(Cause::http, "http: response head larger than " + std::to_string(w.buf.size()) + " bytes");
       return;

@@ -8,22 +8,13 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include "fanout/deliver.hpp"
 #include "fanout/http.hpp"
 #include "fanout/loop.hpp"
 #include "sys.hpp"
 
 namespace fanout {
 namespace {
-
-struct BodyCtx {
-  Sink& sink;
-  Result& r;
-};
-void on_body(void* ctx, const char* p, size_t n) {
-  auto* b = static_cast<BodyCtx*>(ctx);
-  b->r.bytes += n;
-  b->sink.body(p, n);
-}
 
 // socket() and connect(); -1 (r says why) or the fd, *pending when the
 // connect is still under way.
@@ -149,7 +140,6 @@ Task exchange(Loop& l, const Request& rq, Conn& c, Sink& sink, const Deadline& d
   // Unparsed bytes of a head in progress wait in carry between reads.
   http::ResponseParser p;
   p.reset(l.cfg.head);
-  BodyCtx ctx{sink, r};
   std::string carry;
   for (;;) {
     const char* during = r.status ? "receiving the body" : "waiting for the response";
@@ -198,26 +188,13 @@ Task exchange(Loop& l, const Request& rq, Conn& c, Sink& sink, const Deadline& d
       co_return;
     }
     *any = true;
-    size_t n = have + size_t(got), used = 0;
-    for (;;) {
-      auto s = p.feed(buf + used, n - used, on_body, &ctx);
-      used += s.used;
-      if (s.ev == http::ResponseParser::head) {
-        r.status = p.status();
-        sink.head(p);
-        continue;
-      }
-      if (s.ev == http::ResponseParser::done) {
-        *keep = p.keep_alive() && used == n;
-        co_return;
-      }
-      if (s.ev == http::ResponseParser::error) {
-        r.fail(Cause::http, std::string("http: ") + p.error_message());
-        co_return;
-      }
-      if (s.used == 0) break;
+    size_t n = have + size_t(got);
+    Delivered d = deliver(p, buf, n, sink, r);
+    if (d.end) {
+      *keep = d.keep;
+      co_return;
     }
-    carry.assign(buf + used, n - used);
+    carry.assign(buf + d.used, n - d.used);
     if (carry.size() >= http::ResponseParser::kMaxHeadBytes) {
       r.fail(Cause::http, "http: response head larger than 32768 bytes");
       co_return;

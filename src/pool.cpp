@@ -17,6 +17,16 @@ std::string pool_key(const Url& u) {
   return (u.https ? "https://" : "http://") + host + ":" + std::to_string(u.port);
 }
 
+std::unique_ptr<Conn> HostConns::put_back(std::unique_ptr<Conn> c, bool keep, PoolStats& st) {
+  if (c && c->fd >= 0 && !c->reused) st.opened++;
+  if (keep && c && c->fd >= 0) {
+    idle.push_back(std::move(c));
+    return nullptr;
+  }
+  open--;
+  return c;
+}
+
 bool Pool::acquire(const std::string& key, bool fresh, Deadline dl, std::unique_ptr<Conn>& out) {
   std::unique_lock<std::mutex> lock(mu_);
   Host& h = hosts_[key];
@@ -47,14 +57,7 @@ void Pool::release(const std::string& key, std::unique_ptr<Conn> c, bool keep) {
   std::unique_ptr<Conn> drop;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    Host& h = hosts_[key];
-    if (c && c->fd >= 0 && !c->reused) stats_.opened++;
-    if (keep && c && c->fd >= 0) {
-      h.idle.push_back(std::move(c));
-    } else {
-      h.open--;
-      drop = std::move(c);  // closed outside the lock
-    }
+    drop = hosts_[key].put_back(std::move(c), keep, stats_);  // closed outside the lock
   }
   cv_.notify_one();
 }
@@ -112,13 +115,7 @@ int LoopPool::Acquire::await_resume() {
 
 void LoopPool::release(const std::string& key, std::unique_ptr<Conn> c, bool keep) {
   Host& h = hosts_[key];
-  if (c && c->fd >= 0 && !c->reused) stats_.opened++;
-  if (keep && c && c->fd >= 0) {
-    h.idle.push_back(std::move(c));
-  } else {
-    h.open--;
-    c.reset();
-  }
+  h.put_back(std::move(c), keep, stats_);  // what it returns closes here
   if (!h.waiting.empty()) {  // the first in line goes next
     Waiter* w = h.waiting.front();
     h.waiting.pop_front();

@@ -32,6 +32,26 @@ std::vector<Line> lines_of(const std::vector<tj::Value>& v) {
 
 bool starts(const std::string& s, const std::string& p) { return s.rfind(p, 0) == 0; }
 
+// n slow URLs in a file; its path.
+std::string slow_list(const t::Origin& o, int n, int ms, const std::string& name) {
+  std::string list;
+  for (int i = 0; i < n; i++) list += o.url("/sleep?ms=" + std::to_string(ms) + "&i=" + std::to_string(i)) + "\n";
+  std::string input = t::temp_dir() + "/" + name + ".txt";
+  t::write_file(input, list);
+  return input;
+}
+
+// Starts fanout and waits (2 s at most) until it has forked n workers.
+std::vector<pid_t> start_with_workers(const std::vector<std::string>& args, const std::string& out, size_t n, pid_t* pid) {
+  *pid = t::spawn_fanout(args, out);
+  std::vector<pid_t> kids;
+  for (int i = 0; i < 200 && kids.size() < n; i++) {
+    usleep(10000);
+    kids = t::children(*pid);
+  }
+  return kids;
+}
+
 }  // namespace
 
 TEST_CASE("models: a mixed list gives the same results under all five models") {
@@ -172,16 +192,9 @@ TEST_CASE("cli: bad options name what is wrong") {
 TEST_CASE("procs: kill -9 of a worker mid-run still gives one result per line") {
   t::Origin o;
   const int n = 40;
-  std::string list;
-  for (int i = 0; i < n; i++) list += o.url("/sleep?ms=150&i=" + std::to_string(i)) + "\n";
-  std::string input = t::temp_dir() + "/kill.txt", results = t::temp_dir() + "/kill.jsonl";
-  t::write_file(input, list);
-  pid_t pid = t::spawn_fanout({"-m", "procs", "-c", "4", "--results", results, input}, t::temp_dir() + "/kill.out");
-  std::vector<pid_t> kids;
-  for (int i = 0; i < 200 && kids.size() < 4; i++) {  // at most 2 s for the workers to start
-    usleep(10000);
-    kids = t::children(pid);
-  }
+  std::string input = slow_list(o, n, 150, "kill"), results = t::temp_dir() + "/kill.jsonl";
+  pid_t pid;
+  auto kids = start_with_workers({"-m", "procs", "-c", "4", "--results", results, input}, t::temp_dir() + "/kill.out", 4, &pid);
   REQUIRE(kids.size() == 4);
   usleep(200000);  // mid-run: each worker holds a request
   REQUIRE(kill(kids[1], SIGKILL) == 0);
@@ -201,16 +214,9 @@ TEST_CASE("procs: kill -9 of a worker mid-run still gives one result per line") 
 TEST_CASE("hybrid: kill -9 of a worker reports what it had not answered") {
   t::Origin o;
   const int n = 40;
-  std::string list;
-  for (int i = 0; i < n; i++) list += o.url("/sleep?ms=400&i=" + std::to_string(i)) + "\n";
-  std::string input = t::temp_dir() + "/hkill.txt", results = t::temp_dir() + "/hkill.jsonl";
-  t::write_file(input, list);
-  pid_t pid = t::spawn_fanout({"-m", "hybrid", "-w", "2", "-c", "4", "--results", results, input}, t::temp_dir() + "/hkill.out");
-  std::vector<pid_t> kids;
-  for (int i = 0; i < 200 && kids.size() < 2; i++) {
-    usleep(10000);
-    kids = t::children(pid);
-  }
+  std::string input = slow_list(o, n, 400, "hkill"), results = t::temp_dir() + "/hkill.jsonl";
+  pid_t pid;
+  auto kids = start_with_workers({"-m", "hybrid", "-w", "2", "-c", "4", "--results", results, input}, t::temp_dir() + "/hkill.out", 2, &pid);
   REQUIRE(kids.size() == 2);
   usleep(600000);  // the first requests are answered, others in flight
   REQUIRE(kill(kids[0], SIGKILL) == 0);

@@ -41,6 +41,14 @@ struct PoolStats {
   uint64_t opened = 0, reused = 0;
 };
 
+// What both pools keep per host:port.
+struct HostConns {
+  std::vector<std::unique_ptr<Conn>> idle;
+  int open = 0;  // connections in use or idle: what --per-host caps
+  // c goes idle (keep) or its slot is freed; returns what is to be closed.
+  std::unique_ptr<Conn> put_back(std::unique_ptr<Conn> c, bool keep, PoolStats& st);
+};
+
 // For the blocking models. Thread-safe.
 class Pool {
  public:
@@ -54,10 +62,7 @@ class Pool {
   PoolStats stats();
 
  private:
-  struct Host {
-    std::vector<std::unique_ptr<Conn>> idle;
-    int open = 0;
-  };
+  using Host = HostConns;
   int per_host_;
   std::mutex mu_;
   std::condition_variable cv_;
@@ -91,10 +96,8 @@ class LoopPool {
   PoolStats stats() const { return stats_; }
 
  private:
-  struct Host {
-    std::vector<std::unique_ptr<Conn>> idle;
-    int open = 0;
-    std::deque<Waiter*> waiting;
+  struct Host : HostConns {
+    std::deque<Waiter*> waiting;  // for the per-host cap, first come first served
   };
   bool try_take(const std::string& key, bool fresh, std::unique_ptr<Conn>& out);
   Reactor& r_;

@@ -126,9 +126,7 @@ bool run_hybrid(Run& run, std::string& err) {
       int st = 0;
       while (sys::waitpid(k.pid, &st, 0) < 0 && errno == EINTR) {}
       if (WIFEXITED(st) && WEXITSTATUS(st) == 0) continue;
-      std::string how = WIFSIGNALED(st) ? "killed by signal " + std::to_string(WTERMSIG(st)) + " (" +
-                                              sys::signal_name(WTERMSIG(st)) + ")"
-                                        : "exited with status " + std::to_string(WEXITSTATUS(st));
+      std::string how = sys::wait_status(st);
       for (uint32_t i : k.order) {
         if (answered[i]) continue;
         run.results[i] = Result{};

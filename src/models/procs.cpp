@@ -167,9 +167,7 @@ class Workers {
     int st = 0;
     while (sys::waitpid(p.pid, &st, 0) < 0 && errno == EINTR) {}
     if (p.holding < 0) return;
-    std::string how = WIFSIGNALED(st) ? std::string("killed by signal ") + std::to_string(WTERMSIG(st)) +
-                                            " (" + sys::signal_name(WTERMSIG(st)) + ")"
-                                      : "exited with status " + std::to_string(WEXITSTATUS(st));
+    std::string how = sys::wait_status(st);
     Result& r = run_.results[size_t(p.holding)];
     r = Result{};
     r.line = run_.reqs[size_t(p.holding)].line;
