@@ -11,7 +11,7 @@ namespace fanout::sys {
 static const char* const kNames[NCALLS] = {
   "socket", "connect", "setsockopt", "getsockopt", "fcntl", "sendto", "sendmsg",
   "recvfrom", "recvfrom", "read", "write", "close", "poll", "pipe2", "fork",
-  "wait4", "clone", "epoll_wait", "epoll_ctl", "kevent", "accept4",
+  "wait4", "clone", "epoll_wait", "epoll_ctl", "kevent", "accept4", "openat",
 };
 // send() and recv() are sendto/recvfrom in strace on Linux; we keep them
 // apart internally but name them as strace does.
@@ -36,6 +36,7 @@ ssize_t recvfrom(int fd, void* p, size_t n, int f, sockaddr* sa, socklen_t* l) {
 ssize_t read(int fd, void* p, size_t n) { COUNT(READ); return ::read(fd, p, n); }
 ssize_t write(int fd, const void* p, size_t n) { COUNT(WRITE); return ::write(fd, p, n); }
 int close(int fd) { COUNT(CLOSE); return ::close(fd); }
+int open(const char* path, int flags) { COUNT(OPENAT); return ::open(path, flags); }
 int poll(pollfd* fds, nfds_t n, int ms) { COUNT(POLL); return ::poll(fds, n, ms); }
 int pipe(int fds[2]) { COUNT(PIPE); return ::pipe2(fds, O_CLOEXEC); }
 pid_t fork() { COUNT(FORK); return ::fork(); }

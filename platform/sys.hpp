@@ -15,7 +15,7 @@ namespace fanout::sys {
 enum Call : int {
   SOCKET, CONNECT, SETSOCKOPT, GETSOCKOPT, FCNTL, SEND, SENDMSG, RECV, RECVFROM,
   READ, WRITE, CLOSE, POLL, PIPE, FORK, WAITPID, CLONE, EPOLL_WAIT, EPOLL_CTL, KEVENT,
-  ACCEPT, NCALLS
+  ACCEPT, OPENAT, NCALLS
 };
 const char* call_name(int call);
 
@@ -36,6 +36,7 @@ ssize_t recvfrom(int fd, void* p, size_t n, int flags, sockaddr* sa, socklen_t* 
 ssize_t read(int fd, void* p, size_t n);
 ssize_t write(int fd, const void* p, size_t n);
 int close(int fd);
+int open(const char* path, int flags);
 int poll(pollfd* fds, nfds_t n, int timeout_ms);
 int pipe(int fds[2]);  // pipe2(O_CLOEXEC)
 pid_t fork();

@@ -37,7 +37,7 @@ void parse_input(std::string_view text, std::vector<Request>& out) {
 }
 
 bool read_input(const std::string& path, std::vector<Request>& out, std::string& err) {
-  int fd = path == "-" ? 0 : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  int fd = path == "-" ? 0 : sys::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     err = sys::describe("open(" + path + ")", errno);
     return false;
@@ -45,17 +45,17 @@ bool read_input(const std::string& path, std::vector<Request>& out, std::string&
   std::string text;
   char buf[65536];
   for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
+    ssize_t n = sys::read(fd, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       err = sys::describe("read(" + path + ")", errno);
-      if (fd) ::close(fd);
+      if (fd) sys::close(fd);
       return false;
     }
     if (n == 0) break;
     text.append(buf, size_t(n));
   }
-  if (fd) ::close(fd);
+  if (fd) sys::close(fd);
   parse_input(text, out);
   return true;
 }

@@ -12,6 +12,7 @@
 #include "fanout/job.hpp"
 #include "fanout/model.hpp"
 #include "fanout/report.hpp"
+#include "sys.hpp"
 
 using namespace fanout;
 
@@ -178,8 +179,11 @@ int main(int argc, char** argv) {
   if (run.finished == Clock::time_point{}) run.mark_finished();
   double seconds = std::chrono::duration<double>(run.finished - t0).count();
   if (!err.empty()) fprintf(stderr, "fanout: %s: %s\n", cfg.model.c_str(), err.c_str());
-  if (cfg.json) print_json(stdout, run, seconds);
+  run.totals.add_calls(sys::counters());  // the main thread's own, teardown included
+  Cost cost = measure(run, seconds);
+  if (cfg.json) print_json(stdout, run, seconds, cost);
   else print_summary(stdout, run, seconds);
+  print_cost(stderr, run, cost);
   if (!cfg.results.empty() && !write_results(cfg.results, run, err)) {
     fprintf(stderr, "fanout: %s\n", err.c_str());
     return 1;

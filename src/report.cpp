@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <algorithm>
 #include <map>
 #include <sys/resource.h>
 
@@ -61,7 +62,7 @@ void print_summary(FILE* out, const Run& run, double seconds) {
             double(run.totals.frame_bytes) / 1024);
 }
 
-void print_json(FILE* out, const Run& run, double seconds) {
+void print_json(FILE* out, const Run& run, double seconds, const Cost& cost) {
   std::map<std::string, int> errors;
   for (auto& r : run.results)
     if (!r.ok()) errors[cause_name(r.cause)]++;
@@ -74,16 +75,113 @@ void print_json(FILE* out, const Run& run, double seconds) {
     frames = ", \"frames\": {\"bytes_per_request\": " + std::to_string(run.totals.frame_bytes / run.totals.inflight) +
              ", \"in_flight\": " + std::to_string(run.totals.inflight) + ", \"peak_bytes\": " +
              std::to_string(run.totals.frame_bytes) + "}";
-  rusage self{}, kids{};
-  getrusage(RUSAGE_SELF, &self);
-  getrusage(RUSAGE_CHILDREN, &kids);
-  std::string rss = ", \"peak_rss_kb\": {\"parent\": " + std::to_string(self.ru_maxrss) +
-                    ", \"largest_child\": " + std::to_string(kids.ru_maxrss) + "}";
-  std::string conns = rss + ", \"connections\": {\"opened\": " + std::to_string(run.totals.connections) +
+  std::string rss = ", \"peak_rss_kb\": {\"parent\": " + std::to_string(cost.rss_kb) +
+                    ", \"children\": " + std::to_string(cost.children_rss_kb) + "}";
+  std::string conns = rss + ", \"cost\": " + cost_json(run, cost) + ", \"connections\": {\"opened\": " + std::to_string(run.totals.connections) +
                       ", \"reused\": " + std::to_string(run.totals.reused) + "}";
   fprintf(out, "{\"model\": %s, \"concurrency\": %d, \"urls\": %zu, \"statuses\": %s, \"errors\": %s, \"seconds\": %.3f%s%s}\n",
           json_string(run.cfg.model).c_str(), c, run.results.size(), statuses_json(run.results, false).c_str(),
           e.c_str(), seconds, conns.c_str(), frames.c_str());
+}
+
+Cost measure(const Run& run, double seconds) {
+  Cost c;
+  c.wall = seconds;
+  rusage self{}, kids{};
+  getrusage(RUSAGE_SELF, &self);
+  getrusage(RUSAGE_CHILDREN, &kids);  // the reaped workers, added up
+  auto secs = [](const timeval& tv) { return double(tv.tv_sec) + double(tv.tv_usec) / 1e6; };
+  c.user = secs(self.ru_utime) + secs(kids.ru_utime);
+  c.sys = secs(self.ru_stime) + secs(kids.ru_stime);
+  c.rss_kb = self.ru_maxrss;
+  c.children_rss_kb = long(run.totals.children_rss_kb);
+  c.vcsw = self.ru_nvcsw + kids.ru_nvcsw;
+  c.ivcsw = self.ru_nivcsw + kids.ru_nivcsw;
+  c.minflt = self.ru_minflt + kids.ru_minflt;
+  std::vector<double> ms;
+  for (auto& r : run.results) ms.push_back(r.ms);
+  std::sort(ms.begin(), ms.end());
+  auto pct = [&](double p) { return ms.empty() ? 0 : ms[std::min(ms.size() - 1, size_t(p * double(ms.size())))]; };
+  c.p50 = pct(0.5);
+  c.p90 = pct(0.9);
+  c.p99 = pct(0.99);
+  c.max = ms.empty() ? 0 : ms.back();
+  return c;
+}
+
+namespace {
+
+// Syscalls by name, most first. send and recv count under strace's names.
+std::vector<std::pair<std::string, uint64_t>> calls_by_name(const Totals& t, uint64_t* total) {
+  std::map<std::string, uint64_t> by;
+  *total = 0;
+  for (int i = 0; i < sys::NCALLS; i++) {
+    if (!t.syscalls[i]) continue;
+    by[sys::call_name(i)] += t.syscalls[i];
+    *total += t.syscalls[i];
+  }
+  std::vector<std::pair<std::string, uint64_t>> v(by.begin(), by.end());
+  std::stable_sort(v.begin(), v.end(), [](auto& a, auto& b) { return a.second > b.second; });
+  return v;
+}
+
+}  // namespace
+
+void print_cost(FILE* out, const Run& run, const Cost& c) {
+  const Totals& t = run.totals;
+  double n = double(std::max<size_t>(1, run.results.size()));
+  auto u = [](uint64_t v) { return (unsigned long long)v; };
+  fprintf(out, "cost (%s, c=%d, %zu urls)\n", run.cfg.model.c_str(), run.cfg.model == "seq" ? 1 : run.cfg.concurrency,
+          run.results.size());
+  fprintf(out, "  wall              %.3f s, %.1f requests/s\n", c.wall, c.wall > 0 ? n / c.wall : 0);
+  fprintf(out, "  cpu               %.3f s user, %.3f s system, %.3f ms per request\n", c.user, c.sys,
+          (c.user + c.sys) * 1000 / n);
+  fprintf(out, "  peak rss          %.1f MB parent, %.1f MB children (each child's peak, added up)\n",
+          double(c.rss_kb) / 1024, double(c.children_rss_kb) / 1024);
+  fprintf(out, "  context switches  %ld voluntary, %ld involuntary; %ld minor faults\n", c.vcsw, c.ivcsw, c.minflt);
+  fprintf(out, "  created           %llu threads, %llu processes\n", u(t.syscalls[sys::CLONE]), u(t.syscalls[sys::FORK]));
+  fprintf(out, "  connections       %llu opened, %llu reused; %llu DNS queries; %llu TLS handshakes\n", u(t.connections),
+          u(t.reused), u(t.dns_queries), u(t.tls_handshakes));
+  if (t.inflight)
+    fprintf(out, "  coroutine frames  %llu made, %llu bytes per request in flight (%llu in flight)\n",
+            u(t.frames_total), u(t.frame_bytes / t.inflight), u(t.inflight));
+  fprintf(out, "  latency           p50 %.1f, p90 %.1f, p99 %.1f, max %.1f ms\n", c.p50, c.p90, c.p99, c.max);
+  uint64_t total;
+  auto calls = calls_by_name(t, &total);
+  fprintf(out, "  syscalls          %llu, %.2f per request:", u(total), double(total) / n);
+  for (auto& [name, k] : calls) fprintf(out, " %s %.2f", name.c_str(), double(k) / n);
+  fprintf(out, "\n");
+}
+
+std::string cost_json(const Run& run, const Cost& c) {
+  const Totals& t = run.totals;
+  double n = double(std::max<size_t>(1, run.results.size()));
+  auto num = [](const char* k, double v, int prec = 0) {
+    char b[64];
+    snprintf(b, sizeof b, "\"%s\": %.*f", k, prec, v);
+    return std::string(b);
+  };
+  std::string s = "{" + num("wall", c.wall, 3) + ", " + num("user", c.user, 3) + ", " + num("system", c.sys, 3) + ", " +
+                  num("cpu_ms_per_request", (c.user + c.sys) * 1000 / n, 3) + ", " + num("peak_rss_kb", double(c.rss_kb)) +
+                  ", " + num("children_peak_rss_kb", double(c.children_rss_kb)) + ", " +
+                  num("voluntary_switches", double(c.vcsw)) + ", " + num("involuntary_switches", double(c.ivcsw)) +
+                  ", " + num("minor_faults", double(c.minflt)) + ", " +
+                  num("threads_created", double(t.syscalls[sys::CLONE])) + ", " +
+                  num("processes_created", double(t.syscalls[sys::FORK])) + ", " +
+                  num("connections_opened", double(t.connections)) + ", " +
+                  num("connections_reused", double(t.reused)) + ", " + num("dns_queries", double(t.dns_queries)) +
+                  ", " + num("tls_handshakes", double(t.tls_handshakes)) + ", " +
+                  num("frames", double(t.frames_total)) + ", " +
+                  num("frame_bytes_per_request", double(t.inflight ? t.frame_bytes / t.inflight : 0)) +
+                  ", \"latency_ms\": {" + num("p50", c.p50, 3) + ", " + num("p90", c.p90, 3) + ", " +
+                  num("p99", c.p99, 3) + ", " + num("max", c.max, 3) + "}, " +
+                  num("requests_per_second", c.wall > 0 ? n / c.wall : 0, 1);
+  uint64_t total;
+  auto calls = calls_by_name(t, &total);
+  s += ", " + num("syscalls", double(total)) + ", \"syscalls_by_name\": {";
+  for (size_t i = 0; i < calls.size(); i++)
+    s += (i ? ", " : "") + json_string(calls[i].first) + ": " + std::to_string(calls[i].second);
+  return s + "}}";
 }
 
 bool write_results(const std::string& path, const Run& run, std::string& err) {

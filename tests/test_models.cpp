@@ -97,7 +97,7 @@ TEST_CASE("models: a mixed list gives the same results under all five models") {
                           "--dns-server", "127.0.0.1:" + std::to_string(no_dns),
                           "--results", results, input});
     CHECK(r.status == 0);
-    CHECK(r.err == "");
+    CHECK(r.err.rfind(std::string("cost (") + model + ", ", 0) == 0);  // the cost report, and nothing else
     std::vector<Line> got = lines_of(t::jsonl(results));
     REQUIRE(got.size() == want.size());
     for (size_t i = 0; i < want.size(); i++) {
@@ -270,5 +270,40 @@ TEST_CASE("pool: a kept-alive connection the server closed is retried once, on a
     CHECK(v["statuses"]["200"].num == 2);
     CHECK(v["statuses"]["201"].num == 1);
     CHECK(v["connections"]["opened"].num == 3);  // the stale one is not used again
+  }
+}
+
+TEST_CASE("cost: every run reports what it cost, counted the same way for every model") {
+  t::Origin o;
+  std::string list;
+  const int n = 40;
+  for (int i = 0; i < n; i++) list += o.url("/bytes/100?i=" + std::to_string(i)) + "\n";
+  for (const char* model : kModels) {
+    INFO(model);
+    std::string m = model;
+    t::Ran r = t::fanout({"-m", model, "-c", "4", "-w", "2", "--json", "-"}, list);
+    REQUIRE(r.status == 0);
+    const tj::Value v = tj::parse(r.out);
+    const tj::Value& c = v["cost"];
+    CHECK(c["wall"].num > 0);
+    CHECK(c["requests_per_second"].num > 0);
+    CHECK(c["user"].num + c["system"].num >= 0);
+    CHECK(c["peak_rss_kb"].num > 0);
+    CHECK(c["threads_created"].num == (m == "threads" ? 4 : 0));
+    CHECK(c["processes_created"].num == (m == "procs" ? 4 : m == "hybrid" ? 2 : 0));
+    CHECK((c["children_peak_rss_kb"].num > 0) == (m == "procs" || m == "hybrid"));
+    CHECK((c["frames"].num > 0) == (m == "async" || m == "hybrid"));
+    CHECK(c["latency_ms"]["p50"].num <= c["latency_ms"]["p99"].num);
+    CHECK(c["latency_ms"]["p99"].num <= c["latency_ms"]["max"].num);
+    // One request written and one response read per URL, in every model.
+    const tj::Value& calls = c["syscalls_by_name"];
+    CHECK(calls["sendto"].num == n);
+    CHECK(calls["recvfrom"].num >= n);
+    CHECK(calls["connect"].num == c["connections_opened"].num);
+    CHECK(c["connections_opened"].num + c["connections_reused"].num == n);
+    double total = 0;
+    for (auto& k : calls.vals) total += k.num;
+    CHECK(total == c["syscalls"].num);
+    CHECK(r.err.find("  syscalls          ") != std::string::npos);
   }
 }

@@ -22,8 +22,12 @@ struct Totals {
   // Coroutine frames (async, hybrid): the peak bytes of each loop, added up,
   // and the requests its loop had in flight at once.
   uint64_t frame_bytes = 0, frames_total = 0, inflight = 0;
+  uint64_t children_rss_kb = 0;  // each child process's own peak, added up
   void add(const Totals& o);
-  static Totals of(const Worker& w);  // with the calling thread's syscalls
+  void add_calls(const sys::Counters& c);  // the main thread's own calls
+  // A worker's counts, without syscalls: those are per thread, and are read
+  // once its state (pool, resolver) is gone, so its closes count too.
+  static Totals of(const Worker& w);
   static Totals of(const Loop& l);
 };
 
@@ -38,6 +42,10 @@ struct Run {
   Clock::time_point finished{};
   void mark_finished() { finished = Clock::now(); }
 };
+
+// What a child process tells its parent at the end: its totals, its
+// syscalls and its own peak RSS (RUSAGE_CHILDREN knows only the largest).
+Totals child_totals(Totals t);
 
 struct Model {
   const char* name;

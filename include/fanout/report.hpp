@@ -12,7 +12,17 @@ namespace fanout {
 std::string json_string(std::string_view s);
 std::string histogram(const std::vector<Result>& results);  // {"200": 3, "error": 1}
 void print_summary(FILE* out, const Run& run, double seconds);
-void print_json(FILE* out, const Run& run, double seconds);
+// The whole cost of a run, measured the same way for every model.
+struct Cost {
+  double wall = 0, user = 0, sys = 0;  // seconds; CPU includes reaped workers
+  long rss_kb = 0, children_rss_kb = 0;
+  long vcsw = 0, ivcsw = 0, minflt = 0;
+  double p50 = 0, p90 = 0, p99 = 0, max = 0;  // ms
+};
+Cost measure(const Run& run, double seconds);  // after the model is done
+void print_cost(FILE* out, const Run& run, const Cost& c);  // the table on stderr
+std::string cost_json(const Run& run, const Cost& c);
+void print_json(FILE* out, const Run& run, double seconds, const Cost& c);
 bool write_results(const std::string& path, const Run& run, std::string& err);
 
 }  // namespace fanout

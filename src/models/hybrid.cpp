@@ -35,6 +35,14 @@ struct Out {
     buf.clear();
     last = Clock::now();
   }
+  // The last write, after the totals (which count it) are sealed.
+  void flush_uncounted() {
+    for (size_t off = 0; off < buf.size();) {
+      ssize_t w = ::write(fd, buf.data() + off, buf.size() - off);
+      if (w <= 0 && errno != EINTR) _exit(3);
+      if (w > 0) off += size_t(w);
+    }
+  }
   static void done(void* ctx, size_t i) {
     auto* o = static_cast<Out*>(ctx);
     wire::put_result(o->buf, uint32_t(i), o->run.results[i]);
@@ -69,16 +77,21 @@ bool run_hybrid(Run& run, std::string& err) {
     fflush(nullptr);
     pid_t pid = sys::fork();
     if (pid == 0) {
+      sys::counters() = {};  // fork copied the parent's counts
       for (size_t j = 0; j < k; j++)
-        if (kids[j].fd >= 0) ::close(kids[j].fd);
-      ::close(p[0]);
-      sys::counters() = {};
-      Loop loop(int(k), run.cfg);
+        if (kids[j].fd >= 0) sys::close(kids[j].fd);
+      sys::close(p[0]);
       Out out{run, p[1], {}, Clock::now()};
-      size_t inflight = std::max<size_t>(1, c / w + (k < c % w ? 1 : 0));
-      run_loop(loop, run.job, run.reqs, run.results, &kids[k].order, inflight, Out::done, &out);
-      wire::put_totals(out.buf, Totals::of(loop));
-      out.flush();
+      Totals t;
+      {
+        Loop loop(int(k), run.cfg);
+        size_t inflight = std::max<size_t>(1, c / w + (k < c % w ? 1 : 0));
+        run_loop(loop, run.job, run.reqs, run.results, &kids[k].order, inflight, Out::done, &out);
+        t = Totals::of(loop);
+      }
+      sys::count(sys::WRITE);  // the flush below, counted before it is made
+      wire::put_totals(out.buf, child_totals(t));
+      out.flush_uncounted();
       _exit(0);
     }
     sys::close(p[1]);

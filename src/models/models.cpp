@@ -1,4 +1,6 @@
 #include "fanout/model.hpp"
+#include <sys/resource.h>
+
 #include "fanout/loop.hpp"
 #include "fanout/worker.hpp"
 
@@ -34,6 +36,19 @@ void Totals::add(const Totals& o) {
   frame_bytes += o.frame_bytes;
   frames_total += o.frames_total;
   inflight += o.inflight;
+  children_rss_kb += o.children_rss_kb;
+}
+
+void Totals::add_calls(const sys::Counters& c) {
+  for (int i = 0; i < sys::NCALLS; i++) syscalls[i] += c.n[i];
+}
+
+Totals child_totals(Totals t) {
+  t.add_calls(sys::counters());
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  t.children_rss_kb = uint64_t(ru.ru_maxrss);
+  return t;
 }
 
 Totals Totals::of(const Worker& w) {
@@ -44,7 +59,6 @@ Totals Totals::of(const Worker& w) {
   }
   t.dns_queries = w.dns.queries();
   t.tls_handshakes = w.tls.handshakes;
-  for (int i = 0; i < sys::NCALLS; i++) t.syscalls[i] = sys::counters().n[i];
   t.workers = 1;
   return t;
 }
@@ -55,7 +69,6 @@ Totals Totals::of(const Loop& l) {
   t.reused = l.pool.stats().reused;
   t.dns_queries = l.dns.queries();
   t.tls_handshakes = l.tls.handshakes;
-  for (int i = 0; i < sys::NCALLS; i++) t.syscalls[i] = sys::counters().n[i];
   t.workers = 1;
   t.frame_bytes = l.arena.peak_bytes;
   t.frames_total = l.arena.total_frames;

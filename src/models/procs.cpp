@@ -32,27 +32,31 @@ struct Proc {
 };
 
 [[noreturn]] void child_main(Run& run, int id, int work_fd, int result_fd) {
-  sys::counters() = {};  // fork copied the parent's counts
-  Worker w(id, run.cfg, run.job);
-  Result r;
-  for (;;) {
-    uint32_t idx;
-    size_t got = 0;
-    while (got < sizeof idx) {
-      ssize_t n = sys::read(work_fd, reinterpret_cast<char*>(&idx) + got, sizeof idx - got);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      got += size_t(n);
+  Totals t;
+  {
+    Worker w(id, run.cfg, run.job);
+    Result r;
+    for (;;) {
+      uint32_t idx;
+      size_t got = 0;
+      while (got < sizeof idx) {
+        ssize_t n = sys::read(work_fd, reinterpret_cast<char*>(&idx) + got, sizeof idx - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        got += size_t(n);
+      }
+      if (got < sizeof idx || idx >= run.reqs.size()) break;  // no more work
+      fetch_blocking(w, run.reqs[idx], r);
+      std::string rec;
+      wire::put_result(rec, idx, r);
+      if (!sys::write_all(result_fd, rec.data(), rec.size())) _exit(3);
     }
-    if (got < sizeof idx || idx >= run.reqs.size()) break;  // no more work
-    fetch_blocking(w, run.reqs[idx], r);
-    std::string rec;
-    wire::put_result(rec, idx, r);
-    if (!sys::write_all(result_fd, rec.data(), rec.size())) _exit(3);
+    t = Totals::of(w);
   }
   std::string rec;
-  wire::put_totals(rec, Totals::of(w));
-  sys::write_all(result_fd, rec.data(), rec.size());
+  sys::count(sys::WRITE);  // the write below, counted before it is made
+  wire::put_totals(rec, child_totals(t));
+  ::write(result_fd, rec.data(), rec.size());  // fits in the pipe buffer: one call
   _exit(0);
 }
 
@@ -89,8 +93,8 @@ class Workers {
     if (sys::pipe(work) < 0) { err = sys::describe("pipe2", errno); return false; }
     if (sys::pipe(result) < 0) {
       err = sys::describe("pipe2", errno);
-      ::close(work[0]);
-      ::close(work[1]);
+      sys::close(work[0]);
+      sys::close(work[1]);
       return false;
     }
     fflush(nullptr);
@@ -98,17 +102,18 @@ class Workers {
     pid_t pid = sys::fork();
     if (pid < 0) {
       err = sys::describe("fork", errno);
-      for (int fd : {work[0], work[1], result[0], result[1]}) ::close(fd);
+      for (int fd : {work[0], work[1], result[0], result[1]}) sys::close(fd);
       return false;
     }
     if (pid == 0) {
+      sys::counters() = {};  // fork copied the parent's counts
       // Drop the parent's ends of every pipe, or a sibling's EOF never comes.
       for (auto& p : procs_) {
-        if (p.work_fd >= 0) ::close(p.work_fd);
-        ::close(p.result_fd);
+        if (p.work_fd >= 0) sys::close(p.work_fd);
+        sys::close(p.result_fd);
       }
-      ::close(work[1]);
-      ::close(result[0]);
+      sys::close(work[1]);
+      sys::close(result[0]);
       child_main(run_, id, work[0], result[1]);
     }
     sys::close(work[0]);

@@ -31,13 +31,16 @@ struct Thread {
 void* thread_main(void* arg) {
   auto* t = static_cast<Thread*>(arg);
   Run& run = t->pool->run;
-  Worker w(t->id, run.cfg, run.job, &t->pool->conns);
-  for (;;) {
-    size_t i = t->pool->next.fetch_add(1);
-    if (i >= run.reqs.size()) break;
-    fetch_blocking(w, run.reqs[i], run.results[i]);
+  {
+    Worker w(t->id, run.cfg, run.job, &t->pool->conns);
+    for (;;) {
+      size_t i = t->pool->next.fetch_add(1);
+      if (i >= run.reqs.size()) break;
+      fetch_blocking(w, run.reqs[i], run.results[i]);
+    }
+    t->totals = Totals::of(w);
   }
-  t->totals = Totals::of(w);
+  t->totals.add_calls(sys::counters());
   return nullptr;
 }
 
