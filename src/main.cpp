@@ -11,6 +11,7 @@
 #include "fanout/input.hpp"
 #include "fanout/job.hpp"
 #include "fanout/model.hpp"
+#include "fanout/progress.hpp"
 #include "fanout/report.hpp"
 #include "sys.hpp"
 
@@ -36,6 +37,8 @@ const char kUsage[] =
     "  -k, --insecure          do not verify TLS certificates\n"
     "      --json              print one JSON object instead of the summary\n"
     "      --results FILE      write one JSON line per input line, in input order\n"
+    "      --progress          show progress on stderr even when it is not a terminal\n"
+    "      --no-progress       never show progress (default: shown on a terminal)\n"
     "  -V, --version           print the version\n"
     "  -h, --help              this text\n";
 
@@ -92,7 +95,7 @@ std::string parse_dns_server(const std::string& s) {
 }
 
 Config parse_args(int argc, char** argv) {
-  enum { kTimeout = 256, kResolve, kDnsServer, kCacert, kJson, kResults, kPerHost };
+  enum { kTimeout = 256, kResolve, kDnsServer, kCacert, kJson, kResults, kPerHost, kProgress, kNoProgress };
   static const option longs[] = {
     {"model", required_argument, nullptr, 'm'},
     {"concurrency", required_argument, nullptr, 'c'},
@@ -107,6 +110,8 @@ Config parse_args(int argc, char** argv) {
     {"json", no_argument, nullptr, kJson},
     {"results", required_argument, nullptr, kResults},
     {"per-host", required_argument, nullptr, kPerHost},
+    {"progress", no_argument, nullptr, kProgress},
+    {"no-progress", no_argument, nullptr, kNoProgress},
     {"version", no_argument, nullptr, 'V'},
     {"help", no_argument, nullptr, 'h'},
     {nullptr, 0, nullptr, 0},
@@ -143,6 +148,8 @@ Config parse_args(int argc, char** argv) {
       case kJson: cfg.json = true; break;
       case kResults: cfg.results = optarg; break;
       case kPerHost: cfg.per_host = int(number("--per-host", optarg, 1, 100000)); break;
+      case kProgress: cfg.progress = 1; break;
+      case kNoProgress: cfg.progress = 0; break;
       case 'V': printf("fanout %s\n", FANOUT_VERSION); exit(0);
       case 'h': fputs(kUsage, stdout); exit(0);
       default:
@@ -171,8 +178,11 @@ int main(int argc, char** argv) {
   auto job = make_check_job();
   Run run{cfg, reqs, *job, std::vector<Result>(reqs.size()), {}};
   const Model* model = find_model(cfg.model);
+  progress::start(reqs.size(), cfg.progress == 1 || (cfg.progress < 0 && isatty(2)));
   auto t0 = Clock::now();
-  if (!model->run(run, err)) {
+  bool ran = model->run(run, err);
+  progress::stop();
+  if (!ran) {
     fprintf(stderr, "fanout: %s: %s\n", cfg.model.c_str(), err.c_str());
     return 1;
   }

@@ -307,3 +307,21 @@ TEST_CASE("cost: every run reports what it cost, counted the same way for every 
     CHECK(r.err.find("  syscalls          ") != std::string::npos);
   }
 }
+
+TEST_CASE("progress: --progress draws done/total, rate, errors and ETA; --no-progress nothing") {
+  t::Origin o;
+  std::string list;
+  for (int i = 0; i < 8; i++) list += o.url("/sleep?ms=400&i=" + std::to_string(i)) + "\n";
+  list += "ftp://x/\n";
+  for (const char* model : kModels) {
+    INFO(model);
+    t::Ran r = t::fanout({"-m", model, "-c", "3", "-w", "1", "--progress", "-"}, list);
+    REQUIRE(r.status == 0);
+    size_t at = r.err.find("fanout: ");
+    REQUIRE(at != std::string::npos);
+    CHECK(r.err.find("/9 done, ", at) != std::string::npos);
+    CHECK(r.err.find(" errors, ETA ", at) != std::string::npos);
+    t::Ran quiet = t::fanout({"-m", model, "-c", "3", "-w", "1", "--no-progress", "-"}, list);
+    CHECK(quiet.err.find("/9 done, ") == std::string::npos);
+  }
+}

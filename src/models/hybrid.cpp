@@ -10,6 +10,7 @@
 
 #include "fanout/loop.hpp"
 #include "fanout/model.hpp"
+#include "fanout/progress.hpp"
 #include "fanout/tls.hpp"
 #include "wire.hpp"
 
@@ -128,6 +129,7 @@ bool run_hybrid(Run& run, std::string& err) {
               r.worker = int(j);
               run.results[i] = std::move(r);
               answered[i] = true;
+              progress::done(!run.results[i].ok());
               if (++count == n) run.mark_finished();
             },
             [&](const Totals& t) { run.totals.add(t); });
@@ -147,6 +149,8 @@ bool run_hybrid(Run& run, std::string& err) {
         run.results[i].worker = int(j);
         run.results[i].fail(Cause::worker, "worker " + std::to_string(j) + " (pid " + std::to_string(k.pid) + ") " + how);
         answered[i] = true;
+        progress::done(true);
+        if (++count == n) run.mark_finished();
       }
     }
   }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "fanout/model.hpp"
+#include "fanout/progress.hpp"
 #include "fanout/tls.hpp"
 #include "fanout/worker.hpp"
 #include "wire.hpp"
@@ -157,6 +158,7 @@ class Workers {
           got.line = run_.reqs[index].line;
           got.worker = p.id;
           run_.results[index] = std::move(got);
+          progress::done(!run_.results[index].ok());
           if (++answered_ == run_.results.size()) run_.mark_finished();
           p.holding = -1;
           dispatch(p);
@@ -178,6 +180,7 @@ class Workers {
     r.line = run_.reqs[size_t(p.holding)].line;
     r.worker = p.id;
     r.fail(Cause::worker, "worker " + std::to_string(p.id) + " (pid " + std::to_string(p.pid) + ") " + how);
+    progress::done(true);
     if (++answered_ == run_.results.size()) run_.mark_finished();
     std::string err;
     if (next_ < run_.reqs.size()) spawn(err);  // a new worker takes its place

@@ -7,6 +7,7 @@
 #include <pthread.h>
 
 #include "fanout/model.hpp"
+#include "fanout/progress.hpp"
 #include "fanout/worker.hpp"
 
 namespace fanout {
@@ -37,6 +38,7 @@ void* thread_main(void* arg) {
       size_t i = t->pool->next.fetch_add(1);
       if (i >= run.reqs.size()) break;
       fetch_blocking(w, run.reqs[i], run.results[i]);
+      progress::done(!run.results[i].ok());
     }
     t->totals = Totals::of(w);
   }
