@@ -78,9 +78,10 @@ $(BUILD)/fanout-tests: $(TEST_OBJ) $(BUILD)/libfanout.a
 	$(Q)$(CXX) $(FANOUT_LDFLAGS) $(LDFLAGS) -o $@ $^ $(FANOUT_LIBS)
 
 # --- set-up ---------------------------------------------------------------
-# Debian packages: build, tests (clang: the second compiler), bench (wrk).
+# Debian packages: build, tests (clang: the second compiler; strace for
+# tools/strace-check), bench (wrk).
 # No openssl: tools/certgen makes the test certificates with mbedTLS.
-DEB_PKGS := g++ clang make pkg-config libc-ares-dev libmbedtls-dev doctest-dev wrk
+DEB_PKGS := g++ clang make pkg-config libc-ares-dev libmbedtls-dev doctest-dev strace wrk
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \

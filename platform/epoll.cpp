@@ -16,8 +16,8 @@ uint32_t to_epoll(uint32_t m) {
 
 class Epoll : public Poller {
  public:
-  Epoll() : ep_(epoll_create1(EPOLL_CLOEXEC)) {}
-  ~Epoll() override { if (ep_ >= 0) ::close(ep_); }
+  Epoll() : ep_((sys::count(sys::EPOLL_CREATE), epoll_create1(EPOLL_CLOEXEC))) {}
+  ~Epoll() override { if (ep_ >= 0) sys::close(ep_); }
   const char* name() const override { return "epoll"; }
   bool edge() const override { return true; }
   int add(int fd, uint32_t m) override { return ctl(EPOLL_CTL_ADD, fd, m); }
@@ -27,15 +27,18 @@ class Epoll : public Poller {
   int wait(PollEvent* out, int max, int64_t timeout_us) override {
     epoll_event evs[256];
     int cap = max < 256 ? max : 256, n = -1;
-    sys::count(sys::EPOLL_WAIT);
     // epoll_pwait2 (Linux 5.11) takes a timespec: timers fire on time
     // instead of up to a millisecond late. Older kernels: epoll_wait.
     if (pwait2_) {
       timespec ts{time_t(timeout_us / 1000000), long(timeout_us % 1000000) * 1000};
+      sys::count(sys::EPOLL_PWAIT2);
       n = epoll_pwait2(ep_, evs, cap, timeout_us < 0 ? nullptr : &ts, nullptr);
       if (n < 0 && errno == ENOSYS) pwait2_ = false;
     }
-    if (!pwait2_) n = epoll_wait(ep_, evs, cap, ceil_ms(timeout_us));
+    if (!pwait2_) {
+      sys::count(sys::EPOLL_WAIT);
+      n = epoll_wait(ep_, evs, cap, ceil_ms(timeout_us));
+    }
     for (int i = 0; i < n; i++) {
       uint32_t e = evs[i].events;
       out[i] = {evs[i].data.fd, (e & (EPOLLIN | EPOLLRDHUP) ? kReadable : 0) | (e & EPOLLOUT ? kWritable : 0) |

@@ -8,13 +8,15 @@
 
 namespace fanout::sys {
 
+// Named as strace shows them on Linux/x86_64 with glibc 2.36: send() and
+// recv() are sendto/recvfrom, fork() is clone, pthread_create() is clone3,
+// poll() is poll (arm64 has only ppoll: strace-check knows).
 static const char* const kNames[NCALLS] = {
   "socket", "connect", "setsockopt", "getsockopt", "fcntl", "sendto", "sendmsg",
-  "recvfrom", "recvfrom", "read", "write", "close", "poll", "pipe2", "fork",
-  "wait4", "clone", "epoll_wait", "epoll_ctl", "kevent", "accept4", "openat",
+  "recvfrom", "recvfrom", "read", "write", "close", "poll", "pipe2", "clone",
+  "wait4", "clone3", "epoll_wait", "epoll_ctl", "kevent", "accept4", "openat",
+  "epoll_pwait2", "epoll_create1",
 };
-// send() and recv() are sendto/recvfrom in strace on Linux; we keep them
-// apart internally but name them as strace does.
 const char* call_name(int call) { return call >= 0 && call < NCALLS ? kNames[call] : "?"; }
 
 Counters& counters() {

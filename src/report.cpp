@@ -128,29 +128,39 @@ std::vector<std::pair<std::string, uint64_t>> calls_by_name(const Totals& t, uin
 }  // namespace
 
 void print_cost(FILE* out, const Run& run, const Cost& c) {
+  // Built whole and written in one call: stderr is unbuffered, and a
+  // predictable number of writes after the count is what strace-check
+  // leaves out.
+  std::string text;
+  char line[512];
+  auto put = [&](const char* fmt, auto... args) {
+    snprintf(line, sizeof line, fmt, args...);
+    text += line;
+  };
   const Totals& t = run.totals;
   double n = double(std::max<size_t>(1, run.results.size()));
   auto u = [](uint64_t v) { return (unsigned long long)v; };
-  fprintf(out, "cost (%s, c=%d, %zu urls)\n", run.cfg.model.c_str(), run.cfg.model == "seq" ? 1 : run.cfg.concurrency,
+  put("cost (%s, c=%d, %zu urls)\n", run.cfg.model.c_str(), run.cfg.model == "seq" ? 1 : run.cfg.concurrency,
           run.results.size());
-  fprintf(out, "  wall              %.3f s, %.1f requests/s\n", c.wall, c.wall > 0 ? n / c.wall : 0);
-  fprintf(out, "  cpu               %.3f s user, %.3f s system, %.3f ms per request\n", c.user, c.sys,
+  put("  wall              %.3f s, %.1f requests/s\n", c.wall, c.wall > 0 ? n / c.wall : 0);
+  put("  cpu               %.3f s user, %.3f s system, %.3f ms per request\n", c.user, c.sys,
           (c.user + c.sys) * 1000 / n);
-  fprintf(out, "  peak rss          %.1f MB parent, %.1f MB children (each child's peak, added up)\n",
+  put("  peak rss          %.1f MB parent, %.1f MB children (each child's peak, added up)\n",
           double(c.rss_kb) / 1024, double(c.children_rss_kb) / 1024);
-  fprintf(out, "  context switches  %ld voluntary, %ld involuntary; %ld minor faults\n", c.vcsw, c.ivcsw, c.minflt);
-  fprintf(out, "  created           %llu threads, %llu processes\n", u(t.syscalls[sys::CLONE]), u(t.syscalls[sys::FORK]));
-  fprintf(out, "  connections       %llu opened, %llu reused; %llu DNS queries; %llu TLS handshakes\n", u(t.connections),
+  put("  context switches  %ld voluntary, %ld involuntary; %ld minor faults\n", c.vcsw, c.ivcsw, c.minflt);
+  put("  created           %llu threads, %llu processes\n", u(t.syscalls[sys::CLONE]), u(t.syscalls[sys::FORK]));
+  put("  connections       %llu opened, %llu reused; %llu DNS queries; %llu TLS handshakes\n", u(t.connections),
           u(t.reused), u(t.dns_queries), u(t.tls_handshakes));
   if (t.inflight)
-    fprintf(out, "  coroutine frames  %llu made, %llu bytes per request in flight (%llu in flight)\n",
+    put("  coroutine frames  %llu made, %llu bytes per request in flight (%llu in flight)\n",
             u(t.frames_total), u(t.frame_bytes / t.inflight), u(t.inflight));
-  fprintf(out, "  latency           p50 %.1f, p90 %.1f, p99 %.1f, max %.1f ms\n", c.p50, c.p90, c.p99, c.max);
+  put("  latency           p50 %.1f, p90 %.1f, p99 %.1f, max %.1f ms\n", c.p50, c.p90, c.p99, c.max);
   uint64_t total;
   auto calls = calls_by_name(t, &total);
-  fprintf(out, "  syscalls          %llu, %.2f per request:", u(total), double(total) / n);
-  for (auto& [name, k] : calls) fprintf(out, " %s %.2f", name.c_str(), double(k) / n);
-  fprintf(out, "\n");
+  put("  syscalls          %llu, %.2f per request:", u(total), double(total) / n);
+  for (auto& [name, k] : calls) put(" %s %.2f", name.c_str(), double(k) / n);
+  put("\n");
+  fwrite(text.data(), 1, text.size(), out);
 }
 
 std::string cost_json(const Run& run, const Cost& c) {

@@ -5,6 +5,7 @@
 // had not yet reported given an error that says how it died.
 #include <cerrno>
 #include <poll.h>
+#include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -55,7 +56,9 @@ struct Out {
 
 bool run_hybrid(Run& run, std::string& err) {
   size_t n = run.reqs.size();
-  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  // The CPUs this process may run on (taskset, cpusets), not all there are.
+  cpu_set_t set;
+  int cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
   size_t w = size_t(run.cfg.workers > 0 ? run.cfg.workers : cpus > 0 ? cpus : 1);
   w = std::max<size_t>(1, std::min(w, n));
   bool https = false;
