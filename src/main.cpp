@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <unistd.h>
 
+#include "fanout/bench.hpp"
 #include "fanout/dns.hpp"
 #include "fanout/http.hpp"
 #include "fanout/input.hpp"
@@ -21,6 +22,7 @@ namespace {
 
 const char kUsage[] =
     "usage: fanout [options] FILE|-\n"
+    "       fanout bench [--help]      (the seeds' table on the local origin)\n"
     "Fetches every URL in FILE (one a line; '-' is stdin) and prints the status\n"
     "histogram and the time taken.\n"
     "\n"
@@ -166,6 +168,7 @@ Config parse_args(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "bench") return bench_main(argc - 1, argv + 1);
   Config cfg = parse_args(argc, argv);
   signal(SIGPIPE, SIG_IGN);  // pipes to dead workers; sockets use MSG_NOSIGNAL
 

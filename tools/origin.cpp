@@ -4,7 +4,8 @@
 // a sleep, so 10,000 slow connections cost nothing.
 //
 //   origin [--port N] [--tls-port N --cert F --key F] [--latency MS]
-//          [--idle-close MS] [--listen ADDR] [--lifetime SEC]
+//          [--latency-lognormal MEDIAN,P90] [--idle-close MS] [--listen ADDR]
+//          [--lifetime SEC]
 // Prints "http PORT" (and "https PORT") on stdout once it listens.
 //
 // Endpoints: /status/N  /sleep?ms=N  /bytes/N  /chunked/N  /eof/N
@@ -16,7 +17,9 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cmath>
 #include <cstring>
+#include <random>
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
 #include <mbedtls/error.h>
@@ -44,8 +47,17 @@ constexpr size_t kFill = 64 * 1024;
 
 struct Settings {
   int latency_ms = 0;
+  double lognormal_sigma = 0;  // > 0: latency_ms is the median of a lognormal
   int idle_close_ms = 0;
   mbedtls_ssl_config* tls = nullptr;
+  // This request's latency: fixed, or drawn like real sites' (a seeded
+  // generator, so runs are repeatable).
+  int latency() const {
+    if (lognormal_sigma <= 0) return latency_ms;
+    static std::mt19937 rng(42);
+    static std::normal_distribution<double> z;
+    return int(latency_ms * std::exp(lognormal_sigma * z(rng)) + 0.5);
+  }
 };
 
 struct Tls {
@@ -186,7 +198,7 @@ Response route(const std::string& head, const Settings& set) {
   uint64_t bytes = 3;  // a short generated body, as for any other path
   bool eof = false;
   std::string location;
-  resp.delay_ms = set.latency_ms;
+  resp.delay_ms = set.latency();
   if (path == "/") {
   } else if (path.rfind("/status/", 0) == 0 && number(path.substr(8), n) && n >= 200 && n <= 599) {
     status = int(n);
@@ -395,7 +407,7 @@ bool tls_setup(Tls& t, const char* cert, const char* key) {
 
 [[noreturn]] void usage(const char* why) {
   fprintf(stderr, "origin: %s\nusage: origin [--port N] [--tls-port N --cert F --key F] [--latency MS] "
-                  "[--idle-close MS] [--listen ADDR] [--lifetime SEC]\n", why);
+                  "[--latency-lognormal MEDIAN,P90] [--idle-close MS] [--listen ADDR] [--lifetime SEC]\n", why);
   exit(2);
 }
 
@@ -419,6 +431,13 @@ int main(int argc, char** argv) {
     else if (a == "--key") key = val();
     else if (a == "--latency") plain.latency_ms = atoi(val());
     else if (a == "--idle-close") plain.idle_close_ms = atoi(val());
+    else if (a == "--latency-lognormal") {  // MEDIAN,P90 in ms
+      double median = 0, p90 = 0;
+      if (sscanf(val(), "%lf,%lf", &median, &p90) != 2 || median <= 0 || p90 <= median)
+        usage("--latency-lognormal takes MEDIAN,P90 in ms, with P90 > MEDIAN");
+      plain.latency_ms = int(median);
+      plain.lognormal_sigma = std::log(p90 / median) / 1.2815515655;  // z of the 90th percentile
+    }
     else if (a == "--listen") listen_addr = val();
     else if (a == "--lifetime") lifetime = atol(val());
     else usage(("unknown option " + a).c_str());

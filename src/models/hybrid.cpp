@@ -1,6 +1,6 @@
 // hybrid: asyncio inside a ProcessPoolExecutor. -w forked processes (one
 // per CPU by default), each running the async loop over its share of the
-// input (every w-th line) with its share of -c in flight. Results stream
+// input with its share of -c in flight. Results stream
 // back over one pipe per worker; a worker that dies has every request it
 // had not yet reported given an error that says how it died.
 #include <cerrno>
@@ -67,9 +67,18 @@ bool run_hybrid(Run& run, std::string& err) {
   if (https) tls_load_ca(run.cfg, ca_err);  // before fork: children inherit it
 
   std::vector<Child> kids(w);
-  for (size_t i = 0; i < n; i++) kids[i % w].order.push_back(uint32_t(i));
-  std::vector<bool> answered(n);
   size_t c = size_t(run.cfg.concurrency);
+  // Worker k runs inflight(k) at once: it gets that share of the lines, so
+  // all finish together (with -c 5 over 2 workers: 3 and 2 in flight, 60%
+  // and 40% of the lines, in input order interleaved).
+  auto inflight = [&](size_t k) { return std::max<size_t>(1, c / w + (k < c % w ? 1 : 0)); };
+  for (size_t i = 0; i < n; i++) {
+    size_t best = 0;
+    for (size_t k = 1; k < w; k++)
+      if ((kids[k].order.size() + 1) * inflight(best) < (kids[best].order.size() + 1) * inflight(k)) best = k;
+    kids[best].order.push_back(uint32_t(i));
+  }
+  std::vector<bool> answered(n);
   for (size_t k = 0; k < w; k++) {
     int p[2];
     if (sys::pipe(p) < 0) {
@@ -89,8 +98,7 @@ bool run_hybrid(Run& run, std::string& err) {
       Totals t;
       {
         Loop loop(int(k), run.cfg);
-        size_t inflight = std::max<size_t>(1, c / w + (k < c % w ? 1 : 0));
-        run_loop(loop, run.job, run.reqs, run.results, &kids[k].order, inflight, Out::done, &out);
+        run_loop(loop, run.job, run.reqs, run.results, &kids[k].order, inflight(k), Out::done, &out);
         t = Totals::of(loop);
       }
       sys::count(sys::WRITE);  // the flush below, counted before it is made

@@ -1,0 +1,386 @@
+// fanout bench: URL counts x concurrency x models on the local origin, R
+// runs per cell, the median reported; a table shaped like the seeds', with
+// what each model cost, and bench.csv, bench.json and bench.svg.
+//
+// Each run is a child fanout (this binary, re-executed with --json), so its
+// CPU, memory and syscalls are its own and not the bench's.
+#include "fanout/bench.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <map>
+#include <string>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
+
+namespace fanout {
+namespace {
+
+const char kUsage[] =
+    "usage: fanout bench [--urls 50,100,200] [--concurrency 5,10,15]\n"
+    "                    [--models seq,threads,procs,async,hybrid]\n"
+    "                    [--latency fixed:50 | lognormal:MEDIAN,P90] [--repeats 3] [--out DIR]\n"
+    "Starts the local origin (the `origin` next to this binary), runs every\n"
+    "cell --repeats times and prints the median; writes DIR/bench.csv,\n"
+    "DIR/bench.json and DIR/bench.svg.\n";
+
+const char* const kAllModels[] = {"seq", "threads", "procs", "async", "hybrid"};
+const char* const kColors[] = {"#7f7f7f", "#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd"};
+
+struct Cell {
+  int urls = 0, c = 0;
+  std::string model;
+  double seconds = 0, min = 0, max = 0, cpu = 0, ideal = 0;
+  long rss_kb = 0;  // the parent's peak plus its children's
+  double syscalls_per_request = 0;
+  int errors = 0;
+};
+
+[[noreturn]] void usage(const std::string& why) {
+  fprintf(stderr, "fanout bench: %s\n%s", why.c_str(), kUsage);
+  exit(2);
+}
+
+std::vector<int> int_list(const char* opt, const char* s) {
+  std::vector<int> v;
+  for (const char* p = s; *p;) {
+    char* end;
+    long n = strtol(p, &end, 10);
+    if (end == p || n < 1 || n > 1000000) usage(std::string(opt) + " takes numbers like 50,100,200");
+    v.push_back(int(n));
+    p = *end == ',' ? end + 1 : end;
+    if (*end && *end != ',') usage(std::string(opt) + " takes numbers like 50,100,200");
+  }
+  return v;
+}
+
+double number_after(const std::string& json, const std::string& key) {
+  size_t at = json.find("\"" + key + "\": ");
+  return at == std::string::npos ? 0 : strtod(json.c_str() + at + key.size() + 4, nullptr);
+}
+
+std::string dir_of_self() {
+  char buf[4096];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return ".";
+  buf[n] = 0;
+  std::string p = buf;
+  return p.substr(0, p.rfind('/'));
+}
+
+// Runs argv with stdout captured (stderr to /dev/null); its exit status.
+int run_capture(const std::vector<std::string>& args, std::string& out) {
+  int p[2];
+  if (pipe(p) != 0) return -1;
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(p[1], 1);
+    int null = open("/dev/null", O_WRONLY);
+    dup2(null, 2);
+    close(p[0]);
+    close(p[1]);
+    std::vector<char*> v;
+    for (auto& a : args) v.push_back(const_cast<char*>(a.c_str()));
+    v.push_back(nullptr);
+    execv(v[0], v.data());
+    _exit(127);
+  }
+  close(p[1]);
+  char buf[8192];
+  ssize_t n;
+  while ((n = read(p[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+    if (n > 0) out.append(buf, size_t(n));
+  close(p[0]);
+  int st = 0;
+  waitpid(pid, &st, 0);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+struct Origin {
+  pid_t pid = -1;
+  int port = 0;
+  ~Origin() {
+    if (pid > 0) {
+      kill(pid, SIGTERM);
+      waitpid(pid, nullptr, 0);
+    }
+  }
+};
+
+bool start_origin(const std::string& exe, const std::vector<std::string>& latency, Origin& o) {
+  int p[2];
+  if (pipe(p) != 0) return false;
+  o.pid = fork();
+  if (o.pid == 0) {
+    dup2(p[1], 1);
+    close(p[0]);
+    close(p[1]);
+    std::vector<std::string> args = {exe, "--port", "0", "--lifetime", "900"};
+    args.insert(args.end(), latency.begin(), latency.end());
+    std::vector<char*> v;
+    for (auto& a : args) v.push_back(const_cast<char*>(a.c_str()));
+    v.push_back(nullptr);
+    execv(v[0], v.data());
+    _exit(127);
+  }
+  close(p[1]);
+  FILE* f = fdopen(p[0], "r");
+  char line[64];
+  while (fgets(line, sizeof line, f))
+    if (sscanf(line, "http %d", &o.port) == 1) break;
+  fclose(f);
+  return o.port > 0;
+}
+
+std::string fmt(const char* f, double v) {
+  char b[64];
+  snprintf(b, sizeof b, f, v);
+  return b;
+}
+
+void write_svg(const std::string& path, const std::vector<Cell>& cells, const std::vector<int>& urls,
+               const std::vector<int>& conc, const std::vector<std::string>& models, const std::string& profile) {
+  const int W = 900, panel_h = 240, top = 50;
+  size_t panels = urls.size() + 2;
+  int H = top + int(panels) * (panel_h + 40) + 20;
+  auto color = [&](const std::string& m) {
+    for (size_t i = 0; i < 5; i++)
+      if (m == kAllModels[i]) return kColors[i];
+    return "#000000";
+  };
+  std::string s;
+  s += "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+  s += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + std::to_string(W) + "\" height=\"" + std::to_string(H) +
+       "\" font-family=\"sans-serif\" font-size=\"12\">\n";
+  s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+  s += "<text x=\"20\" y=\"24\" font-size=\"16\">fanout bench: seconds per model (median), latency " + profile +
+       "</text>\n";
+  // Legend.
+  for (size_t i = 0; i < models.size(); i++) {
+    int x = 20 + int(i) * 110;
+    s += "<rect x=\"" + std::to_string(x) + "\" y=\"32\" width=\"10\" height=\"10\" fill=\"" + color(models[i]) + "\"/>";
+    s += "<text x=\"" + std::to_string(x + 14) + "\" y=\"41\">" + models[i] + "</text>\n";
+  }
+  // A panel: groups along x, one bar per model in each group.
+  auto panel = [&](int y0, const std::string& title, const std::vector<std::string>& groups,
+                   auto value /* (group index, model) -> double */, const char* unit) {
+    double vmax = 0;
+    for (size_t g = 0; g < groups.size(); g++)
+      for (auto& m : models) vmax = std::max(vmax, value(g, m));
+    if (vmax <= 0) vmax = 1;
+    int x0 = 60, plot_w = W - 80, plot_h = panel_h - 40;
+    s += "<g class=\"panel\" data-title=\"" + title + "\">\n";
+    s += "<text x=\"" + std::to_string(x0) + "\" y=\"" + std::to_string(y0 + 14) + "\" font-size=\"14\">" + title + "</text>\n";
+    int base = y0 + 20 + plot_h;
+    s += "<line x1=\"" + std::to_string(x0) + "\" y1=\"" + std::to_string(base) + "\" x2=\"" + std::to_string(x0 + plot_w) +
+         "\" y2=\"" + std::to_string(base) + "\" stroke=\"black\"/>\n";
+    for (int t = 0; t <= 4; t++) {
+      double v = vmax * t / 4;
+      int y = base - int(plot_h * t / 4);
+      s += "<text x=\"" + std::to_string(x0 - 6) + "\" y=\"" + std::to_string(y + 4) + "\" text-anchor=\"end\">" +
+           fmt(vmax < 10 ? "%.2f" : "%.0f", v) + "</text>";
+      s += "<line x1=\"" + std::to_string(x0) + "\" y1=\"" + std::to_string(y) + "\" x2=\"" + std::to_string(x0 + plot_w) +
+           "\" y2=\"" + std::to_string(y) + "\" stroke=\"#dddddd\"/>\n";
+    }
+    s += "<text x=\"12\" y=\"" + std::to_string(y0 + 20 + plot_h / 2) + "\">" + unit + "</text>\n";
+    double group_w = double(plot_w) / double(groups.size()), bar_w = group_w * 0.8 / double(models.size());
+    for (size_t g = 0; g < groups.size(); g++)
+      s += "<text x=\"" + std::to_string(int(x0 + group_w * (double(g) + 0.5))) + "\" y=\"" + std::to_string(base + 16) +
+           "\" text-anchor=\"middle\">" + groups[g] + "</text>\n";
+    for (size_t m = 0; m < models.size(); m++) {
+      s += "<g class=\"series\" data-model=\"" + models[m] + "\" fill=\"" + color(models[m]) + "\">";
+      for (size_t g = 0; g < groups.size(); g++) {
+        double v = value(g, models[m]);
+        int h = int(plot_h * v / vmax);
+        int x = int(x0 + group_w * double(g) + group_w * 0.1 + bar_w * double(m));
+        s += "<rect x=\"" + std::to_string(x) + "\" y=\"" + std::to_string(base - h) + "\" width=\"" +
+             std::to_string(std::max(1, int(bar_w) - 1)) + "\" height=\"" + std::to_string(h) + "\"><title>" + models[m] +
+             " " + groups[g] + ": " + fmt("%.3f", v) + "</title></rect>";
+      }
+      s += "</g>\n";
+    }
+    s += "</g>\n";
+  };
+  auto find = [&](int n, int c, const std::string& m) -> const Cell* {
+    for (auto& cell : cells)
+      if (cell.urls == n && cell.c == c && cell.model == m) return &cell;
+    return nullptr;
+  };
+  std::vector<std::string> cgroups;
+  for (int c : conc) cgroups.push_back("c=" + std::to_string(c));
+  int y = top;
+  for (int n : urls) {
+    panel(y, std::to_string(n) + " URLs", cgroups,
+          [&](size_t g, const std::string& m) { auto* c = find(n, conc[g], m); return c ? c->seconds : 0.0; }, "s");
+    y += panel_h + 40;
+  }
+  // What the largest cell cost each model.
+  int n = urls.back(), c = conc.back();
+  std::vector<std::string> one = {std::to_string(n) + " URLs, c=" + std::to_string(c)};
+  panel(y, "CPU (user + system) per model", one,
+        [&](size_t, const std::string& m) { auto* x = find(n, c, m); return x ? x->cpu : 0.0; }, "s");
+  y += panel_h + 40;
+  panel(y, "peak memory per model (parent + children)", one,
+        [&](size_t, const std::string& m) { auto* x = find(n, c, m); return x ? double(x->rss_kb) / 1024 : 0.0; }, "MB");
+  s += "</svg>\n";
+  FILE* f = fopen(path.c_str(), "w");
+  if (f) {
+    fwrite(s.data(), 1, s.size(), f);
+    fclose(f);
+  }
+}
+
+}  // namespace
+
+int bench_main(int argc, char** argv) {
+  std::vector<int> urls = {50, 100, 200}, conc = {5, 10, 15};
+  std::vector<std::string> models(std::begin(kAllModels), std::end(kAllModels));
+  std::string latency = "fixed:50", out = ".";
+  int repeats = 3;
+  for (int i = 1; i < argc; i++) {
+    std::string a = argv[i];
+    auto val = [&]() -> const char* {
+      if (i + 1 >= argc) usage(a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "--urls") urls = int_list("--urls", val());
+    else if (a == "--concurrency") conc = int_list("--concurrency", val());
+    else if (a == "--models") {
+      models.clear();
+      std::string list = val();
+      for (size_t p = 0; p <= list.size();) {
+        size_t e = list.find(',', p);
+        std::string m = list.substr(p, e == std::string::npos ? std::string::npos : e - p);
+        if (std::find(std::begin(kAllModels), std::end(kAllModels), m) == std::end(kAllModels))
+          usage("unknown model \"" + m + "\"");
+        models.push_back(m);
+        if (e == std::string::npos) break;
+        p = e + 1;
+      }
+    } else if (a == "--latency") latency = val();
+    else if (a == "--repeats") repeats = std::max(1, atoi(val()));
+    else if (a == "--out") out = val();
+    else if (a == "-h" || a == "--help") {
+      fputs(kUsage, stdout);
+      return 0;
+    } else usage("unknown option " + a);
+  }
+  // The latency profile, as origin takes it.
+  std::vector<std::string> origin_latency;
+  double fixed_ms = -1;
+  if (latency.rfind("fixed:", 0) == 0) {
+    fixed_ms = atof(latency.c_str() + 6);
+    origin_latency = {"--latency", std::to_string(int(fixed_ms))};
+  } else if (latency.rfind("lognormal:", 0) == 0) {
+    origin_latency = {"--latency-lognormal", latency.substr(10)};
+  } else {
+    usage("--latency takes fixed:MS or lognormal:MEDIAN,P90");
+  }
+  std::string self = dir_of_self() + "/fanout", origin_exe = dir_of_self() + "/origin";
+  if (access(origin_exe.c_str(), X_OK) != 0) origin_exe = dir_of_self() + "/fanout-origin";
+  if (access(origin_exe.c_str(), X_OK) != 0) usage("no origin next to this binary (" + dir_of_self() + "/origin)");
+  char tmpl[] = "/tmp/fanout-bench-XXXXXX";
+  if (!mkdtemp(tmpl)) usage("mkdtemp failed");
+  std::string tmp = tmpl;
+  Origin o;
+  if (!start_origin(origin_exe, origin_latency, o)) usage("origin did not start");
+
+  printf("[*] Starting test: origin 127.0.0.1:%d, latency %s, median of %d runs\n", o.port, latency.c_str(), repeats);
+  std::vector<Cell> cells;
+  std::map<int, Cell> seq_done;  // seq ignores -c: run once per URL count
+  for (int n : urls) {
+    std::string list = tmp + "/urls-" + std::to_string(n);
+    FILE* f = fopen(list.c_str(), "w");
+    for (int k = 0; k < n; k++) fprintf(f, "http://127.0.0.1:%d/?n=%d&i=%d\n", o.port, n, k);
+    fclose(f);
+    printf("    - Requesting %d URLs:\n", n);
+    for (int c : conc) {
+      printf("      + concurrence %d:\n", c);
+      for (auto& m : models) {
+        Cell cell;
+        if (m == "seq" && seq_done.count(n)) {
+          cell = seq_done[n];
+        } else {
+          std::vector<double> secs, cpu, rss, sc;
+          for (int r = 0; r < repeats; r++) {
+            std::string json;
+            run_capture({self, "-m", m, "-c", std::to_string(c), "--json", "--no-progress", "--timeout", "120", list}, json);
+            secs.push_back(number_after(json, "seconds"));
+            cpu.push_back(number_after(json, "user") + number_after(json, "system"));
+            rss.push_back(number_after(json, "parent") + number_after(json, "children"));
+            sc.push_back(number_after(json, "syscalls") / n);
+            cell.errors = std::max(cell.errors, int(n - number_after(json, "urls") + json.empty() * n));
+            size_t e = json.find("\"errors\": {");
+            if (e != std::string::npos && json.compare(e + 11, 1, "}") != 0) cell.errors = std::max(cell.errors, 1);
+          }
+          auto med = [](std::vector<double> v) { std::sort(v.begin(), v.end()); return v[v.size() / 2]; };
+          cell.seconds = med(secs);
+          cell.min = *std::min_element(secs.begin(), secs.end());
+          cell.max = *std::max_element(secs.begin(), secs.end());
+          cell.cpu = med(cpu);
+          cell.rss_kb = long(med(rss));
+          cell.syscalls_per_request = med(sc);
+          if (m == "seq") seq_done[n] = cell;
+        }
+        cell.urls = n;
+        cell.c = m == "seq" ? 1 : c;
+        cell.model = m;
+        if (fixed_ms >= 0) cell.ideal = (m == "seq" ? n : std::ceil(double(n) / c)) * fixed_ms / 1000;
+        cells.push_back(cell);
+        cells.back().c = c;  // filed under the column it is shown in
+        printf("         >  %-8s time: %7.3f seconds   cpu %6.3f s   rss %6.1f MB   syscalls/req %5.2f%s%s\n",
+               m.c_str(), cell.seconds, cell.cpu, double(cell.rss_kb) / 1024, cell.syscalls_per_request,
+               fixed_ms >= 0 ? ("   ideal " + fmt("%.3f", cell.ideal)).c_str() : "",
+               cell.errors ? "   (ERRORS)" : "");
+        fflush(stdout);
+      }
+    }
+  }
+  printf("[*] Tests end\n");
+
+  std::string csv = "urls,concurrency,model,seconds,seconds_min,seconds_max,ideal_seconds,cpu_seconds,peak_rss_kb,"
+                    "syscalls_per_request,errors\n";
+  std::string json = "[\n";
+  for (size_t i = 0; i < cells.size(); i++) {
+    const Cell& c = cells[i];
+    char row[512];
+    snprintf(row, sizeof row, "%d,%d,%s,%.3f,%.3f,%.3f,%.3f,%.3f,%ld,%.2f,%d\n", c.urls, c.c, c.model.c_str(), c.seconds,
+             c.min, c.max, c.ideal, c.cpu, c.rss_kb, c.syscalls_per_request, c.errors);
+    csv += row;
+    snprintf(row, sizeof row,
+             "  {\"urls\": %d, \"concurrency\": %d, \"model\": \"%s\", \"seconds\": %.3f, \"seconds_min\": %.3f, "
+             "\"seconds_max\": %.3f, \"ideal_seconds\": %.3f, \"cpu_seconds\": %.3f, \"peak_rss_kb\": %ld, "
+             "\"syscalls_per_request\": %.2f, \"errors\": %d, \"latency\": \"%s\"}%s\n",
+             c.urls, c.c, c.model.c_str(), c.seconds, c.min, c.max, c.ideal, c.cpu, c.rss_kb, c.syscalls_per_request,
+             c.errors, latency.c_str(), i + 1 < cells.size() ? "," : "");
+    json += row;
+  }
+  json += "]\n";
+  auto save = [&](const std::string& name, const std::string& data) {
+    std::string p = out + "/" + name;
+    FILE* f = fopen(p.c_str(), "w");
+    if (!f || fwrite(data.data(), 1, data.size(), f) != data.size()) {
+      fprintf(stderr, "fanout bench: cannot write %s: %s\n", p.c_str(), strerror(errno));
+      exit(1);
+    }
+    fclose(f);
+  };
+  save("bench.csv", csv);
+  save("bench.json", json);
+  write_svg(out + "/bench.svg", cells, urls, conc, models, latency);
+  printf("wrote %s/bench.csv, %s/bench.json, %s/bench.svg\n", out.c_str(), out.c_str(), out.c_str());
+  for (int n : urls) unlink((tmp + "/urls-" + std::to_string(n)).c_str());
+  rmdir(tmp.c_str());
+  int errors = 0;
+  for (auto& c : cells) errors += c.errors;
+  return errors ? 1 : 0;
+}
+
+}  // namespace fanout
