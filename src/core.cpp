@@ -7,6 +7,10 @@ int ms_left(Deadline d) {
   return left <= 0 ? 0 : left > 1 << 30 ? 1 << 30 : int(left);
 }
 
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+}
+
 double ms_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }

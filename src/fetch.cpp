@@ -126,7 +126,10 @@ void receive(Worker& w, Conn& c, const Request& rq, Deadline dl, Result& r, bool
     const char* during = r.status ? "receiving the body" : "waiting for the response";
     ssize_t n = read_some(c, buf + have, w.buf.size() - have, dl, r, rq.url.host, during);
     if (n < 0) return;
-    if (n > 0) *any = true;
+    if (n > 0 && !*any) {
+      *any = true;
+      r.mark(kFirstByte);
+    }
     if (n == 0) {
       if (p.finish().ev != http::ResponseParser::done)
         r.fail(Cause::http, std::string("http: ") + p.error_message());
@@ -140,12 +143,15 @@ void receive(Worker& w, Conn& c, const Request& rq, Deadline dl, Result& r, bool
 bool open_conn(Worker& w, const Request& rq, const Deadline& dl, Conn& c, Result& r) {
   std::vector<Addr> addrs;
   if (!w.dns.resolve(rq.url, dl, addrs, r)) return false;
+  r.mark(kDns);
   for (auto& a : addrs) {  // in order, as curl does; the last error stands
     c.fd = connect_one(a, dl, r);
     if (c.fd >= 0 || r.cause == Cause::timeout) break;
   }
   if (c.fd < 0) return false;
-  r = Result{r.line, 0, 0, 0, Cause::none, {}, r.worker};  // an earlier address's error is moot
+  r.cause = Cause::none;  // an earlier address's error is moot
+  r.error.clear();
+  r.mark(kConnect);
   if (!rq.url.https) return true;
   std::string err;
   if (!w.tls.init(w.cfg, err)) {
@@ -163,6 +169,7 @@ bool open_conn(Worker& w, const Request& rq, const Deadline& dl, Conn& c, Result
     r.fail(c.tls->cause(ret), c.tls->describe(ret, rq.url.host, "the TLS handshake"));
     return false;
   }
+  r.mark(kTls);
   return true;
 }
 
@@ -188,15 +195,20 @@ void run(Worker& w, const Request& rq, Deadline dl, Result& r) {
     // The socket's deadline is this request's (the BIO waits with it).
     if (c->tls) c->tls->dl = &dl;
     bool any = false, keep = false;
-    if (send_all(*c, http::request(rq.url, w.cfg.head, w.cfg.headers, true), r, rq.url.host))
+    if (send_all(*c, http::request(rq.url, w.cfg.head, w.cfg.headers, true), r, rq.url.host)) {
+      r.mark(kSent);
       receive(w, *c, rq, dl, r, &any, &keep);
+    }
     if (c->tls) c->tls->dl = nullptr;
     // A kept-alive connection the server had closed: once more, on a new one.
     bool retry = attempt == 0 && c->reused && !any &&
                  (r.cause == Cause::send || r.cause == Cause::recv || r.cause == Cause::http);
     w.pool->release(key, std::move(c), keep && r.ok());
     if (!retry) return;
-    r = Result{r.line, 0, 0, 0, Cause::none, {}, r.worker};
+    r.cause = Cause::none;
+    r.error.clear();
+    r.status = 0;
+    r.bytes = 0;
   }
 }
 
@@ -207,9 +219,12 @@ void fetch_blocking(Worker& w, const Request& rq, Result& r) {
   r = Result{};
   r.line = rq.line;
   r.worker = w.id;
+  r.lane = w.id;
+  r.mark(kStart);
   w.sink->begin(rq);
   run(w, rq, t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(w.cfg.timeout)), r);
   w.sink->end(r);
+  r.mark(kEnd);
   r.ms = ms_since(t0);
 }
 

@@ -49,6 +49,7 @@ const char* wait_failed(int w) { return w == Waiter::kClosed ? "connection close
 Task open_conn(Loop& l, const Request& rq, const Deadline& dl, Conn& c, Result& r) {
   std::vector<Addr> addrs;
   if (!co_await l.dns.resolve(rq.url, dl, addrs, r)) co_return;
+  r.mark(kDns);
   for (const Addr& a : addrs) {  // in order; the last error stands
     bool pending;
     c.fd = connect_start(l, a, r, &pending);
@@ -72,7 +73,9 @@ Task open_conn(Loop& l, const Request& rq, const Deadline& dl, Conn& c, Result& 
     if (r.cause == Cause::timeout) break;
   }
   if (c.fd < 0) co_return;
-  r = Result{r.line, 0, 0, 0, Cause::none, {}, r.worker};
+  r.cause = Cause::none;
+  r.error.clear();
+  r.mark(kConnect);
   if (!rq.url.https) co_return;
   std::string err;
   if (!l.tls.init(l.cfg, err)) {
@@ -94,6 +97,7 @@ Task open_conn(Loop& l, const Request& rq, const Deadline& dl, Conn& c, Result& 
     ret = 0;
   }
   if (ret != 0) r.fail(c.tls->cause(ret), c.tls->describe(ret, rq.url.host, "the TLS handshake"));
+  else r.mark(kTls);
 }
 
 // Sends the request on c and reads the response. *any: a response byte
@@ -137,6 +141,7 @@ Task exchange(Loop& l, const Request& rq, Conn& c, Sink& sink, const Deadline& d
     }
   }
 
+  r.mark(kSent);
   // Unparsed bytes of a head in progress wait in carry between reads.
   http::ResponseParser p;
   p.reset(l.cfg.head);
@@ -187,6 +192,7 @@ Task exchange(Loop& l, const Request& rq, Conn& c, Sink& sink, const Deadline& d
       if (p.finish().ev != http::ResponseParser::done) r.fail(Cause::http, std::string("http: ") + p.error_message());
       co_return;
     }
+    if (!*any) r.mark(kFirstByte);
     *any = true;
     size_t n = have + size_t(got);
     Delivered d = deliver(p, buf, n, sink, r);
@@ -210,6 +216,7 @@ Task fetch_async(Loop& l, const Request& rq, Sink& sink, Result& r) {
   r = Result{};
   r.line = rq.line;
   r.worker = l.id;
+  r.mark(kStart);
   sink.begin(rq);
   if (!rq.error.empty()) r.fail(Cause::input, rq.error);
   std::string key = rq.error.empty() ? pool_key(rq.url) : "";
@@ -237,9 +244,13 @@ Task fetch_async(Loop& l, const Request& rq, Sink& sink, Result& r) {
                  (r.cause == Cause::send || r.cause == Cause::recv || r.cause == Cause::http);
     l.pool.release(key, std::move(c), keep && r.ok());
     if (!retry) break;
-    r = Result{r.line, 0, 0, 0, Cause::none, {}, r.worker};
+    r.cause = Cause::none;
+    r.error.clear();
+    r.status = 0;
+    r.bytes = 0;
   }
   sink.end(r);
+  r.mark(kEnd);
   r.ms = ms_since(t0);
 }
 
@@ -258,12 +269,13 @@ struct Drive {
 };
 
 // One of the `inflight` slots: asyncio's Semaphore(c), as a loop.
-Task slot(Drive& d, Sink& sink) {
+Task slot(Drive& d, Sink& sink, int lane) {
   for (;;) {
     size_t k = d.next++;
     if (k >= d.count) break;
     size_t i = d.order ? (*d.order)[k] : k;
     co_await fetch_async(d.loop, d.reqs[i], sink, d.results[i]);
+    d.results[i].lane = lane;
     if (d.done) d.done(d.ctx, i);
   }
 }
@@ -280,7 +292,7 @@ void run_loop(Loop& l, Job& job, const std::vector<Request>& reqs, std::vector<R
   for (size_t i = 0; i < n; i++) {
     sinks.push_back(job.sink(l.id));
     d.running++;
-    slot(d, *sinks.back()).start([](void* p) { static_cast<Drive*>(p)->running--; }, &d);
+    slot(d, *sinks.back(), int(i)).start([](void* p) { static_cast<Drive*>(p)->running--; }, &d);
   }
   while (d.running > 0) {
     if (!l.reactor.run_once() && d.running > 0) {

@@ -14,6 +14,7 @@
 #include "fanout/model.hpp"
 #include "fanout/progress.hpp"
 #include "fanout/report.hpp"
+#include "fanout/trace.hpp"
 #include "sys.hpp"
 
 using namespace fanout;
@@ -39,6 +40,8 @@ const char kUsage[] =
     "  -k, --insecure          do not verify TLS certificates\n"
     "      --json              print one JSON object instead of the summary\n"
     "      --results FILE      write one JSON line per input line, in input order\n"
+    "      --trace FILE        where the time went: FILE.json (Chrome trace events,\n"
+    "                          opens in Perfetto) or FILE.svg (a timeline)\n"
     "      --progress          show progress on stderr even when it is not a terminal\n"
     "      --no-progress       never show progress (default: shown on a terminal)\n"
     "  -V, --version           print the version\n"
@@ -97,7 +100,7 @@ std::string parse_dns_server(const std::string& s) {
 }
 
 Config parse_args(int argc, char** argv) {
-  enum { kTimeout = 256, kResolve, kDnsServer, kCacert, kJson, kResults, kPerHost, kProgress, kNoProgress };
+  enum { kTimeout = 256, kResolve, kDnsServer, kCacert, kJson, kResults, kPerHost, kProgress, kNoProgress, kTrace };
   static const option longs[] = {
     {"model", required_argument, nullptr, 'm'},
     {"concurrency", required_argument, nullptr, 'c'},
@@ -113,6 +116,7 @@ Config parse_args(int argc, char** argv) {
     {"results", required_argument, nullptr, kResults},
     {"per-host", required_argument, nullptr, kPerHost},
     {"progress", no_argument, nullptr, kProgress},
+    {"trace", required_argument, nullptr, kTrace},
     {"no-progress", no_argument, nullptr, kNoProgress},
     {"version", no_argument, nullptr, 'V'},
     {"help", no_argument, nullptr, 'h'},
@@ -151,6 +155,7 @@ Config parse_args(int argc, char** argv) {
       case kResults: cfg.results = optarg; break;
       case kPerHost: cfg.per_host = int(number("--per-host", optarg, 1, 100000)); break;
       case kProgress: cfg.progress = 1; break;
+      case kTrace: cfg.trace = optarg; break;
       case kNoProgress: cfg.progress = 0; break;
       case 'V': printf("fanout %s\n", FANOUT_VERSION); exit(0);
       case 'h': fputs(kUsage, stdout); exit(0);
@@ -197,6 +202,10 @@ int main(int argc, char** argv) {
   if (cfg.json) print_json(stdout, run, seconds, cost);
   else print_summary(stdout, run, seconds);
   print_cost(stderr, run, cost);
+  if (!cfg.trace.empty() && !write_trace(cfg.trace, run, t0, err)) {
+    fprintf(stderr, "fanout: %s\n", err.c_str());
+    return 1;
+  }
   if (!cfg.results.empty() && !write_results(cfg.results, run, err)) {
     fprintf(stderr, "fanout: %s\n", err.c_str());
     return 1;

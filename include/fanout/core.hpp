@@ -27,6 +27,11 @@ struct Request {
   std::string error;   // set when the line is not a URL fanout can fetch
 };
 
+// Where a request's time went, for --trace: steady-clock nanoseconds (the
+// same clock in every thread and forked worker); 0 where it never got.
+enum Phase { kStart, kDns, kConnect, kTls, kSent, kFirstByte, kEnd, kPhases };
+int64_t now_ns();
+
 struct Result {
   uint32_t line = 0;
   int status = 0;      // 0 when there is no HTTP status
@@ -35,6 +40,9 @@ struct Result {
   Cause cause = Cause::none;
   std::string error;   // what went wrong, strace style where a call failed
   int worker = -1;
+  int lane = 0;  // the thread, process or coroutine slot within the worker
+  int64_t at[kPhases] = {};
+  void mark(Phase p) { at[p] = now_ns(); }
   bool ok() const { return cause == Cause::none; }
   void fail(Cause c, std::string msg) { cause = c; error = std::move(msg); status = 0; }
 };
@@ -60,6 +68,7 @@ struct Config {
   double timeout = 30;               // seconds, whole request
   bool json = false;
   std::string results;               // --results FILE
+  std::string trace;                 // --trace FILE.json or FILE.svg
   std::string input = "-";
 };
 

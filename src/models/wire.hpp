@@ -12,20 +12,22 @@ namespace fanout::wire {
 enum : uint32_t { kResult = 1, kTotals = 2 };
 struct Head {
   uint32_t kind, index;
-  int32_t status, cause;
+  int32_t status, cause, lane;
   uint64_t bytes;
   double ms;
+  int64_t at[kPhases];
   uint32_t len;  // bytes that follow: the error text, or a Totals
 };
 
 inline void put_result(std::string& out, uint32_t index, const Result& r) {
-  Head h{kResult, index, r.status, int32_t(r.cause), r.bytes, r.ms, uint32_t(r.error.size())};
+  Head h{kResult, index, r.status, int32_t(r.cause), r.lane, r.bytes, r.ms, {}, uint32_t(r.error.size())};
+  memcpy(h.at, r.at, sizeof h.at);
   out.append(reinterpret_cast<const char*>(&h), sizeof h);
   out += r.error;
 }
 
 inline void put_totals(std::string& out, const Totals& t) {
-  Head h{kTotals, 0, 0, 0, 0, 0, uint32_t(sizeof t)};
+  Head h{kTotals, 0, 0, 0, 0, 0, 0, {}, uint32_t(sizeof t)};
   out.append(reinterpret_cast<const char*>(&h), sizeof h);
   out.append(reinterpret_cast<const char*>(&t), sizeof t);
 }
@@ -49,6 +51,8 @@ void take(std::string& in, OnResult on_result, OnTotals on_totals) {
       r.cause = Cause(h.cause);
       r.bytes = h.bytes;
       r.ms = h.ms;
+      r.lane = h.lane;
+      memcpy(r.at, h.at, sizeof r.at);
       r.error.assign(body, h.len);
       on_result(h.index, r);
     }

@@ -1,0 +1,14 @@
+// --trace FILE.json: Chrome trace-event JSON (opens in Perfetto), one lane
+// per worker (thread, process or coroutine slot), a span per request and
+// per phase: queued, dns, connect, tls, send, wait (for the first byte),
+// receive. --trace FILE.svg: the same drawn as a static timeline.
+#pragma once
+#include <string>
+
+#include "fanout/model.hpp"
+
+namespace fanout {
+
+bool write_trace(const std::string& path, const Run& run, Clock::time_point t0, std::string& err);
+
+}  // namespace fanout

@@ -1,0 +1,164 @@
+#include "fanout/trace.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <vector>
+
+#include "fanout/report.hpp"
+
+namespace fanout {
+namespace {
+
+struct Span {
+  const char* name;
+  int64_t from, to;  // ns, steady clock
+};
+
+// The phases one request went through, in order; a reused connection has
+// no dns, connect or tls.
+std::vector<Span> spans_of(const Result& r, int64_t run_start) {
+  std::vector<Span> s;
+  const int64_t* at = r.at;
+  if (!at[kStart]) return s;
+  if (at[kStart] > run_start) s.push_back({"queued", run_start, at[kStart]});
+  int64_t prev = at[kStart];
+  const std::pair<Phase, const char*> steps[] = {
+    {kDns, "dns"}, {kConnect, "connect"}, {kTls, "tls"}, {kSent, "send"}, {kFirstByte, "wait"},
+  };
+  for (auto& [p, name] : steps) {
+    if (!at[p]) continue;
+    s.push_back({name, prev, at[p]});
+    prev = at[p];
+  }
+  if (at[kEnd] && at[kEnd] >= prev) s.push_back({at[kFirstByte] ? "receive" : "failed", prev, at[kEnd]});
+  return s;
+}
+
+// (process, lane) of a result: procs and hybrid workers are processes.
+std::pair<int, int> lane_of(const Run& run, const Result& r) {
+  bool forked = run.cfg.model == "procs" || run.cfg.model == "hybrid";
+  return {forked ? r.worker + 1 : 0, r.lane};
+}
+
+const char* lane_kind(const std::string& model) {
+  if (model == "async" || model == "hybrid") return "slot";
+  if (model == "threads") return "thread";
+  if (model == "procs") return "process";
+  return "loop";
+}
+
+const char* color(const char* phase) {
+  static const std::pair<const char*, const char*> colors[] = {
+    {"queued", "#eeeeee"}, {"dns", "#9467bd"}, {"connect", "#ff7f0e"}, {"tls", "#d62728"},
+    {"send", "#1f77b4"}, {"wait", "#aec7e8"}, {"receive", "#2ca02c"}, {"failed", "#000000"},
+  };
+  for (auto& c : colors)
+    if (strcmp(c.first, phase) == 0) return c.second;
+  return "#000000";
+}
+
+std::string chrome_json(const Run& run, int64_t t0) {
+  std::string s = "{\"displayTimeUnit\": \"ms\", \"traceEvents\": [\n";
+  std::map<std::pair<int, int>, bool> lanes;
+  char buf[512];
+  bool first = true;
+  auto event = [&](const char* name, int pid, int tid, int64_t from, int64_t to, const std::string& args) {
+    snprintf(buf, sizeof buf,
+             "%s{\"name\": \"%s\", \"cat\": \"fanout\", \"ph\": \"X\", \"ts\": %.3f, \"dur\": %.3f, \"pid\": %d, "
+             "\"tid\": %d, \"args\": %s}",
+             first ? "" : ",\n", name, double(from - t0) / 1000, double(to - from) / 1000, pid, tid, args.c_str());
+    s += buf;
+    first = false;
+  };
+  for (size_t i = 0; i < run.results.size(); i++) {
+    const Result& r = run.results[i];
+    if (!r.at[kStart]) continue;  // never started (a worker that could not be)
+    auto [pid, tid] = lane_of(run, r);
+    lanes[{pid, tid}] = true;
+    std::string args = "{\"line\": " + std::to_string(r.line) + ", \"url\": " + json_string(run.reqs[i].text) +
+                       ", \"status\": " + (r.ok() ? std::to_string(r.status) : "null") +
+                       ", \"error\": " + (r.ok() ? "null" : json_string(r.error)) + "}";
+    event("request", pid, tid, r.at[kStart], r.at[kEnd] ? r.at[kEnd] : r.at[kStart], args);
+    for (auto& sp : spans_of(r, t0))
+      event(sp.name, pid, tid, sp.from, sp.to, "{\"line\": " + std::to_string(r.line) + "}");
+  }
+  for (auto& [lane, _] : lanes) {
+    snprintf(buf, sizeof buf,
+             ",\n{\"name\": \"thread_name\", \"ph\": \"M\", \"pid\": %d, \"tid\": %d, \"args\": {\"name\": \"%s %d\"}}",
+             lane.first, lane.second, lane_kind(run.cfg.model), lane.second);
+    s += buf;
+  }
+  return s + "\n]}\n";
+}
+
+std::string timeline_svg(const Run& run, int64_t t0) {
+  std::map<std::pair<int, int>, std::vector<size_t>> lanes;
+  int64_t end = t0;
+  for (size_t i = 0; i < run.results.size(); i++) {
+    const Result& r = run.results[i];
+    if (!r.at[kStart]) continue;
+    lanes[lane_of(run, r)].push_back(i);
+    end = std::max(end, r.at[kEnd]);
+  }
+  const int W = 1000, left = 110, row = 14, top = 56;
+  int H = top + int(lanes.size()) * row + 40;
+  double scale = double(W - left - 20) / double(std::max<int64_t>(1, end - t0));
+  char buf[512];
+  std::string s = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+  snprintf(buf, sizeof buf,
+           "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" "
+           "font-size=\"11\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
+           W, H);
+  s += buf;
+  snprintf(buf, sizeof buf,
+           "<text x=\"10\" y=\"20\" font-size=\"14\">fanout %s, c=%d, %zu urls: %.3f s, one row per %s</text>\n",
+           run.cfg.model.c_str(), run.cfg.concurrency, run.results.size(), double(end - t0) / 1e9,
+           lane_kind(run.cfg.model));
+  s += buf;
+  const char* legend[] = {"queued", "dns", "connect", "tls", "send", "wait", "receive"};
+  for (int i = 0; i < 7; i++) {
+    snprintf(buf, sizeof buf,
+             "<rect x=\"%d\" y=\"30\" width=\"10\" height=\"10\" fill=\"%s\" stroke=\"#999999\"/><text x=\"%d\" "
+             "y=\"39\">%s</text>\n",
+             10 + i * 95, color(legend[i]), 24 + i * 95, legend[i]);
+    s += buf;
+  }
+  int y = top;
+  for (auto& [lane, idx] : lanes) {
+    snprintf(buf, sizeof buf, "<g class=\"lane\" data-lane=\"%d.%d\"><text x=\"10\" y=\"%d\">%s %d%s</text>", lane.first,
+             lane.second, y + row - 3, lane_kind(run.cfg.model), lane.second,
+             lane.first ? (" (w" + std::to_string(lane.first - 1) + ")").c_str() : "");
+    s += buf;
+    for (size_t i : idx)
+      for (auto& sp : spans_of(run.results[i], t0)) {
+        if (!strcmp(sp.name, "queued")) continue;  // a lane shows what its worker did
+        snprintf(buf, sizeof buf,
+                 "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\"><title>line %u %s</title></rect>",
+                 left + double(sp.from - t0) * scale, y, std::max(0.5, double(sp.to - sp.from) * scale), row - 3,
+                 color(sp.name), run.results[i].line, sp.name);
+        s += buf;
+      }
+    s += "</g>\n";
+    y += row;
+  }
+  return s + "</svg>\n";
+}
+
+}  // namespace
+
+bool write_trace(const std::string& path, const Run& run, Clock::time_point t0, std::string& err) {
+  int64_t start = std::chrono::duration_cast<std::chrono::nanoseconds>(t0.time_since_epoch()).count();
+  bool svg = path.size() > 4 && path.compare(path.size() - 4, 4, ".svg") == 0;
+  std::string text = svg ? timeline_svg(run, start) : chrome_json(run, start);
+  FILE* f = fopen(path.c_str(), "w");
+  if (!f || fwrite(text.data(), 1, text.size(), f) != text.size() || fclose(f) != 0) {
+    err = "--trace " + path + ": " + strerror(errno);
+    return false;
+  }
+  return true;
+}
+
+}  // namespace fanout
