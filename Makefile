@@ -111,6 +111,7 @@ demo: deps
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 $(BUILD)/fanout $(DESTDIR)$(PREFIX)/bin/fanout
+	install -m 755 $(BUILD)/origin $(DESTDIR)$(PREFIX)/bin/fanout-origin  # for fanout bench
 
 clean:
 	rm -rf $(BUILD)

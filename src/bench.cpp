@@ -177,7 +177,8 @@ void write_svg(const std::string& path, const std::vector<Cell>& cells, const st
     if (vmax <= 0) vmax = 1;
     int x0 = 60, plot_w = W - 80, plot_h = panel_h - 40;
     s += "<g class=\"panel\" data-title=\"" + title + "\">\n";
-    s += "<text x=\"" + std::to_string(x0) + "\" y=\"" + std::to_string(y0 + 14) + "\" font-size=\"14\">" + title + "</text>\n";
+    s += "<text x=\"" + std::to_string(x0) + "\" y=\"" + std::to_string(y0 + 14) + "\" font-size=\"14\">" + title + " (" +
+         unit + ")</text>\n";
     int base = y0 + 20 + plot_h;
     s += "<line x1=\"" + std::to_string(x0) + "\" y1=\"" + std::to_string(base) + "\" x2=\"" + std::to_string(x0 + plot_w) +
          "\" y2=\"" + std::to_string(base) + "\" stroke=\"black\"/>\n";
@@ -185,11 +186,10 @@ void write_svg(const std::string& path, const std::vector<Cell>& cells, const st
       double v = vmax * t / 4;
       int y = base - int(plot_h * t / 4);
       s += "<text x=\"" + std::to_string(x0 - 6) + "\" y=\"" + std::to_string(y + 4) + "\" text-anchor=\"end\">" +
-           fmt(vmax < 10 ? "%.2f" : "%.0f", v) + "</text>";
+           fmt("%.3g", v) + "</text>";
       s += "<line x1=\"" + std::to_string(x0) + "\" y1=\"" + std::to_string(y) + "\" x2=\"" + std::to_string(x0 + plot_w) +
            "\" y2=\"" + std::to_string(y) + "\" stroke=\"#dddddd\"/>\n";
     }
-    s += "<text x=\"12\" y=\"" + std::to_string(y0 + 20 + plot_h / 2) + "\">" + unit + "</text>\n";
     double group_w = double(plot_w) / double(groups.size()), bar_w = group_w * 0.8 / double(models.size());
     for (size_t g = 0; g < groups.size(); g++)
       s += "<text x=\"" + std::to_string(int(x0 + group_w * (double(g) + 0.5))) + "\" y=\"" + std::to_string(base + 16) +
@@ -217,7 +217,7 @@ void write_svg(const std::string& path, const std::vector<Cell>& cells, const st
   for (int c : conc) cgroups.push_back("c=" + std::to_string(c));
   int y = top;
   for (int n : urls) {
-    panel(y, std::to_string(n) + " URLs", cgroups,
+    panel(y, std::to_string(n) + " URLs, time", cgroups,
           [&](size_t g, const std::string& m) { auto* c = find(n, conc[g], m); return c ? c->seconds : 0.0; }, "s");
     y += panel_h + 40;
   }
