@@ -159,7 +159,7 @@ void print_cost(FILE* out, const Run& run, const Cost& c) {
   auto calls = calls_by_name(t, &total);
   put("  syscalls          %llu, %.2f per request:", u(total), double(total) / n);
   for (auto& [name, k] : calls) put(" %s %.2f", name.c_str(), double(k) / n);
-  put("\n");
+  text += "\n";
   fwrite(text.data(), 1, text.size(), out);
 }
 
