@@ -75,6 +75,14 @@ std::string dir_of_self() {
   return p.substr(0, p.rfind('/'));
 }
 
+[[noreturn]] void exec_args(const std::vector<std::string>& args) {
+  std::vector<char*> v;
+  for (auto& a : args) v.push_back(const_cast<char*>(a.c_str()));
+  v.push_back(nullptr);
+  execv(v[0], v.data());
+  _exit(127);
+}
+
 // Runs argv with stdout captured (stderr to /dev/null); its exit status.
 int run_capture(const std::vector<std::string>& args, std::string& out) {
   int p[2];
@@ -86,11 +94,7 @@ int run_capture(const std::vector<std::string>& args, std::string& out) {
     dup2(null, 2);
     close(p[0]);
     close(p[1]);
-    std::vector<char*> v;
-    for (auto& a : args) v.push_back(const_cast<char*>(a.c_str()));
-    v.push_back(nullptr);
-    execv(v[0], v.data());
-    _exit(127);
+    exec_args(args);
   }
   close(p[1]);
   char buf[8192];
@@ -124,11 +128,7 @@ bool start_origin(const std::string& exe, const std::vector<std::string>& latenc
     close(p[1]);
     std::vector<std::string> args = {exe, "--port", "0", "--lifetime", "900"};
     args.insert(args.end(), latency.begin(), latency.end());
-    std::vector<char*> v;
-    for (auto& a : args) v.push_back(const_cast<char*>(a.c_str()));
-    v.push_back(nullptr);
-    execv(v[0], v.data());
-    _exit(127);
+    exec_args(args);
   }
   close(p[1]);
   FILE* f = fdopen(p[0], "r");
