@@ -1,6 +1,8 @@
-// HTTP/1.1 response parsing as RFC 9112 says a strict client should: CRLF
-// line ends, no obs-fold, one agreed Content-Length, chunked only as the
-// final transfer coding. Errors are plain strings that name what was wrong.
+// HTTP/1.1 response parsing as RFC 9112 says a client should: no obs-fold,
+// one agreed Content-Length, chunked only as the final transfer coding.
+// Lines end in CRLF, and a bare LF is accepted too (RFC 9112 §2.2 allows a
+// recipient to; curl, browsers and the small servers on routers do it); a
+// CR not followed by LF is an error. Errors are strings that name the fault.
 #include "fanout/http.hpp"
 
 #include <cstring>
@@ -104,7 +106,11 @@ ResponseParser::Step ResponseParser::feed_head(const char* p, size_t n) {
   // Blank lines before the status line are skipped (a server's stray CRLF
   // after the previous body).
   if (line_no_ == 0 && scanned_ == skip_) {
-    while (skip_ + 1 < n && p[skip_] == '\r' && p[skip_ + 1] == '\n') skip_ += 2;
+    for (;;) {
+      if (skip_ < n && p[skip_] == '\n') skip_++;
+      else if (skip_ + 1 < n && p[skip_] == '\r' && p[skip_ + 1] == '\n') skip_ += 2;
+      else break;
+    }
     scanned_ = skip_;
     if (skip_ < n && p[skip_] == '\r' && skip_ + 1 == n) return {0, more};
     size_t have = n - skip_ < 5 ? n - skip_ : 5;  // fail fast on a non-HTTP peer
@@ -119,9 +125,8 @@ ResponseParser::Step ResponseParser::feed_head(const char* p, size_t n) {
       if (n - skip_ > kMaxHeadBytes) return fail("response head larger than 32768 bytes");
       return {0, more};
     }
-    if (p[end] == '\n') return fail("bare LF in response head (CRLF expected)");
-    if (p[end + 1] != '\n') return fail("CR without LF in response head");
-    size_t next = end + 2;
+    if (p[end] == '\r' && p[end + 1] != '\n') return fail("CR without LF in response head");
+    size_t next = end + (p[end] == '\r' ? 2 : 1);
     if (next - skip_ > kMaxHeadBytes) return fail("response head larger than 32768 bytes");
     const char* why = nullptr;
     if (line_no_ == 0) {
@@ -231,6 +236,9 @@ ResponseParser::Step ResponseParser::feed_chunked(const char* p, size_t n, BodyF
       continue;
     }
     if (++trailer_bytes_ > kMaxTrailerBytes) return fail("chunk header or trailers too large", i);
+    if (c == '\n' && (chunk_ == c_size_more || chunk_ == c_ext_name || chunk_ == c_ext_token ||
+                      chunk_ == c_ext_after_quote))
+      chunk_ = c_size_lf;  // a bare LF ends the size line: handled as its LF below
     int h = hexval(c);
     switch (chunk_) {
       case c_size:
@@ -290,6 +298,11 @@ ResponseParser::Step ResponseParser::feed_chunked(const char* p, size_t n, BodyF
         trailer_bytes_ = 0;
         break;
       case c_data_cr:
+        if (c == '\n') {  // a bare LF after the data
+          chunk_ = c_size;
+          trailer_bytes_ = 0;
+          break;
+        }
         if (c != '\r') return fail("expected CRLF after chunk data", i);
         chunk_ = c_data_lf;
         break;
@@ -299,13 +312,18 @@ ResponseParser::Step ResponseParser::feed_chunked(const char* p, size_t n, BodyF
         trailer_bytes_ = 0;
         break;
       case c_trailer_start:
+        if (c == '\n') {  // the empty line, LF only
+          state_ = s_done;
+          return {i + 1, done};
+        }
         if (c == '\r') chunk_ = c_end_lf;
         else if (c == ' ' || c == '\t' || !is_tchar(c)) return fail("bad trailer", i);
         else chunk_ = c_trailer_line;
         break;
       case c_trailer_line:
         if (c == '\r') chunk_ = c_trailer_lf;
-        else if (c == '\n') return fail("bare LF in trailer", i);
+        else if (c == '\n') chunk_ = c_trailer_start;
+        else if (bad_text(c)) return fail("control character in trailer", i);
         break;
       case c_trailer_lf:
         if (c != '\n') return fail("CR without LF in trailer", i);
