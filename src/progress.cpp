@@ -15,6 +15,7 @@ std::atomic<size_t> g_done{0}, g_errors{0};
 size_t g_total = 0;
 bool g_tty = false;
 std::thread g_ticker;
+std::chrono::steady_clock::time_point g_t0;
 std::mutex g_mu;
 std::condition_variable g_cv;
 bool g_stop = false;
@@ -36,7 +37,7 @@ void start(size_t total, bool enabled) {
   if (!enabled) return;
   g_total = total;
   g_tty = isatty(2);
-  auto t0 = std::chrono::steady_clock::now();
+  auto t0 = g_t0 = std::chrono::steady_clock::now();
   // Not counted in the cost report's threads: it is the tool's, not the model's.
   g_ticker = std::thread([t0] {
     auto every = std::chrono::milliseconds(g_tty ? 200 : 1000);
@@ -59,6 +60,7 @@ void stop() {
   g_cv.notify_one();
   g_ticker.join();
   if (g_tty) fprintf(stderr, "\r\033[K");
+  else draw(g_t0);  // a log gets the last line too
 }
 
 }  // namespace fanout::progress
