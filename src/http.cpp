@@ -118,8 +118,8 @@ ResponseParser::Step ResponseParser::feed_head(const char* p, size_t n) {
   }
   for (;;) {
     size_t pos = scanned_, end = pos;
-    if (line_no_ > 0 && pos < n && (p[pos] == ' ' || p[pos] == '\t'))  // fail at once
-      return fail(line_no_ == 1 ? "space after status line" : "obsolete line folding in header");
+    if (line_no_ == 1 && pos < n && (p[pos] == ' ' || p[pos] == '\t'))  // fail at once
+      return fail("space after status line");
     while (end < n && p[end] != '\r' && p[end] != '\n') end++;
     if (end >= n || (p[end] == '\r' && end + 1 >= n)) {
       if (n - skip_ > kMaxHeadBytes) return fail("response head larger than 32768 bytes");
@@ -171,8 +171,10 @@ const char* ResponseParser::check_status_line(const char* p, size_t n) {
 
 const char* ResponseParser::check_header_line(const char* base, size_t off, size_t n) {
   const char* p = base + off;
-  if (p[0] == ' ' || p[0] == '\t')
-    return line_no_ == 1 ? "space after status line" : "obsolete line folding in header";
+  if (p[0] == ' ' || p[0] == '\t') {
+    if (line_no_ == 1) return "space after status line";
+    return unfold(base, off, n);
+  }
   size_t i = 0;
   while (i < n && is_tchar(p[i])) i++;
   if (i == 0 || i == n || p[i] != ':') return "bad header name";
@@ -198,14 +200,39 @@ const char* ResponseParser::check_header_line(const char* base, size_t off, size
     size_t comma = value.rfind(',');
     te_chunked_ = ieq(trim(comma == std::string_view::npos ? value : value.substr(comma + 1)), "chunked");
   } else if (ieq(name, "Connection")) {
-    while (!value.empty()) {
-      size_t comma = value.find(',');
-      std::string_view tok = trim(value.substr(0, comma));
-      if (ieq(tok, "close")) conn_close_ = true;
-      if (ieq(tok, "keep-alive")) conn_keep_alive_ = true;
-      value = comma == std::string_view::npos ? std::string_view() : value.substr(comma + 1);
-    }
+    note_connection(value);
   }
+  return nullptr;
+}
+
+void ResponseParser::note_connection(std::string_view value) {
+  while (!value.empty()) {
+    size_t comma = value.find(',');
+    std::string_view tok = trim(value.substr(0, comma));
+    if (ieq(tok, "close")) conn_close_ = true;
+    if (ieq(tok, "keep-alive")) conn_keep_alive_ = true;
+    value = comma == std::string_view::npos ? std::string_view() : value.substr(comma + 1);
+  }
+}
+
+// obs-fold: a line starting with whitespace continues the header before it
+// (RFC 9112 5.2: a user agent accepts it). The value's view then spans the
+// fold as received. A folded Content-Length or Transfer-Encoding could be
+// read differently by different parsers, so those stay errors; a folded
+// Connection only continues its list of tokens.
+const char* ResponseParser::unfold(const char* base, size_t off, size_t n) {
+  Off& h = hdr_[nheaders_ - 1];
+  std::string_view name(base + h.name, h.name_len);
+  if (ieq(name, "Content-Length") || ieq(name, "Transfer-Encoding"))
+    return "folded Content-Length or Transfer-Encoding header";
+  std::string_view more = trim(std::string_view(base + off, n));
+  for (unsigned char c : more)
+    if (bad_text(c)) return "control character in header value";
+  if (ieq(name, "Connection")) note_connection(more);
+  if (more.empty()) return nullptr;
+  size_t end = size_t(more.data() - base) + more.size();
+  if (h.value_len == 0) h.value = uint16_t(more.data() - base);
+  h.value_len = uint16_t(end - h.value);
   return nullptr;
 }
 

@@ -69,6 +69,8 @@ class ResponseParser {
   Step feed_head(const char* p, size_t n);
   const char* check_status_line(const char* p, size_t n);
   const char* check_header_line(const char* base, size_t off, size_t n);
+  const char* unfold(const char* base, size_t off, size_t n);
+  void note_connection(std::string_view value);
   const char* finish_head();
   Step feed_chunked(const char* p, size_t n, BodyFn fn, void* ctx);
 
