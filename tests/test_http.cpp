@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <map>
 #include <cstring>
-#include <dirent.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -290,16 +289,12 @@ Outcome llhttp_expected(const std::vector<std::string>& log) {
 
 TEST_CASE("http: llhttp response corpus") {
   std::string dir = t::corpora() + "/llhttp-response";
-  DIR* d = opendir(dir.c_str());
-  if (!d) {
+  std::vector<std::string> files;
+  auto markdown = [](const char* n) { return strstr(n, ".md") != nullptr && strcmp(n, "url.md") != 0; };
+  if (!t::files_in(dir, markdown, files)) {
     t::skip("llhttp response cases: " + dir + " not found");
     return;
   }
-  std::vector<std::string> files;
-  while (dirent* e = readdir(d))
-    if (strstr(e->d_name, ".md") && strcmp(e->d_name, "url.md") != 0) files.push_back(e->d_name);
-  closedir(d);
-  std::sort(files.begin(), files.end());
   int run_count = 0;
   std::string skipped;
   for (auto& f : files) {
@@ -429,16 +424,11 @@ std::string curl_macros(std::string d) {
 
 TEST_CASE("http: curl's HTTP test cases, where the outcome is the reply's") {
   std::string dir = t::corpora() + "/curl-tests";
-  DIR* d = opendir(dir.c_str());
-  if (!d) {
+  std::vector<std::string> files;
+  if (!t::files_in(dir, [](const char* n) { return strncmp(n, "test", 4) == 0; }, files)) {
     t::skip("curl test cases: " + dir + " not found");
     return;
   }
-  std::vector<std::string> files;
-  while (dirent* e = readdir(d))
-    if (strncmp(e->d_name, "test", 4) == 0) files.push_back(e->d_name);
-  closedir(d);
-  std::sort(files.begin(), files.end());
   const std::map<int, const char*> not_ours = {
     {1, "unsupported protocol (curl's URL handling)"}, {3, "malformed URL (curl's URL handling)"},
     {6, "name resolution, not a reply"}, {7, "connect, not a reply"}, {28, "timeout, not a reply"},

@@ -1,6 +1,8 @@
 #include "util.hpp"
 
+#include <algorithm>
 #include <cstdio>
+#include <dirent.h>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -48,6 +50,20 @@ std::string temp_dir() {
 void skip(const std::string& what) {
   static std::set<std::string> said;
   if (said.insert(what).second) fprintf(stderr, "SKIP: %s\n", what.c_str());
+}
+
+}  // namespace t
+
+namespace t {
+
+bool files_in(const std::string& dir, bool (*keep)(const char* name), std::vector<std::string>& out) {
+  DIR* d = opendir(dir.c_str());
+  if (!d) return false;
+  while (dirent* e = readdir(d))
+    if (keep(e->d_name)) out.push_back(e->d_name);
+  closedir(d);
+  std::sort(out.begin(), out.end());
+  return true;
 }
 
 }  // namespace t

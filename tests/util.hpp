@@ -11,5 +11,7 @@ bool read_file(const std::string& path, std::string& out);
 void write_file(const std::string& path, const std::string& data);
 std::string temp_dir();              // one per test run, under build/
 void skip(const std::string& what);  // print "SKIP: ..." once per reason
+// The names in dir that keep() accepts, sorted; false if dir is not there.
+bool files_in(const std::string& dir, bool (*keep)(const char* name), std::vector<std::string>& out);
 
 }  // namespace t
