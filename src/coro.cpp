@@ -4,8 +4,6 @@
 
 namespace fanout {
 
-thread_local FrameArena* FrameArena::current = nullptr;
-
 FrameArena::~FrameArena() {
   for (auto& list : free_)
     for (void* p : list) ::operator delete(p);

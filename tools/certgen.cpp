@@ -119,5 +119,9 @@ int main(int argc, char** argv) {
   unsigned char pem[4096];
   check("write_key_pem", mbedtls_pk_write_key_pem(&server, pem, sizeof pem));
   write_file(dir + "/server.key", pem);
+  mbedtls_pk_free(&ca);
+  mbedtls_pk_free(&server);
+  mbedtls_ctr_drbg_free(&g_drbg);
+  mbedtls_entropy_free(&g_entropy);
   return 0;
 }
