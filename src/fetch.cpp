@@ -17,11 +17,12 @@
 namespace fanout {
 namespace {
 
-bool wait_for(int fd, short events, Deadline dl) {
+// poll() one fd until the deadline: its revents, 0 when time ran out.
+short wait_for(int fd, short events, Deadline dl) {
   pollfd p{fd, events, 0};
   int r;
   while ((r = sys::poll(&p, 1, ms_left(dl))) < 0 && errno == EINTR) {}
-  return r > 0;
+  return r > 0 ? p.revents : 0;
 }
 
 // A non-blocking connect() so the deadline holds, then back to blocking.
@@ -36,16 +37,14 @@ int connect_one(const Addr& a, Deadline dl, Result& r) {
   if (sys::connect(fd, reinterpret_cast<const sockaddr*>(&a.ss), a.len) < 0) {
     err = errno;
     if (err == EINPROGRESS) {
-      pollfd p{fd, POLLOUT, 0};
-      int n;
-      while ((n = sys::poll(&p, 1, ms_left(dl))) < 0 && errno == EINTR) {}
-      if (n == 0) {
+      short ev = wait_for(fd, POLLOUT, dl);
+      if (ev == 0) {
         sys::close(fd);
         r.fail(Cause::timeout, "timeout: " + call);
         return -1;
       }
       err = 0;
-      if (p.revents & (POLLERR | POLLHUP)) {
+      if (ev & (POLLERR | POLLHUP)) {
         socklen_t len = sizeof err;
         sys::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
         if (!err) err = ECONNREFUSED;
@@ -149,8 +148,7 @@ bool open_conn(Worker& w, const Request& rq, const Deadline& dl, Conn& c, Result
     if (c.fd >= 0 || r.cause == Cause::timeout) break;
   }
   if (c.fd < 0) return false;
-  r.cause = Cause::none;  // an earlier address's error is moot
-  r.error.clear();
+  r.clear_error();  // an earlier address's error is moot
   r.mark(kConnect);
   if (!rq.url.https) return true;
   std::string err;
@@ -200,15 +198,10 @@ void run(Worker& w, const Request& rq, Deadline dl, Result& r) {
       receive(w, *c, rq, dl, r, &any, &keep);
     }
     if (c->tls) c->tls->dl = nullptr;
-    // A kept-alive connection the server had closed: once more, on a new one.
-    bool retry = attempt == 0 && c->reused && !any &&
-                 (r.cause == Cause::send || r.cause == Cause::recv || r.cause == Cause::http);
+    bool retry = attempt == 0 && stale_keepalive(*c, any, r);
     w.pool->release(key, std::move(c), keep && r.ok());
     if (!retry) return;
-    r.cause = Cause::none;
-    r.error.clear();
-    r.status = 0;
-    r.bytes = 0;
+    r.restart();
   }
 }
 
@@ -216,13 +209,10 @@ void run(Worker& w, const Request& rq, Deadline dl, Result& r) {
 
 void fetch_blocking(Worker& w, const Request& rq, Result& r) {
   auto t0 = Clock::now();
-  r = Result{};
-  r.line = rq.line;
-  r.worker = w.id;
+  r.begin(rq.line, w.id);
   r.lane = w.id;
-  r.mark(kStart);
   w.sink->begin(rq);
-  run(w, rq, t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(w.cfg.timeout)), r);
+  run(w, rq, deadline_in(w.cfg.timeout), r);
   w.sink->end(r);
   r.mark(kEnd);
   r.ms = ms_since(t0);

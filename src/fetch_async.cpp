@@ -73,8 +73,7 @@ Task open_conn(Loop& l, const Request& rq, const Deadline& dl, Conn& c, Result& 
     if (r.cause == Cause::timeout) break;
   }
   if (c.fd < 0) co_return;
-  r.cause = Cause::none;
-  r.error.clear();
+  r.clear_error();  // an earlier address's error is moot
   r.mark(kConnect);
   if (!rq.url.https) co_return;
   std::string err;
@@ -212,11 +211,8 @@ Task exchange(Loop& l, const Request& rq, Conn& c, Sink& sink, const Deadline& d
 
 Task fetch_async(Loop& l, const Request& rq, Sink& sink, Result& r) {
   auto t0 = Clock::now();
-  const Deadline dl = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(l.cfg.timeout));
-  r = Result{};
-  r.line = rq.line;
-  r.worker = l.id;
-  r.mark(kStart);
+  const Deadline dl = deadline_in(l.cfg.timeout);
+  r.begin(rq.line, l.id);
   sink.begin(rq);
   if (!rq.error.empty()) r.fail(Cause::input, rq.error);
   std::string key = rq.error.empty() ? pool_key(rq.url) : "";
@@ -239,15 +235,10 @@ Task fetch_async(Loop& l, const Request& rq, Sink& sink, Result& r) {
     }
     bool any = false, keep = false;
     co_await exchange(l, rq, *c, sink, dl, r, &any, &keep);
-    // A kept-alive connection the server had closed: once more, on a new one.
-    bool retry = attempt == 0 && c->reused && !any &&
-                 (r.cause == Cause::send || r.cause == Cause::recv || r.cause == Cause::http);
+    bool retry = attempt == 0 && stale_keepalive(*c, any, r);
     l.pool.release(key, std::move(c), keep && r.ok());
     if (!retry) break;
-    r.cause = Cause::none;
-    r.error.clear();
-    r.status = 0;
-    r.bytes = 0;
+    r.restart();
   }
   sink.end(r);
   r.mark(kEnd);

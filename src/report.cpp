@@ -32,9 +32,6 @@ std::string json_string(std::string_view s) {
 
 namespace {
 
-// Every message starts with its cause ("connect(...)", "dns: ...", "http: ...").
-const std::string& error_text(const Result& r) { return r.error; }
-
 std::string statuses_json(const std::vector<Result>& results, bool with_errors) {
   std::map<int, int> st;
   int errors = 0;
@@ -53,7 +50,7 @@ std::string statuses_json(const std::vector<Result>& results, bool with_errors) 
 std::string histogram(const std::vector<Result>& results) { return statuses_json(results, true); }
 
 void print_summary(FILE* out, const Run& run, double seconds) {
-  int c = run.cfg.model == "seq" ? 1 : run.cfg.concurrency;
+  int c = run.cfg.effective_concurrency();
   fprintf(out, "%s\ntook %.3f seconds (%s, c=%d, %zu urls)\n", histogram(run.results).c_str(), seconds,
           run.cfg.model.c_str(), c, run.results.size());
   if (run.totals.inflight)
@@ -69,7 +66,7 @@ void print_json(FILE* out, const Run& run, double seconds, const Cost& cost) {
   std::string e = "{";
   for (auto& [k, n] : errors) e += (e.size() > 1 ? ", " : "") + json_string(k) + ": " + std::to_string(n);
   e += "}";
-  int c = run.cfg.model == "seq" ? 1 : run.cfg.concurrency;
+  int c = run.cfg.effective_concurrency();
   std::string frames;
   if (run.totals.inflight)
     frames = ", \"frames\": {\"bytes_per_request\": " + std::to_string(run.totals.frame_bytes / run.totals.inflight) +
@@ -140,7 +137,7 @@ void print_cost(FILE* out, const Run& run, const Cost& c) {
   const Totals& t = run.totals;
   double n = double(std::max<size_t>(1, run.results.size()));
   auto u = [](uint64_t v) { return (unsigned long long)v; };
-  put("cost (%s, c=%d, %zu urls)\n", run.cfg.model.c_str(), run.cfg.model == "seq" ? 1 : run.cfg.concurrency,
+  put("cost (%s, c=%d, %zu urls)\n", run.cfg.model.c_str(), run.cfg.effective_concurrency(),
           run.results.size());
   put("  wall              %.3f s, %.1f requests/s\n", c.wall, c.wall > 0 ? n / c.wall : 0);
   put("  cpu               %.3f s user, %.3f s system, %.3f ms per request\n", c.user, c.sys,
@@ -205,7 +202,7 @@ bool write_results(const std::string& path, const Run& run, std::string& err) {
     fprintf(f, "{\"line\": %u, \"url\": %s, \"status\": %s, \"bytes\": %llu, \"ms\": %.3f, \"error\": %s, \"worker\": %d}\n",
             run.reqs[i].line, json_string(run.reqs[i].text).c_str(),
             r.ok() ? std::to_string(r.status).c_str() : "null", (unsigned long long)r.bytes, r.ms,
-            r.ok() ? "null" : json_string(error_text(r)).c_str(), r.worker);
+            r.ok() ? "null" : json_string(r.error).c_str(), r.worker);
   }
   bool ok = !ferror(f);
   if (f != stdout) ok = fclose(f) == 0 && ok;

@@ -115,7 +115,7 @@ std::string timeline_svg(const Run& run, int64_t t0) {
   s += buf;
   snprintf(buf, sizeof buf,
            "<text x=\"10\" y=\"20\" font-size=\"14\">fanout %s, c=%d, %zu urls: %.3f s, one row per %s</text>\n",
-           run.cfg.model.c_str(), run.cfg.concurrency, run.results.size(), double(end - t0) / 1e9,
+           run.cfg.model.c_str(), run.cfg.effective_concurrency(), run.results.size(), double(end - t0) / 1e9,
            lane_kind(run.cfg.model));
   s += buf;
   // As in the seeds' figures: what a worker spent waiting for I/O, and what

@@ -14,6 +14,7 @@ using Clock = std::chrono::steady_clock;
 using Deadline = Clock::time_point;
 // Milliseconds until d, at least 0: what poll() takes.
 int ms_left(Deadline d);
+Deadline deadline_in(double seconds);  // --timeout from now
 double ms_since(Clock::time_point t0);
 
 // Why a request has no HTTP status. Stable names: they are JSON keys.
@@ -38,11 +39,21 @@ struct Result {
   uint64_t bytes = 0;  // body bytes received
   double ms = 0;
   Cause cause = Cause::none;
-  std::string error;   // what went wrong, strace style where a call failed
+  std::string error;   // what went wrong; starts with its cause ("dns: ", "connect(...)")
   int worker = -1;
   int lane = 0;  // the thread, process or coroutine slot within the worker
   int64_t at[kPhases] = {};
   void mark(Phase p) { at[p] = now_ns(); }
+  // A fresh result for a request that starts now.
+  void begin(uint32_t input_line, int worker_id) {
+    *this = Result{};
+    line = input_line;
+    worker = worker_id;
+    mark(kStart);
+  }
+  void clear_error() { cause = Cause::none; error.clear(); }
+  // A second try: what the first one got does not count.
+  void restart() { clear_error(); status = 0; bytes = 0; }
   bool ok() const { return cause == Cause::none; }
   void fail(Cause c, std::string msg) { cause = c; error = std::move(msg); status = 0; }
 };
@@ -70,6 +81,7 @@ struct Config {
   std::string results;               // --results FILE
   std::string trace;                 // --trace FILE.json or FILE.svg
   std::string input = "-";
+  int effective_concurrency() const { return model == "seq" ? 1 : concurrency; }  // seq ignores -c
 };
 
 }  // namespace fanout

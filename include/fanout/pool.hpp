@@ -37,6 +37,12 @@ struct Conn {
 
 std::string pool_key(const Url& u);  // "https://host:443"
 
+// A reused connection failed before any response byte: the server had
+// closed it while it sat idle. Worth one more try, on a new connection.
+inline bool stale_keepalive(const Conn& c, bool any_byte, const Result& r) {
+  return c.reused && !any_byte && (r.cause == Cause::send || r.cause == Cause::recv || r.cause == Cause::http);
+}
+
 struct PoolStats {
   uint64_t opened = 0, reused = 0;
 };

@@ -152,13 +152,9 @@ bool run_hybrid(Run& run, std::string& err) {
       int st = 0;
       while (sys::waitpid(k.pid, &st, 0) < 0 && errno == EINTR) {}
       if (WIFEXITED(st) && WEXITSTATUS(st) == 0) continue;
-      std::string how = sys::wait_status(st);
       for (uint32_t i : k.order) {
         if (answered[i]) continue;
-        run.results[i] = Result{};
-        run.results[i].line = run.reqs[i].line;
-        run.results[i].worker = int(j);
-        run.results[i].fail(Cause::worker, "worker " + std::to_string(j) + " (pid " + std::to_string(k.pid) + ") " + how);
+        run.results[i] = wire::died(run.reqs[i].line, int(j), k.pid, st);
         answered[i] = true;
         progress::done(true);
         if (++count == n) run.mark_finished();

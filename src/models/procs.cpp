@@ -174,12 +174,7 @@ class Workers {
     int st = 0;
     while (sys::waitpid(p.pid, &st, 0) < 0 && errno == EINTR) {}
     if (p.holding < 0) return;
-    std::string how = sys::wait_status(st);
-    Result& r = run_.results[size_t(p.holding)];
-    r = Result{};
-    r.line = run_.reqs[size_t(p.holding)].line;
-    r.worker = p.id;
-    r.fail(Cause::worker, "worker " + std::to_string(p.id) + " (pid " + std::to_string(p.pid) + ") " + how);
+    run_.results[size_t(p.holding)] = wire::died(run_.reqs[size_t(p.holding)].line, p.id, p.pid, st);
     progress::done(true);
     if (++answered_ == run_.results.size()) run_.mark_finished();
     std::string err;

@@ -32,6 +32,16 @@ inline void put_totals(std::string& out, const Totals& t) {
   out.append(reinterpret_cast<const char*>(&t), sizeof t);
 }
 
+// The result of a request whose worker died before reporting it.
+inline Result died(uint32_t line, int worker, long pid, int wait_status) {
+  Result r;
+  r.line = line;
+  r.worker = worker;
+  r.fail(Cause::worker, "worker " + std::to_string(worker) + " (pid " + std::to_string(pid) + ") " +
+                            sys::wait_status(wait_status));
+  return r;
+}
+
 // Takes every whole record off the front of in.
 template <class OnResult, class OnTotals>
 void take(std::string& in, OnResult on_result, OnTotals on_totals) {
