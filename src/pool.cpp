@@ -5,16 +5,39 @@
 
 namespace fanout {
 
-Conn::~Conn() {
-  tls.reset();
-  if (fd < 0) return;
-  if (reactor) reactor->close(fd);
-  else sys::close(fd);
-}
-
 std::string pool_key(const Url& u) {
   std::string host = u.kind == Url::HostKind::ipv6 ? "[" + u.host + "]" : u.host;
   return (u.https ? "https://" : "http://") + host + ":" + std::to_string(u.port);
+}
+
+namespace {
+
+// Bytes or a FIN that came while c sat idle: the server is done with it.
+// A loop's reactor knows when the last read emptied the socket; when it
+// cannot tell (a TLS record read to its exact end), or off a loop, one
+// poll asks, as curl does before it reuses a connection.
+bool quiet(Conn& c) {
+  if (c.reactor && !c.reactor->ready(c.fd, false)) return true;
+  pollfd p{c.fd, POLLIN, 0};
+  if (sys::poll(&p, 1, 0) != 0) return false;
+  if (c.reactor) c.reactor->drained(c.fd, false);
+  return true;
+}
+
+}  // namespace
+
+std::unique_ptr<Conn> HostConns::take_idle(PoolStats& st) {
+  while (!idle.empty()) {
+    std::unique_ptr<Conn> c = std::move(idle.back());
+    idle.pop_back();
+    if (quiet(*c)) {
+      c->reused = true;
+      st.reused++;
+      return c;
+    }
+    open--;
+  }
+  return nullptr;
 }
 
 std::unique_ptr<Conn> HostConns::put_back(std::unique_ptr<Conn> c, bool keep, PoolStats& st) {
@@ -31,22 +54,16 @@ bool Pool::acquire(const std::string& key, bool fresh, Deadline dl, std::unique_
   std::unique_lock<std::mutex> lock(mu_);
   Host& h = hosts_[key];
   for (;;) {
-    if (!fresh && !h.idle.empty()) {
-      out = std::move(h.idle.back());
-      h.idle.pop_back();
-      out->reused = true;
-      stats_.reused++;
-      return true;
-    }
+    if (!fresh && (out = h.take_idle(stats_))) return true;
     if (per_host_ <= 0 || h.open < per_host_) {
       h.open++;
-      out.reset();
+      out = std::make_unique<Conn>();
       return true;
     }
     if (fresh && !h.idle.empty()) {  // make room: drop an idle one for a new one
       std::unique_ptr<Conn> drop = std::move(h.idle.back());
       h.idle.pop_back();
-      out.reset();
+      out = std::make_unique<Conn>();
       return true;  // drop's slot becomes ours; it closes as it goes
     }
     if (cv_.wait_until(lock, dl) == std::cv_status::timeout) return false;
@@ -69,26 +86,15 @@ PoolStats Pool::stats() {
 
 bool LoopPool::try_take(const std::string& key, bool fresh, std::unique_ptr<Conn>& out) {
   Host& h = hosts_[key];
-  while (!fresh && !h.idle.empty()) {
-    std::unique_ptr<Conn> c = std::move(h.idle.back());
-    h.idle.pop_back();
-    // Bytes or a FIN arrived while it sat idle: the server is done with it.
-    if (r_.ready(c->fd, false)) {
-      h.open--;
-      continue;
-    }
-    c->reused = true;
-    stats_.reused++;
-    out = std::move(c);
-    return true;
-  }
+  if (!fresh && (out = h.take_idle(stats_))) return true;
   if (fresh && per_host_ > 0 && h.open >= per_host_ && !h.idle.empty()) {
     h.idle.pop_back();  // make room for the new one
     h.open--;
   }
   if (per_host_ <= 0 || h.open < per_host_) {
     h.open++;
-    out.reset();
+    out = std::make_unique<Conn>();
+    out->reactor = &r_;
     return true;
   }
   return false;

@@ -21,6 +21,12 @@ double ms_since(Clock::time_point t0);
 enum class Cause : uint8_t { none, input, dns, connect, tls, send, recv, http, timeout, worker };
 const char* cause_name(Cause c);
 
+// A failure as a value: its cause and the words for the user.
+struct Failure {
+  Cause cause = Cause::none;
+  std::string error;
+};
+
 struct Request {
   uint32_t line = 0;   // 1-based line number in the input
   std::string text;    // the line as given (trimmed)
@@ -56,6 +62,7 @@ struct Result {
   void restart() { clear_error(); status = 0; bytes = 0; }
   bool ok() const { return cause == Cause::none; }
   void fail(Cause c, std::string msg) { cause = c; error = std::move(msg); status = 0; }
+  void fail(Failure f) { fail(f.cause, std::move(f.error)); }
 };
 
 struct ResolveEntry {
@@ -76,6 +83,7 @@ struct Config {
   std::string dns_server;            // --dns-server ADDR:PORT
   std::string cacert;                // --cacert FILE
   bool insecure = false;             // -k
+  bool session_reuse = true;         // --no-session-reuse turns TLS resumption off
   double timeout = 30;               // seconds, whole request
   bool json = false;
   std::string results;               // --results FILE

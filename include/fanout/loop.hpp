@@ -7,6 +7,7 @@
 
 #include "fanout/coro.hpp"
 #include "fanout/dns.hpp"
+#include "fanout/engine.hpp"
 #include "fanout/job.hpp"
 #include "fanout/pool.hpp"
 #include "fanout/tls.hpp"
@@ -17,15 +18,16 @@ class Loop {
  public:
   static constexpr size_t kScratch = 64 * 1024;
   Loop(int loop_id, const Config& c)
-      : id(loop_id), cfg(c), dns(reactor, c), scratch(kScratch), pool(reactor, c.per_host) {}
+      : id(loop_id), cfg(c), dns(reactor, c), tls(c), scratch(kScratch), pool(reactor, c.per_host) {}
   int id;
   const Config& cfg;
   Reactor reactor;
   FrameArena arena;
   LoopResolver dns;
+  Memo memo;
   TlsClient tls;
   std::vector<char> scratch;
-  LoopPool pool;  // after reactor: its connections close through it
+  LoopPool pool;  // after reactor and tls: its connections close through one and point into the other
   size_t inflight = 0;  // the most requests it ran at once
 };
 

@@ -12,11 +12,12 @@
 namespace fanout {
 
 class Worker;
+class TlsClient;
 class Loop;
 
 // What workers did, added up after join/waitpid (each worker counts alone).
 struct Totals {
-  uint64_t connections = 0, reused = 0, dns_queries = 0, tls_handshakes = 0;
+  uint64_t connections = 0, reused = 0, dns_queries = 0, tls_handshakes = 0, tls_resumed = 0;
   uint64_t syscalls[sys::NCALLS] = {};
   int workers = 0;
   // Coroutine frames (async, hybrid): the peak bytes of each loop, added up,
@@ -25,6 +26,7 @@ struct Totals {
   uint64_t children_rss_kb = 0;  // each child process's own peak, added up
   void add(const Totals& o);
   void add_calls(const sys::Counters& c);  // the main thread's own calls
+  void add_tls(const TlsClient& c);
   // A worker's counts, without syscalls: those are per thread, and are read
   // once its state (pool, resolver) is gone, so its closes count too.
   static Totals of(const Worker& w);

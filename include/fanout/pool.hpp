@@ -15,33 +15,12 @@
 #include <vector>
 
 #include "fanout/core.hpp"
-#include "fanout/tls.hpp"
+#include "fanout/transport.hpp"
 #include "reactor.hpp"
 
 namespace fanout {
 
-struct Conn {
-  int fd = -1;
-  std::unique_ptr<TlsConn> tls;
-  std::string key;
-  bool reused = false;
-  Reactor* reactor = nullptr;  // set on a loop: closing goes through it
-  // A non-blocking connect still under way: the first send learns how it went.
-  bool connecting = false;
-  std::string peer;  // "127.0.0.1:80", for the error if it failed
-  Conn() = default;
-  Conn(const Conn&) = delete;
-  Conn& operator=(const Conn&) = delete;
-  ~Conn();
-};
-
 std::string pool_key(const Url& u);  // "https://host:443"
-
-// A reused connection failed before any response byte: the server had
-// closed it while it sat idle. Worth one more try, on a new connection.
-inline bool stale_keepalive(const Conn& c, bool any_byte, const Result& r) {
-  return c.reused && !any_byte && (r.cause == Cause::send || r.cause == Cause::recv || r.cause == Cause::http);
-}
 
 struct PoolStats {
   uint64_t opened = 0, reused = 0;
@@ -50,6 +29,9 @@ struct PoolStats {
 // What both pools keep per host:port.
 struct HostConns {
   std::vector<std::unique_ptr<Conn>> idle;
+  // The newest idle connection the server has not closed or written to
+  // while it sat idle, or null; the dead ones are closed.
+  std::unique_ptr<Conn> take_idle(PoolStats& st);
   int open = 0;  // connections in use or idle: what --per-host caps
   // c goes idle (keep) or its slot is freed; returns what is to be closed.
   std::unique_ptr<Conn> put_back(std::unique_ptr<Conn> c, bool keep, PoolStats& st);
@@ -59,9 +41,9 @@ struct HostConns {
 class Pool {
  public:
   explicit Pool(int per_host) : per_host_(per_host) {}
-  // An idle connection, or (null) leave to open a new one. fresh: never an
-  // idle one (the retry after a reused connection failed). false: the
-  // deadline came while waiting for the per-host cap.
+  // An idle connection, or a new one not yet opened. fresh: never an idle
+  // one (the retry after a reused connection failed). false: the deadline
+  // came while waiting for the per-host cap.
   bool acquire(const std::string& key, bool fresh, Deadline dl, std::unique_ptr<Conn>& out);
   // Back to the pool (keep) or closed; a null or unopened c frees its slot.
   void release(const std::string& key, std::unique_ptr<Conn> c, bool keep);

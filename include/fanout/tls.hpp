@@ -1,8 +1,13 @@
 // TLS with mbedTLS. The CA chain is loaded once per process and then only
-// read, so threads share it and forked workers inherit it. Each worker owns
-// its DRBG and its ssl_config (STYLE 8). mbedTLS reaches the socket only
-// through our BIO callbacks, so its syscalls are counted like ours.
+// read, so threads share it and forked workers inherit it. A TlsClient (the
+// ssl_config, its DRBG and the session cache) belongs to one worker: a
+// thread pool shares one, because its pooled connections move between
+// threads and must never point at a finished thread's state. mbedTLS
+// reaches the socket only through our BIO, so its syscalls are counted.
 #pragma once
+#include <atomic>
+#include <map>
+#include <mutex>
 #include <string>
 
 #include <mbedtls/ctr_drbg.h>
@@ -16,45 +21,73 @@ namespace fanout {
 // Loads --cacert, or the system bundle; a no-op with -k. Thread-safe, once.
 bool tls_load_ca(const Config& cfg, std::string& err);
 
+class TlsConn;
+
 class TlsClient {
  public:
-  TlsClient() = default;
+  explicit TlsClient(const Config& cfg) : reuse_(cfg.session_reuse) {}
   ~TlsClient();
   TlsClient(const TlsClient&) = delete;
   TlsClient& operator=(const TlsClient&) = delete;
-  bool init(const Config& cfg, std::string& err);  // on first use
-  bool ready() const { return ready_; }
+  bool init(const Config& cfg, std::string& err);  // on first use; thread-safe
+
+  // Session resumption, one cached session per host:port. Connections
+  // opened at once to a new host cannot resume a session nobody has yet:
+  // the first does the full handshake (turn() says first), the others are
+  // told to wait until it is done (first_done()).
+  enum Turn { go, first, wait };
+  Turn turn(const std::string& key);
+  void first_done(const std::string& key, bool ok);
+  // After a handshake that succeeded: keeps a new session, counts a resumed one.
+  void finished(TlsConn& c, const std::string& key);
+
   mbedtls_ssl_config conf;
-  uint64_t handshakes = 0;
+  std::atomic<uint64_t> handshakes{0}, resumed{0};
 
  private:
+  friend class TlsConn;
+  struct Session {
+    mbedtls_ssl_session s;
+    enum { none, first, have, open } state = none;  // open: nobody waits
+    Session() { mbedtls_ssl_session_init(&s); }
+    ~Session() { mbedtls_ssl_session_free(&s); }
+  };
+  std::mutex mu_;  // threads share one client
+  const bool reuse_;
   bool ready_ = false;
+  std::string err_;
+  std::map<std::string, Session> sessions_;
   mbedtls_entropy_context entropy_;
   mbedtls_ctr_drbg_context drbg_;
 };
 
-// One TLS session on a connected socket. With a deadline the socket is
-// blocking and the BIO waits in poll() until then (seq, threads, procs).
+// One TLS session on a connected non-blocking socket.
 class TlsConn {
  public:
   TlsConn();
   ~TlsConn();
   TlsConn(const TlsConn&) = delete;
   TlsConn& operator=(const TlsConn&) = delete;
-  int setup(TlsClient& c, int fd, const std::string& host, const Deadline* dl);
-  int handshake() { return mbedtls_ssl_handshake(&ssl_); }
+  // Ready to handshake; resumes key's cached session if there is one.
+  int setup(TlsClient& c, const std::string& host, const std::string& key);
+  // Where the bytes go: our BIO, with the connection as its context.
+  void set_bio(void* ctx, mbedtls_ssl_send_t* send, mbedtls_ssl_recv_t* recv) {
+    mbedtls_ssl_set_bio(&ssl_, ctx, send, recv, nullptr);
+  }
+  int handshake();  // 0, WANT_READ/WANT_WRITE, or an error
   int read(char* p, size_t n) { return mbedtls_ssl_read(&ssl_, reinterpret_cast<unsigned char*>(p), n); }
   int write(const char* p, size_t n) { return mbedtls_ssl_write(&ssl_, reinterpret_cast<const unsigned char*>(p), n); }
+  // Plaintext already decrypted, or a record already read: no need to wait.
+  bool pending() { return mbedtls_ssl_get_bytes_avail(&ssl_) > 0 || mbedtls_ssl_check_pending(&ssl_); }
   // What a failed call's return value means, for the user.
   Cause cause(int ret) const;
   std::string describe(int ret, const std::string& host, const char* during) const;
 
-  int fd = -1;
-  const Deadline* dl = nullptr;
-  int sys_errno = 0;       // errno of a failed send/recv in the BIO
-  bool timed_out = false;  // the BIO's poll() ran out of time
+  int sys_errno = 0;        // errno of a failed send/recv in the BIO
+  bool resumed = false;     // the server took our session: no public-key work
 
  private:
+  friend class TlsClient;
   mbedtls_ssl_context ssl_;
 };
 

@@ -31,6 +31,7 @@ void Totals::add(const Totals& o) {
   reused += o.reused;
   dns_queries += o.dns_queries;
   tls_handshakes += o.tls_handshakes;
+  tls_resumed += o.tls_resumed;
   for (int i = 0; i < sys::NCALLS; i++) syscalls[i] += o.syscalls[i];
   workers += o.workers;
   frame_bytes += o.frame_bytes;
@@ -51,6 +52,11 @@ Totals child_totals(Totals t) {
   return t;
 }
 
+void Totals::add_tls(const TlsClient& c) {
+  tls_handshakes += c.handshakes;
+  tls_resumed += c.resumed;
+}
+
 Totals Totals::of(const Worker& w) {
   Totals t;
   if (w.own) {  // a shared pool is counted once, by its model
@@ -58,7 +64,7 @@ Totals Totals::of(const Worker& w) {
     t.reused = w.own->stats().reused;
   }
   t.dns_queries = w.dns.queries();
-  t.tls_handshakes = w.tls.handshakes;
+  if (w.own_tls) t.add_tls(*w.own_tls);  // a shared client too is counted once, by its model
   t.workers = 1;
   return t;
 }
@@ -68,7 +74,7 @@ Totals Totals::of(const Loop& l) {
   t.connections = l.pool.stats().opened;
   t.reused = l.pool.stats().reused;
   t.dns_queries = l.dns.queries();
-  t.tls_handshakes = l.tls.handshakes;
+  t.add_tls(l.tls);
   t.workers = 1;
   t.frame_bytes = l.arena.peak_bytes;
   t.frames_total = l.arena.total_frames;

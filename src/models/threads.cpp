@@ -19,7 +19,10 @@ constexpr size_t kStack = 256 * 1024;
 struct Shared {
   Run& run;
   std::atomic<size_t> next{0};  // the queue: the index of the next request
-  Pool conns;                   // keep-alive connections, shared
+  // Shared, because kept-alive connections move between threads: a TLS
+  // connection must never point into a thread's state after it has ended.
+  TlsClient tls;
+  Pool conns;                   // keep-alive connections (after tls: they point into it)
 };
 
 struct Thread {
@@ -33,7 +36,7 @@ void* thread_main(void* arg) {
   auto* t = static_cast<Thread*>(arg);
   Run& run = t->pool->run;
   {
-    Worker w(t->id, run.cfg, run.job, &t->pool->conns);
+    Worker w(t->id, run.cfg, run.job, {&t->pool->conns, &t->pool->tls});
     for (;;) {
       size_t i = t->pool->next.fetch_add(1);
       if (i >= run.reqs.size()) break;
@@ -49,7 +52,7 @@ void* thread_main(void* arg) {
 }  // namespace
 
 bool run_threads(Run& run, std::string& err) {
-  Shared pool{run, {}, Pool(run.cfg.per_host)};
+  Shared pool{run, {}, TlsClient(run.cfg), Pool(run.cfg.per_host)};
   size_t n = std::max<size_t>(1, std::min<size_t>(size_t(run.cfg.concurrency), run.reqs.size()));
   std::vector<Thread> threads(n);
   pthread_attr_t attr;
@@ -74,6 +77,7 @@ bool run_threads(Run& run, std::string& err) {
   run.mark_finished();
   run.totals.connections += pool.conns.stats().opened;
   run.totals.reused += pool.conns.stats().reused;
+  run.totals.add_tls(pool.tls);
   return true;
 }
 

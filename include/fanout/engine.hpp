@@ -1,0 +1,115 @@
+// The request engine: what to do with one request, decided in one place
+// and without I/O (STYLE 13, like h11's next_event()). It says which step
+// comes next; a driver carries the step out and tells the engine how it
+// went. The engine never touches a socket and never waits: which pooled
+// connection, the one retry on a stale kept-alive connection, what the
+// deadline is, who resolves a host or does the first TLS handshake to it
+// and who waits for that, which sink gets the bytes: all of it is here.
+//
+// Drivers: fetch.cpp (blocking: seq, threads, procs) and fetch_async.cpp
+// (coroutines: async, hybrid). What they share for carrying out the I/O
+// steps is perform() below.
+#pragma once
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "fanout/core.hpp"
+#include "fanout/dns.hpp"
+#include "fanout/http.hpp"
+#include "fanout/job.hpp"
+#include "fanout/transport.hpp"
+
+namespace fanout {
+
+// What a worker learns once and its later requests use: one DNS answer
+// per host:port (an error too, but not a timeout).
+struct Memo {
+  struct Answer {
+    bool pending = true;  // one request of this worker is asking
+    std::vector<Addr> addrs;
+    Failure failure;
+  };
+  std::unordered_map<std::string, Answer> dns;
+};
+
+class Engine {
+ public:
+  enum Step { acquire, resolve, connect, handshake, send, recv, release, wait, done };
+  static const char* step_name(Step s);
+
+  Engine(const Config& cfg, Memo& memo, TlsClient& tls, const Request& rq, Sink& sink, Result& r, int worker);
+  Step step() const { return step_; }
+  Deadline deadline() const { return dl_; }
+
+  // acquire: a connection to key() from the pool (an idle one, or a new
+  // one not yet opened), never an idle one when fresh(); then acquired(),
+  // or no_connection() when the deadline came first.
+  const std::string& key() const { return key_; }
+  bool fresh() const { return attempt_ > 0; }
+  void acquired(const Conn& c);
+  void no_connection();
+  // resolve: url() into answer(); then resolved() with what the resolver
+  // said (on failure it has filled in the result).
+  const Url& url() const { return rq_.url; }
+  std::vector<Addr>& answer() { return addrs_; }
+  void resolved(bool ok);
+  // connect: to addr(); then connected(), or failed().
+  const Addr& addr() const { return addrs_[addr_]; }
+  void connected();
+  // handshake: handshaken(), or failed().
+  void handshaken();
+  // send: write unsent(); sent(n).
+  std::string_view unsent() const { return std::string_view(req_).substr(off_); }
+  void sent(size_t n);
+  // recv: received(bytes); 0 bytes is the end of the stream.
+  void received(const char* p, size_t n);
+  const char* during() const;  // what the request was doing, for errors
+  // release: the connection back to the pool if keep(), else closed.
+  bool keep() const { return keep_; }
+  void released();
+  // wait: until(), then waited().
+  Deadline until() const { return until_; }
+  void waited();
+
+  void failed(Failure f);  // the step's I/O failed
+  void timed_out();        // the deadline came while the step waited for I/O
+
+ private:
+  void open();         // the path to a new connection: resolve or connect
+  void try_handshake();
+  void end(bool keep);  // this attempt is over: release its connection
+  void pause();         // look again shortly (wait)
+  void end_turn(bool ok);
+
+  const Config& cfg_;
+  Memo& memo_;
+  TlsClient& tls_;
+  const Request& rq_;
+  Sink& sink_;
+  Result& r_;
+  Deadline dl_;
+  Clock::time_point t0_;
+  Step step_ = acquire;
+  std::string key_, host_key_, req_;
+  size_t off_ = 0;
+  int attempt_ = 0;
+  bool reused_ = false, any_ = false, keep_ = false, retry_ = false;
+  bool first_tls_ = false;  // this request does the first TLS handshake to its host
+  std::vector<Addr> addrs_;
+  size_t addr_ = 0;
+  http::ResponseParser parser_;
+  std::string carry_;  // a response head still incomplete, between reads
+  Deadline until_{};
+  int pause_us_ = 0;
+  Step paused_ = wait;  // what the wait is for: resolve or handshake
+};
+
+// One attempt at the engine's current I/O step (connect, handshake, send,
+// recv) on c, reading into buf. Io::ok and Io::error: the engine knows and
+// has moved on. want_read / want_write: wait for the socket, then call
+// again, or tell the engine timed_out().
+Io perform(Engine& e, Conn& c, TlsClient& tls, const Config& cfg, char* buf, size_t cap);
+
+}  // namespace fanout
