@@ -57,16 +57,21 @@ class Poll : public Poller {
 
 std::unique_ptr<Poller> make_poll_poller() { return std::make_unique<Poll>(); }
 
-std::unique_ptr<Poller> Poller::create() {
 #if defined(FANOUT_BACKEND_POLL)
-  return make_poll_poller();
+#define BACKEND poll
 #elif defined(__linux__)
-  return make_epoll_poller();
+#define BACKEND epoll
 #elif defined(__APPLE__) || defined(__FreeBSD__) || defined(__OpenBSD__) || defined(__NetBSD__) || defined(__DragonFly__)
-  return make_kqueue_poller();
+#define BACKEND kqueue
 #else
-  return make_poll_poller();
+#define BACKEND poll
 #endif
-}
+#define MAKE(b) make_##b##_poller
+#define MAKE_OF(b) MAKE(b)
+#define NAME(b) #b
+#define NAME_OF(b) NAME(b)
+
+std::unique_ptr<Poller> Poller::create() { return MAKE_OF(BACKEND)(); }
+const char* Poller::backend() { return NAME_OF(BACKEND); }
 
 }  // namespace fanout

@@ -25,6 +25,7 @@ struct PollEvent {
 class Poller {
  public:
   static std::unique_ptr<Poller> create();
+  static const char* backend();  // what create() makes: "epoll", "kqueue" or "poll"
   virtual ~Poller() = default;
   virtual const char* name() const = 0;
   virtual bool edge() const = 0;  // does kEdge mean edge-triggered here?

@@ -38,6 +38,8 @@ const char kUsage[] =
     "      --dns-server A:P    ask this DNS server instead of resolv.conf's\n"
     "      --cacert FILE       trust these CA certificates instead of the system's\n"
     "  -k, --insecure          do not verify TLS certificates\n"
+    "      --no-session-reuse  a full TLS handshake on every connection (no\n"
+    "                          resumption; for measuring; curl: --no-sessionid)\n"
     "      --json              print one JSON object instead of the summary\n"
     "      --results FILE      write one JSON line per input line, in input order\n"
     "      --trace FILE        where the time went: FILE.json (Chrome trace events,\n"
@@ -100,7 +102,7 @@ std::string parse_dns_server(const std::string& s) {
 }
 
 Config parse_args(int argc, char** argv) {
-  enum { kTimeout = 256, kResolve, kDnsServer, kCacert, kJson, kResults, kPerHost, kProgress, kNoProgress, kTrace };
+  enum { kTimeout = 256, kResolve, kDnsServer, kCacert, kJson, kResults, kPerHost, kProgress, kNoProgress, kTrace, kNoReuse };
   static const option longs[] = {
     {"model", required_argument, nullptr, 'm'},
     {"concurrency", required_argument, nullptr, 'c'},
@@ -118,6 +120,8 @@ Config parse_args(int argc, char** argv) {
     {"progress", no_argument, nullptr, kProgress},
     {"trace", required_argument, nullptr, kTrace},
     {"no-progress", no_argument, nullptr, kNoProgress},
+    {"no-session-reuse", no_argument, nullptr, kNoReuse},
+    {"no-sessionid", no_argument, nullptr, kNoReuse},
     {"version", no_argument, nullptr, 'V'},
     {"help", no_argument, nullptr, 'h'},
     {nullptr, 0, nullptr, 0},
@@ -157,6 +161,7 @@ Config parse_args(int argc, char** argv) {
       case kProgress: cfg.progress = 1; break;
       case kTrace: cfg.trace = optarg; break;
       case kNoProgress: cfg.progress = 0; break;
+      case kNoReuse: cfg.session_reuse = false; break;
       case 'V': printf("fanout %s\n", FANOUT_VERSION); exit(0);
       case 'h': fputs(kUsage, stdout); exit(0);
       default:

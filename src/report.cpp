@@ -6,6 +6,8 @@
 #include <map>
 #include <sys/resource.h>
 
+#include "poller.hpp"
+
 namespace fanout {
 
 std::string json_string(std::string_view s) {
@@ -108,6 +110,11 @@ Cost measure(const Run& run, double seconds) {
 
 namespace {
 
+// What the model waits with: the loop's poller, or poll() in the blocking driver.
+const char* poller_name(const Config& cfg) {
+  return cfg.model == "async" || cfg.model == "hybrid" ? Poller::backend() : "poll";
+}
+
 // Syscalls by name, most first. send and recv count under strace's names.
 std::vector<std::pair<std::string, uint64_t>> calls_by_name(const Totals& t, uint64_t* total) {
   std::map<std::string, uint64_t> by;
@@ -145,9 +152,10 @@ void print_cost(FILE* out, const Run& run, const Cost& c) {
   put("  peak rss          %.1f MB parent, %.1f MB children (each child's peak, added up)\n",
           double(c.rss_kb) / 1024, double(c.children_rss_kb) / 1024);
   put("  context switches  %ld voluntary, %ld involuntary; %ld minor faults\n", c.vcsw, c.ivcsw, c.minflt);
+  put("  poller            %s\n", poller_name(run.cfg));
   put("  created           %llu threads, %llu processes\n", u(t.syscalls[sys::CLONE]), u(t.syscalls[sys::FORK]));
-  put("  connections       %llu opened, %llu reused; %llu DNS queries; %llu TLS handshakes\n", u(t.connections),
-          u(t.reused), u(t.dns_queries), u(t.tls_handshakes));
+  put("  connections       %llu opened, %llu reused; %llu DNS queries; %llu TLS handshakes, %llu resumed\n",
+      u(t.connections), u(t.reused), u(t.dns_queries), u(t.tls_handshakes), u(t.tls_resumed));
   if (t.inflight)
     put("  coroutine frames  %llu made, %llu bytes per request in flight (%llu in flight)\n",
             u(t.frames_total), u(t.frame_bytes / t.inflight), u(t.inflight));
@@ -178,6 +186,7 @@ std::string cost_json(const Run& run, const Cost& c) {
                   num("connections_opened", double(t.connections)) + ", " +
                   num("connections_reused", double(t.reused)) + ", " + num("dns_queries", double(t.dns_queries)) +
                   ", " + num("tls_handshakes", double(t.tls_handshakes)) + ", " +
+                  num("tls_resumed", double(t.tls_resumed)) + ", \"poller\": " + json_string(poller_name(run.cfg)) + ", " +
                   num("frames", double(t.frames_total)) + ", " +
                   num("frame_bytes_per_request", double(t.inflight ? t.frame_bytes / t.inflight : 0)) +
                   ", \"latency_ms\": {" + num("p50", c.p50, 3) + ", " + num("p90", c.p90, 3) + ", " +

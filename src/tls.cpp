@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <mbedtls/error.h>
+#include <mbedtls/sha256.h>
 #include <mbedtls/net_sockets.h>
 #include <mbedtls/ssl_internal.h>  // handshake->resume: was the session taken?
 #include <mbedtls/x509_crt.h>
@@ -83,12 +84,10 @@ bool TlsClient::init(const Config& cfg, std::string& err) {
   mbedtls_ssl_conf_curves(&conf, curves);
   mbedtls_ssl_conf_session_tickets(&conf, reuse_ ? MBEDTLS_SSL_SESSION_TICKETS_ENABLED
                                                  : MBEDTLS_SSL_SESSION_TICKETS_DISABLED);
-  if (cfg.insecure) {
-    mbedtls_ssl_conf_authmode(&conf, MBEDTLS_SSL_VERIFY_NONE);
-  } else {
-    mbedtls_ssl_conf_authmode(&conf, MBEDTLS_SSL_VERIFY_REQUIRED);
-    mbedtls_ssl_conf_ca_chain(&conf, &g_ca, nullptr);
-  }
+  // The chain is checked by verify(), at the end of every full handshake,
+  // before a byte of the request is sent; mbedTLS checks the key exchange.
+  mbedtls_ssl_conf_authmode(&conf, MBEDTLS_SSL_VERIFY_NONE);
+  verify_ = !cfg.insecure;
   return true;
 }
 
@@ -120,10 +119,46 @@ void TlsClient::finished(TlsConn& c, const std::string& key) {
   if (mbedtls_ssl_get_session(&c.ssl_, &s.s) == 0) s.state = Session::have;
 }
 
+uint32_t TlsClient::verify(const mbedtls_x509_crt* chain, const std::string& host) {
+  if (!chain) return MBEDTLS_X509_BADCERT_MISSING;
+  mbedtls_sha256_context sha;
+  mbedtls_sha256_init(&sha);
+  mbedtls_sha256_starts_ret(&sha, 0);
+  mbedtls_sha256_update_ret(&sha, reinterpret_cast<const unsigned char*>(host.c_str()), host.size() + 1);
+  for (const mbedtls_x509_crt* c = chain; c; c = c->next) {
+    unsigned char len[4] = {uint8_t(c->raw.len >> 24), uint8_t(c->raw.len >> 16), uint8_t(c->raw.len >> 8), uint8_t(c->raw.len)};
+    mbedtls_sha256_update_ret(&sha, len, sizeof len);
+    mbedtls_sha256_update_ret(&sha, c->raw.p, c->raw.len);
+  }
+  std::string key(32, '\0');
+  mbedtls_sha256_finish_ret(&sha, reinterpret_cast<unsigned char*>(key.data()));
+  mbedtls_sha256_free(&sha);
+  // Checked less than a minute ago: certificates do not expire by the second.
+  auto now = Clock::now();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = good_chains_.find(key);
+    if (it != good_chains_.end() && now - it->second < std::chrono::minutes(1)) return 0;
+  }
+  uint32_t flags = 0;
+  if (mbedtls_x509_crt_verify_with_profile(const_cast<mbedtls_x509_crt*>(chain), &g_ca, nullptr,
+                                           &mbedtls_x509_crt_profile_default, host.c_str(), &flags, nullptr,
+                                           nullptr) != 0 && flags == 0)
+    flags = MBEDTLS_X509_BADCERT_OTHER;
+  if (flags == 0) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (good_chains_.size() >= 4096) good_chains_.clear();
+    good_chains_[key] = now;
+  }
+  return flags;
+}
+
 TlsConn::TlsConn() { mbedtls_ssl_init(&ssl_); }
 TlsConn::~TlsConn() { mbedtls_ssl_free(&ssl_); }
 
 int TlsConn::setup(TlsClient& c, const std::string& host, const std::string& key) {
+  client_ = &c;
+  host_ = host;
   int r = mbedtls_ssl_setup(&ssl_, &c.conf);
   if (r == 0) r = mbedtls_ssl_set_hostname(&ssl_, host.c_str());  // SNI and the name check
   if (r == 0 && c.reuse_) {
@@ -143,6 +178,10 @@ int TlsConn::handshake() {
     if (ssl_.handshake && ssl_.handshake->resume) resumed = true;
     if (r != 0) return r;
   }
+  // A resumed session's chain was checked when the session was made.
+  if (client_ && client_->verify_ && !resumed &&
+      (verify_flags = client_->verify(mbedtls_ssl_get_peer_cert(&ssl_), host_)) != 0)
+    return MBEDTLS_ERR_X509_CERT_VERIFY_FAILED;
   return 0;
 }
 
@@ -158,7 +197,7 @@ std::string TlsConn::describe(int ret, const std::string& host, const char* duri
   if (ret == MBEDTLS_ERR_NET_SEND_FAILED) return sys::describe("send", sys_errno);
   if (ret == MBEDTLS_ERR_NET_RECV_FAILED) return sys::describe("recv", sys_errno);
   if (ret == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) {
-    uint32_t f = mbedtls_ssl_get_verify_result(&ssl_);
+    uint32_t f = verify_flags;
     std::string why;
     auto add = [&](const std::string& s) { why += (why.empty() ? "" : "; ") + s; };
     if (f & MBEDTLS_X509_BADCERT_EXPIRED) add("certificate has expired");

@@ -155,6 +155,13 @@ bool Conn::start_tls(TlsClient& c, const std::string& name, const std::string& k
   return r == 0;
 }
 
+bool Conn::accept_tls(const mbedtls_ssl_config* conf) {
+  tls = std::make_unique<TlsConn>();
+  t = &kTlsTransport;
+  tls->set_bio(this, bio_send, bio_recv);
+  return tls->setup_server(conf) == 0;
+}
+
 Failure Conn::failure(const char* during) const {
   std::string call = failed_call ? failed_call : "?";
   if (call == "tls") return {tls->cause(err), tls->describe(err, host, during)};

@@ -23,8 +23,9 @@
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
 #include <mbedtls/error.h>
-#include <mbedtls/net_sockets.h>
 #include <mbedtls/ssl.h>
+#include <mbedtls/ssl_cache.h>
+#include <mbedtls/ssl_ticket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string>
@@ -32,6 +33,7 @@
 #include <unistd.h>
 
 #include "fanout/coro.hpp"
+#include "fanout/transport.hpp"
 #include "reactor.hpp"
 
 using namespace fanout;
@@ -60,12 +62,17 @@ struct Settings {
   }
 };
 
+// Resumption as real servers offer it: session tickets (RFC 5077) and a
+// session-ID cache, so a client's second connection can skip the full
+// handshake.
 struct Tls {
   mbedtls_entropy_context entropy;
   mbedtls_ctr_drbg_context drbg;
   mbedtls_ssl_config conf;
   mbedtls_x509_crt cert;
   mbedtls_pk_context key;
+  mbedtls_ssl_ticket_context tickets;
+  mbedtls_ssl_cache_context cache;
 };
 
 const char* reason(int s) {
@@ -96,53 +103,6 @@ const std::string& pattern() {
   }();
   return s;
 }
-
-// The BIO: plain non-blocking calls (mbedTLS' own net_recv calls fcntl on
-// every EAGAIN).
-int bio_send(void* ctx, const unsigned char* p, size_t n) {
-  ssize_t w = ::send(*static_cast<int*>(ctx), p, n, MSG_NOSIGNAL);
-  if (w >= 0) return int(w);
-  return errno == EAGAIN || errno == EINTR ? MBEDTLS_ERR_SSL_WANT_WRITE : MBEDTLS_ERR_NET_SEND_FAILED;
-}
-int bio_recv(void* ctx, unsigned char* p, size_t n) {
-  ssize_t r = ::recv(*static_cast<int*>(ctx), p, n, 0);
-  if (r >= 0) return int(r);
-  return errno == EAGAIN || errno == EINTR ? MBEDTLS_ERR_SSL_WANT_READ : MBEDTLS_ERR_NET_RECV_FAILED;
-}
-
-// One connection, plain or TLS: reads and writes that say "again".
-struct Peer {
-  Reactor& r;
-  int fd;
-  mbedtls_ssl_context* ssl = nullptr;
-  enum { kAgainRead = -1, kAgainWrite = -2, kGone = -3 };
-
-  ssize_t recv_some(char* p, size_t n) {
-    if (ssl) {
-      int got = mbedtls_ssl_read(ssl, reinterpret_cast<unsigned char*>(p), n);
-      if (got > 0) return got;
-      if (got == MBEDTLS_ERR_SSL_WANT_READ) return kAgainRead;
-      if (got == MBEDTLS_ERR_SSL_WANT_WRITE) return kAgainWrite;
-      return 0;  // close_notify, EOF or an error: the client is gone
-    }
-    ssize_t got = ::recv(fd, p, n, 0);
-    if (got < 0) return errno == EAGAIN || errno == EINTR ? kAgainRead : 0;
-    if (size_t(got) < n) r.drained(fd, false);
-    return got;
-  }
-  ssize_t send_some(const char* p, size_t n) {
-    if (ssl) {
-      int w = mbedtls_ssl_write(ssl, reinterpret_cast<const unsigned char*>(p), n);
-      if (w >= 0) return w;
-      if (w == MBEDTLS_ERR_SSL_WANT_WRITE) return kAgainWrite;
-      if (w == MBEDTLS_ERR_SSL_WANT_READ) return kAgainRead;
-      return kGone;
-    }
-    ssize_t w = ::send(fd, p, n, MSG_NOSIGNAL);
-    if (w < 0) return errno == EAGAIN || errno == EINTR ? kAgainWrite : kGone;
-    return w;
-  }
-};
 
 struct Response {
   std::string head;
@@ -262,76 +222,56 @@ void generate(Response& resp, std::string& out) {
   resp.body -= take;
 }
 
+// One connection, plain or TLS, through fanout's own transport table.
 Task serve(Reactor& r, int fd, const Settings& set) {
-  mbedtls_ssl_context ssl;
-  Peer peer{r, fd, nullptr};
-  int fdv = fd;  // the BIO's context
-  if (set.tls) {
-    mbedtls_ssl_init(&ssl);
-    mbedtls_ssl_setup(&ssl, set.tls);
-    mbedtls_ssl_set_bio(&ssl, &fdv, bio_send, bio_recv, nullptr);
-    peer.ssl = &ssl;
-    for (;;) {
-      int ret = mbedtls_ssl_handshake(&ssl);
-      if (ret == 0) break;
-      if (ret != MBEDTLS_ERR_SSL_WANT_READ && ret != MBEDTLS_ERR_SSL_WANT_WRITE) goto done;  // refused: fine in tests
-      bool wr = ret == MBEDTLS_ERR_SSL_WANT_WRITE;
-      r.drained(fd, wr);
-      if (co_await IoWait{r, fd, wr, nullptr} != Waiter::kReady) goto done;
+  Conn c;
+  c.fd = fd;
+  c.reactor = &r;
+  if (set.tls && !c.accept_tls(set.tls)) co_return;
+  auto wait = [&](Io io, const Deadline* dl) { return IoWait{r, fd, io == Io::want_write, dl}; };
+  for (Io io; (io = c.t->handshake(c)) != Io::ok;)
+    if (io == Io::error || co_await wait(io, nullptr) != Waiter::kReady) co_return;  // refused: fine in tests
+  std::string in, out;
+  char buf[16384];
+  for (;;) {
+    // Read until a whole request head is in.
+    size_t end;
+    while ((end = in.find("\r\n\r\n")) == std::string::npos) {
+      size_t n = 0;
+      Io io = c.t->read(c, buf, sizeof buf, &n);
+      if (io == Io::error || (io == Io::ok && n == 0) || in.size() > kMaxRequest) co_return;
+      if (io == Io::ok) {
+        in.append(buf, n);
+        continue;
+      }
+      Deadline idle = Clock::now() + std::chrono::milliseconds(set.idle_close_ms);
+      if (co_await wait(io, set.idle_close_ms > 0 && in.empty() ? &idle : nullptr) != Waiter::kReady)
+        co_return;  // idle too long, or closed
+    }
+    Response resp = route(in.substr(0, end + 2), set);
+    in.erase(0, end + 4);
+    if (resp.delay_ms > 0) co_await sleep_until(r, Clock::now() + std::chrono::milliseconds(resp.delay_ms));
+    out = std::move(resp.head);
+    if (resp.body) generate(resp, out);  // head and first bytes in one send
+    for (size_t off = 0;;) {
+      if (off == out.size()) {
+        if (resp.body == 0) break;
+        out.clear();
+        off = 0;
+        generate(resp, out);
+        continue;
+      }
+      size_t n = 0;
+      Io io = c.t->write(c, out.data() + off, out.size() - off, &n);
+      if (io == Io::error) co_return;
+      if (io == Io::ok) off += n;
+      else if (co_await wait(io, nullptr) != Waiter::kReady) co_return;
+    }
+    if (resp.close) {
+      if (c.tls) c.tls->close_notify();
+      co_return;
     }
   }
-  {
-    std::string in, out;
-    char buf[16384];
-    for (;;) {
-      // Read until a whole request head is in.
-      size_t end;
-      while ((end = in.find("\r\n\r\n")) == std::string::npos) {
-        ssize_t n = peer.recv_some(buf, sizeof buf);
-        if (n == 0 || in.size() > kMaxRequest) goto done;
-        if (n > 0) {
-          in.append(buf, size_t(n));
-          continue;
-        }
-        bool wr = n == Peer::kAgainWrite;
-        r.drained(fd, wr);
-        Deadline idle = Clock::now() + std::chrono::milliseconds(set.idle_close_ms);
-        int w = co_await IoWait{r, fd, wr, set.idle_close_ms > 0 && in.empty() ? &idle : nullptr};
-        if (w != Waiter::kReady) goto done;  // idle too long, or closed
-      }
-      Response resp = route(in.substr(0, end + 2), set);
-      in.erase(0, end + 4);
-      if (resp.delay_ms > 0) co_await sleep_until(r, Clock::now() + std::chrono::milliseconds(resp.delay_ms));
-      out = std::move(resp.head);
-      if (resp.body) generate(resp, out);  // head and first bytes in one send
-      size_t off = 0;
-      for (;;) {
-        if (off == out.size()) {
-          if (resp.body == 0) break;
-          out.clear();
-          off = 0;
-          generate(resp, out);
-          continue;
-        }
-        ssize_t w = peer.send_some(out.data() + off, out.size() - off);
-        if (w == Peer::kGone) goto done;
-        if (w >= 0) {
-          off += size_t(w);
-          continue;
-        }
-        bool wr = w == Peer::kAgainWrite;
-        r.drained(fd, wr);
-        if (co_await IoWait{r, fd, wr, nullptr} != Waiter::kReady) goto done;
-      }
-      if (resp.close) {
-        if (peer.ssl) mbedtls_ssl_close_notify(&ssl);
-        goto done;
-      }
-    }
-  }
-done:
-  if (set.tls) mbedtls_ssl_free(&ssl);
-  r.close(fd);
 }
 
 Task listen_loop(Reactor& r, int lfd, const Settings& set) {
@@ -388,6 +328,8 @@ bool tls_setup(Tls& t, const char* cert, const char* key) {
   mbedtls_ssl_config_init(&t.conf);
   mbedtls_x509_crt_init(&t.cert);
   mbedtls_pk_init(&t.key);
+  mbedtls_ssl_ticket_init(&t.tickets);
+  mbedtls_ssl_cache_init(&t.cache);
   int r = mbedtls_ctr_drbg_seed(&t.drbg, mbedtls_entropy_func, &t.entropy, nullptr, 0);
   if (!r) r = mbedtls_x509_crt_parse_file(&t.cert, cert);
   if (!r) r = mbedtls_pk_parse_keyfile(&t.key, key, nullptr);
@@ -395,6 +337,17 @@ bool tls_setup(Tls& t, const char* cert, const char* key) {
   if (!r) {
     mbedtls_ssl_conf_rng(&t.conf, mbedtls_ctr_drbg_random, &t.drbg);
     r = mbedtls_ssl_conf_own_cert(&t.conf, &t.cert, &t.key);
+  }
+  if (!r) r = mbedtls_ssl_ticket_setup(&t.tickets, mbedtls_ctr_drbg_random, &t.drbg, MBEDTLS_CIPHER_AES_256_GCM, 86400);
+  if (!r) {
+    // As nginx and OpenSSL do: x25519 first. (mbedTLS' own default takes
+    // the largest curve the client offers.)
+    static const mbedtls_ecp_group_id curves[] = {MBEDTLS_ECP_DP_CURVE25519, MBEDTLS_ECP_DP_SECP256R1,
+                                                  MBEDTLS_ECP_DP_SECP384R1, MBEDTLS_ECP_DP_NONE};
+    mbedtls_ssl_conf_curves(&t.conf, curves);
+    mbedtls_ssl_conf_session_tickets_cb(&t.conf, mbedtls_ssl_ticket_write, mbedtls_ssl_ticket_parse, &t.tickets);
+    mbedtls_ssl_cache_set_max_entries(&t.cache, 100000);
+    mbedtls_ssl_conf_session_cache(&t.conf, &t.cache, mbedtls_ssl_cache_get, mbedtls_ssl_cache_set);
   }
   if (r) {
     char buf[160];

@@ -41,6 +41,13 @@ class TlsClient {
   // After a handshake that succeeded: keeps a new session, counts a resumed one.
   void finished(TlsConn& c, const std::string& key);
 
+  // The server's chain, checked against the CAs and the host name. A chain
+  // this worker has already found good for this host is not checked again
+  // (two ECDSA verifications in the full handshake's 4 ms are one; the
+  // server's signature over the key exchange is still checked every time).
+  // 0, or the failure flags mbedtls_x509_crt_verify() gives.
+  uint32_t verify(const mbedtls_x509_crt* chain, const std::string& host);
+
   mbedtls_ssl_config conf;
   std::atomic<uint64_t> handshakes{0}, resumed{0};
 
@@ -57,6 +64,8 @@ class TlsClient {
   bool ready_ = false;
   std::string err_;
   std::map<std::string, Session> sessions_;
+  std::map<std::string, Clock::time_point> good_chains_;  // SHA-256 of host and chain: when checked
+  bool verify_ = false;
   mbedtls_entropy_context entropy_;
   mbedtls_ctr_drbg_context drbg_;
 };
@@ -70,6 +79,8 @@ class TlsConn {
   TlsConn& operator=(const TlsConn&) = delete;
   // Ready to handshake; resumes key's cached session if there is one.
   int setup(TlsClient& c, const std::string& host, const std::string& key);
+  int setup_server(const mbedtls_ssl_config* conf) { return mbedtls_ssl_setup(&ssl_, conf); }
+  void close_notify() { mbedtls_ssl_close_notify(&ssl_); }
   // Where the bytes go: our BIO, with the connection as its context.
   void set_bio(void* ctx, mbedtls_ssl_send_t* send, mbedtls_ssl_recv_t* recv) {
     mbedtls_ssl_set_bio(&ssl_, ctx, send, recv, nullptr);
@@ -85,10 +96,13 @@ class TlsConn {
 
   int sys_errno = 0;        // errno of a failed send/recv in the BIO
   bool resumed = false;     // the server took our session: no public-key work
+  uint32_t verify_flags = 0;  // why the server's chain was refused
 
  private:
   friend class TlsClient;
   mbedtls_ssl_context ssl_;
+  TlsClient* client_ = nullptr;
+  std::string host_;
 };
 
 }  // namespace fanout

@@ -56,6 +56,8 @@ struct Conn {
   Io connect(const Addr& a);
   // From now on through TLS (the handshake is the next step). false: err says why.
   bool start_tls(TlsClient& c, const std::string& host, const std::string& key, std::string& err);
+  // The server's side (tools/origin): TLS from the client's hello on.
+  bool accept_tls(const mbedtls_ssl_config* conf);
   // The failed call as words ("recv: ECONNRESET (...)", "tls: host: ...").
   Failure failure(const char* during) const;
 };
