@@ -41,7 +41,8 @@ const char kUsage[] =
     "      --no-session-reuse  a full TLS handshake on every connection (no\n"
     "                          resumption; for measuring; curl: --no-sessionid)\n"
     "      --json              print one JSON object instead of the summary\n"
-    "      --results FILE      write one JSON line per input line, in input order\n"
+    "      --results FILE      one JSON line per input line, written as each one\n"
+    "                          finishes (its \"line\" gives the input order)\n"
     "      --trace FILE        where the time went: FILE.json (Chrome trace events,\n"
     "                          opens in Perfetto) or FILE.svg (a timeline)\n"
     "      --progress          show progress on stderr even when it is not a terminal\n"
@@ -189,7 +190,11 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto job = make_check_job();
-  Run run{cfg, reqs, *job, std::vector<Result>(reqs.size()), {}};
+  Run run(cfg, reqs, *job);
+  if (!run.open_journal(err)) {
+    fprintf(stderr, "fanout: %s\n", err.c_str());
+    return 1;
+  }
   const Model* model = find_model(cfg.model);
   progress::start(reqs.size(), cfg.progress == 1 || (cfg.progress < 0 && isatty(2)));
   auto t0 = Clock::now();
@@ -211,7 +216,7 @@ int main(int argc, char** argv) {
     fprintf(stderr, "fanout: %s\n", err.c_str());
     return 1;
   }
-  if (!cfg.results.empty() && !write_results(cfg.results, run, err)) {
+  if (!run.close_journal(err)) {
     fprintf(stderr, "fanout: %s\n", err.c_str());
     return 1;
   }

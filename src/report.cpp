@@ -200,23 +200,13 @@ std::string cost_json(const Run& run, const Cost& c) {
   return s + "}}";
 }
 
-bool write_results(const std::string& path, const Run& run, std::string& err) {
-  FILE* f = path == "-" ? stdout : fopen(path.c_str(), "w");
-  if (!f) {
-    err = "--results " + path + ": " + strerror(errno);
-    return false;
-  }
-  for (size_t i = 0; i < run.results.size(); i++) {
-    const Result& r = run.results[i];
-    fprintf(f, "{\"line\": %u, \"url\": %s, \"status\": %s, \"bytes\": %llu, \"ms\": %.3f, \"error\": %s, \"worker\": %d}\n",
-            run.reqs[i].line, json_string(run.reqs[i].text).c_str(),
-            r.ok() ? std::to_string(r.status).c_str() : "null", (unsigned long long)r.bytes, r.ms,
-            r.ok() ? "null" : json_string(r.error).c_str(), r.worker);
-  }
-  bool ok = !ferror(f);
-  if (f != stdout) ok = fclose(f) == 0 && ok;
-  if (!ok) err = "--results " + path + ": write failed";
-  return ok;
+std::string result_line(const Request& rq, const Result& r) {
+  char head[64];
+  snprintf(head, sizeof head, "{\"line\": %u, \"url\": ", rq.line);
+  char tail[160];
+  snprintf(tail, sizeof tail, ", \"bytes\": %llu, \"ms\": %.3f, \"error\": ", (unsigned long long)r.bytes, r.ms);
+  return head + json_string(rq.text) + ", \"status\": " + (r.ok() ? std::to_string(r.status) : "null") + tail +
+         (r.ok() ? "null" : json_string(r.error)) + ", \"worker\": " + std::to_string(r.worker) + "}\n";
 }
 
 }  // namespace fanout

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include "proc.hpp"
 
 #include <arpa/inet.h>
@@ -145,6 +146,12 @@ std::vector<tj::Value> jsonl(const std::string& path) {
   while (std::getline(in, line))
     if (!line.empty()) out.push_back(tj::parse(line));
   return out;
+}
+
+std::vector<tj::Value> results(const std::string& path) {
+  std::vector<tj::Value> v = jsonl(path);
+  std::stable_sort(v.begin(), v.end(), [](const tj::Value& a, const tj::Value& b) { return a["line"].num < b["line"].num; });
+  return v;
 }
 
 }  // namespace t

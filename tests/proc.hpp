@@ -35,5 +35,7 @@ std::vector<pid_t> children(pid_t pid);
 std::string certs();     // makes the test PKI once (build/certgen); returns its dir
 int free_port();         // a loopback port nothing listens on
 std::vector<tj::Value> jsonl(const std::string& path);
+// A --results file (written as results land), in input order.
+std::vector<tj::Value> results(const std::string& path);
 
 }  // namespace t

@@ -98,7 +98,7 @@ TEST_CASE("models: a mixed list gives the same results under all five models") {
                           "--results", results, input});
     CHECK(r.status == 0);
     CHECK(r.err.rfind(std::string("cost (") + model + ", ", 0) == 0);  // the cost report, and nothing else
-    std::vector<Line> got = lines_of(t::jsonl(results));
+    std::vector<Line> got = lines_of(t::results(results));
     REQUIRE(got.size() == want.size());
     for (size_t i = 0; i < want.size(); i++) {
       INFO("line " << got[i].line << " " << got[i].url << " error " << got[i].error);
@@ -151,7 +151,7 @@ TEST_CASE("models: HEAD, headers and the deadline") {
   std::string results = t::temp_dir() + "/head.jsonl";
   t::Ran r = t::fanout({"-m", "seq", "-I", "-H", "X-Test: 1", "--results", results, "-"}, o.url("/bytes/100") + "\n");
   REQUIRE(r.status == 0);
-  auto v = t::jsonl(results);
+  auto v = t::results(results);
   REQUIRE(v.size() == 1);
   CHECK(v[0]["status"].num == 200);
   CHECK(v[0]["bytes"].num == 0);
@@ -161,7 +161,7 @@ TEST_CASE("models: HEAD, headers and the deadline") {
     r = t::fanout({"-m", model, "--timeout", "0.3", "--results", res, "-"},
                   o.url("/sleep?ms=5000") + "\n" + o.url("/status/200") + "\n");
     REQUIRE(r.status == 0);
-    v = t::jsonl(res);
+    v = t::results(res);
     REQUIRE(v.size() == 2);
     CHECK(v[0]["error"].str == "timeout: waiting for the response");
     CHECK(v[0]["ms"].num < 2000);
@@ -199,7 +199,7 @@ TEST_CASE("procs: kill -9 of a worker mid-run still gives one result per line") 
   usleep(200000);  // mid-run: each worker holds a request
   REQUIRE(kill(kids[1], SIGKILL) == 0);
   CHECK(t::wait_exit(pid) == 0);
-  auto v = t::jsonl(results);
+  auto v = t::results(results);
   REQUIRE(v.size() == size_t(n));
   int ok = 0, killed = 0;
   for (int i = 0; i < n; i++) {
@@ -221,7 +221,7 @@ TEST_CASE("hybrid: kill -9 of a worker reports what it had not answered") {
   usleep(600000);  // the first requests are answered, others in flight
   REQUIRE(kill(kids[0], SIGKILL) == 0);
   CHECK(t::wait_exit(pid) == 0);
-  auto v = t::jsonl(results);
+  auto v = t::results(results);
   REQUIRE(v.size() == size_t(n));
   int ok = 0, killed = 0;
   for (int i = 0; i < n; i++) {
@@ -323,5 +323,28 @@ TEST_CASE("progress: --progress draws done/total, rate, errors and ETA; --no-pro
     CHECK(r.err.find(" errors, ETA ", at) != std::string::npos);
     t::Ran quiet = t::fanout({"-m", model, "-c", "3", "-w", "1", "--no-progress", "-"}, list);
     CHECK(quiet.err.find("/9 done, ") == std::string::npos);
+  }
+}
+
+// Every model lands each result in one place as it finishes, and the
+// results file is written then, not at the end: a journal of the run.
+TEST_CASE("models: --results is written while the run goes on, each line once") {
+  t::Origin o;
+  std::string input = slow_list(o, 20, 100, "journal");
+  for (const char* model : kModels) {
+    INFO("model " << std::string(model));
+    std::string results = t::temp_dir() + "/journal-" + model + ".jsonl";
+    pid_t pid = t::spawn_fanout({"-m", model, "-c", "2", "-w", "2", "--results", results, input}, "/dev/null");
+    usleep(550000);  // 11 of 20 sequential sleeps, 5 or 6 rounds of two at once
+    size_t early = t::jsonl(results).size();
+    CHECK(early >= 2);
+    CHECK(early < 20);
+    CHECK(t::wait_exit(pid) == 0);
+    auto v = t::results(results);
+    REQUIRE(v.size() == 20);
+    for (size_t i = 0; i < v.size(); i++) {
+      CHECK(v[i]["line"].num == double(i + 1));
+      CHECK(v[i]["status"].num == 200);
+    }
   }
 }

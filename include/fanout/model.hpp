@@ -1,6 +1,8 @@
 // A model decides who drives which request, and when. Every model fills
 // exactly one Result per Request, in input order, whatever happens.
 #pragma once
+#include <cstdio>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,16 +35,32 @@ struct Totals {
   static Totals of(const Loop& l);
 };
 
+// One run of a model over the input. Every finished request goes through
+// land(), in whichever thread or process holds the results: progress, the
+// count, and the results journal (--results), written as results land.
 struct Run {
+  Run(const Config& c, const std::vector<Request>& r, Job& j) : cfg(c), reqs(r), job(j), results(r.size()) {}
+  ~Run();
   const Config& cfg;
   const std::vector<Request>& reqs;
   Job& job;
-  std::vector<Result> results;  // sized to reqs by the caller
+  std::vector<Result> results;
   Totals totals;
   // When the last result was in: "took" ends here, before the model closes
   // its idle keep-alive connections and reaps its workers.
   Clock::time_point finished{};
   void mark_finished() { finished = Clock::now(); }
+
+  bool open_journal(std::string& err);  // --results FILE, before the run
+  // results[i] is final. Any thread; the journal gets its line now.
+  void land(size_t i);
+  bool close_journal(std::string& err);  // after the run: flushed, closed
+
+ private:
+  std::mutex mu_;
+  size_t landed_ = 0;
+  FILE* journal_ = nullptr;
+  Clock::time_point flushed_{};
 };
 
 // What a child process tells its parent at the end: its totals, its

@@ -23,6 +23,7 @@ Cost measure(const Run& run, double seconds);  // after the model is done
 void print_cost(FILE* out, const Run& run, const Cost& c);  // the table on stderr
 std::string cost_json(const Run& run, const Cost& c);
 void print_json(FILE* out, const Run& run, double seconds, const Cost& c);
-bool write_results(const std::string& path, const Run& run, std::string& err);
+// One line of --results: {"line": 3, "url": ..., "status": 200, ...}.
+std::string result_line(const Request& rq, const Result& r);
 
 }  // namespace fanout

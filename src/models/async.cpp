@@ -4,15 +4,13 @@
 // reactor's, and the kernel sees one thread making all the calls.
 #include "fanout/loop.hpp"
 #include "fanout/model.hpp"
-#include "fanout/progress.hpp"
 
 namespace fanout {
 
 bool run_async(Run& run, std::string&) {
   Loop loop(0, run.cfg);
-  auto landed = [](void* ctx, size_t i) { progress::done(!static_cast<Run*>(ctx)->results[i].ok()); };
+  auto landed = [](void* ctx, size_t i) { static_cast<Run*>(ctx)->land(i); };
   run_loop(loop, run.job, run.reqs, run.results, nullptr, size_t(run.cfg.concurrency), landed, &run);
-  run.mark_finished();
   run.totals.add(Totals::of(loop));
   return true;
 }

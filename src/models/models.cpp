@@ -1,7 +1,12 @@
 #include "fanout/model.hpp"
 #include <sys/resource.h>
 
+#include <cerrno>
+#include <cstring>
+
 #include "fanout/loop.hpp"
+#include "fanout/progress.hpp"
+#include "fanout/report.hpp"
 #include "fanout/worker.hpp"
 
 namespace fanout {
@@ -24,6 +29,43 @@ std::string model_names() {
   std::string s;
   for (auto& m : kModels) s += std::string(s.empty() ? "" : ", ") + m.name;
   return s;
+}
+
+Run::~Run() {
+  std::string err;
+  close_journal(err);
+}
+
+bool Run::open_journal(std::string& err) {
+  if (cfg.results.empty()) return true;
+  journal_ = cfg.results == "-" ? stdout : fopen(cfg.results.c_str(), "w");
+  if (!journal_) err = "--results " + cfg.results + ": " + strerror(errno);
+  return journal_ != nullptr;
+}
+
+void Run::land(size_t i) {
+  progress::done(!results[i].ok());
+  std::lock_guard<std::mutex> lock(mu_);
+  if (journal_) {
+    std::string line = result_line(reqs[i], results[i]);
+    fwrite(line.data(), 1, line.size(), journal_);
+    // Out to the file at most every 100 ms, not a write per line: a fast
+    // run lands tens of thousands of results a second.
+    if (Clock::now() - flushed_ > std::chrono::milliseconds(100)) {
+      fflush(journal_);
+      flushed_ = Clock::now();
+    }
+  }
+  if (++landed_ == results.size()) mark_finished();
+}
+
+bool Run::close_journal(std::string& err) {
+  if (!journal_) return true;
+  bool ok = fflush(journal_) == 0 && !ferror(journal_);
+  if (journal_ != stdout) ok = fclose(journal_) == 0 && ok;
+  journal_ = nullptr;
+  if (!ok) err = "--results " + cfg.results + ": write failed";
+  return ok;
 }
 
 void Totals::add(const Totals& o) {

@@ -2,7 +2,6 @@
 // one before it. Its time is the sum of every latency, and its cost is the
 // floor every other model is measured against.
 #include "fanout/model.hpp"
-#include "fanout/progress.hpp"
 #include "fanout/worker.hpp"
 
 namespace fanout {
@@ -11,9 +10,8 @@ bool run_seq(Run& run, std::string&) {
   Worker w(0, run.cfg, run.job);
   for (size_t i = 0; i < run.reqs.size(); i++) {
     fetch_blocking(w, run.reqs[i], run.results[i]);
-    progress::done(!run.results[i].ok());
+    run.land(i);
   }
-  run.mark_finished();
   run.totals.add(Totals::of(w));
   return true;
 }

@@ -7,7 +7,6 @@
 #include <pthread.h>
 
 #include "fanout/model.hpp"
-#include "fanout/progress.hpp"
 #include "fanout/worker.hpp"
 
 namespace fanout {
@@ -41,7 +40,7 @@ void* thread_main(void* arg) {
       size_t i = t->pool->next.fetch_add(1);
       if (i >= run.reqs.size()) break;
       fetch_blocking(w, run.reqs[i], run.results[i]);
-      progress::done(!run.results[i].ok());
+      run.land(i);
     }
     t->totals = Totals::of(w);
   }
@@ -74,7 +73,6 @@ bool run_threads(Run& run, std::string& err) {
     pthread_join(threads[i].tid, nullptr);
     run.totals.add(threads[i].totals);
   }
-  run.mark_finished();
   run.totals.connections += pool.conns.stats().opened;
   run.totals.reused += pool.conns.stats().reused;
   run.totals.add_tls(pool.tls);

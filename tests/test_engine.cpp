@@ -1,0 +1,367 @@
+// The request engine without sockets (STYLE 13): each test plays the
+// driver, answering the engine's steps with byte strings and outcomes, and
+// checks what it decides.
+#include <doctest/doctest.h>
+
+#include "fanout/engine.hpp"
+#include "fanout/input.hpp"
+
+using namespace fanout;
+
+namespace {
+
+struct Fixture {
+  Config cfg;
+  Memo memo;
+  TlsClient tls{cfg};
+  Sink sink;
+  std::vector<Request> reqs;
+  Fixture() { cfg.timeout = 5; }
+  const Request& req(const std::string& url) {
+    reqs.clear();
+    parse_input(url + "\n", reqs);
+    return reqs.front();
+  }
+};
+
+Addr addr(const char* host, uint16_t port) {
+  Addr a;
+  REQUIRE(numeric_addr(host, port, a));
+  return a;
+}
+
+// Plays a driver through acquire and resolve (to addrs, unless the worker
+// knows the host already), up to the connect.
+void open(Engine& e, std::vector<Addr> addrs = {addr("127.0.0.1", 80)}) {
+  Conn fresh;
+  REQUIRE(e.step() == Engine::acquire);
+  e.acquired(fresh);
+  if (e.step() == Engine::resolve) {
+    e.answer() = addrs;
+    e.resolved(true);
+  }
+  REQUIRE(e.step() == Engine::connect);
+}
+
+// The same, then connect and send.
+void open_and_send(Engine& e) {
+  open(e);
+  e.connected();
+  REQUIRE(e.step() == Engine::send);
+  e.sent(e.unsent().size());
+  REQUIRE(e.step() == Engine::recv);
+}
+
+void feed(Engine& e, const std::string& bytes) { e.received(bytes.data(), bytes.size()); }
+
+}  // namespace
+
+TEST_CASE("engine: a request from acquire to done, and what it sends") {
+  Fixture f;
+  Result r;
+  Engine e(f.cfg, f.memo, f.tls, f.req("http://example.test:8080/a?b=1"), f.sink, r, 3);
+  CHECK(e.key() == "http://example.test:8080");
+  CHECK_FALSE(e.fresh());
+  Conn fresh;
+  e.acquired(fresh);
+  CHECK(e.step() == Engine::resolve);
+  CHECK(e.url().host == "example.test");
+  e.answer() = {addr("127.0.0.1", 8080)};
+  e.resolved(true);
+  CHECK(e.step() == Engine::connect);
+  CHECK(e.addr().text() == "127.0.0.1:8080");
+  e.connected();
+  CHECK(e.step() == Engine::send);
+  std::string req(e.unsent());
+  CHECK(req.rfind("GET /a?b=1 HTTP/1.1\r\nHost: example.test:8080\r\n", 0) == 0);
+  e.sent(10);  // a short write: the rest is still to send
+  CHECK(e.step() == Engine::send);
+  CHECK(e.unsent() == req.substr(10));
+  e.sent(e.unsent().size());
+  CHECK(e.step() == Engine::recv);
+  feed(e, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhel");
+  CHECK(e.step() == Engine::recv);
+  CHECK(r.status == 200);
+  feed(e, "lo");
+  CHECK(e.step() == Engine::release);
+  CHECK(e.keep());
+  e.released();
+  CHECK(e.step() == Engine::done);
+  CHECK(r.ok());
+  CHECK(r.bytes == 5);
+  CHECK(r.worker == 3);
+  CHECK(r.line == 1);
+  for (int p : {kStart, kDns, kConnect, kSent, kFirstByte, kEnd}) CHECK(r.at[p] > 0);
+  CHECK(r.at[kTls] == 0);
+}
+
+TEST_CASE("engine: a head split anywhere, and blank lines before it, give the same answer") {
+  std::string reply = "\r\n\r\nHTTP/1.1 404 Not Found\r\nContent-Length: 3\r\nX-A: b\r\n\r\nabc";
+  for (size_t step : {size_t(1), size_t(2), size_t(7), reply.size()}) {
+    INFO("pieces of " << step);
+    Fixture f;
+    Result r;
+    Engine e(f.cfg, f.memo, f.tls, f.req("http://127.0.0.1/"), f.sink, r, 0);
+    open_and_send(e);
+    for (size_t at = 0; at < reply.size(); at += step) feed(e, reply.substr(at, step));
+    CHECK(e.step() == Engine::release);
+    CHECK(e.keep());
+    CHECK(r.status == 404);
+    CHECK(r.bytes == 3);
+  }
+}
+
+TEST_CASE("engine: what the connection can carry next") {
+  struct Case { const char* reply; bool keep; int status; const char* error; };
+  const Case cases[] = {
+    {"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", true, 200, ""},
+    {"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", false, 200, ""},
+    {"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n", false, 200, ""},
+    // Bytes nobody asked for after the response: never reuse that connection.
+    {"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\n", false, 200, ""},
+    {"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n", false, 0, "http: "},
+    {"SSH-2.0-OpenSSH\r\n", false, 0, "http: response does not start with HTTP/"},
+  };
+  for (auto& c : cases) {
+    INFO(c.reply);
+    Fixture f;
+    Result r;
+    Engine e(f.cfg, f.memo, f.tls, f.req("http://127.0.0.1/"), f.sink, r, 0);
+    open_and_send(e);
+    feed(e, c.reply);
+    REQUIRE(e.step() == Engine::release);
+    CHECK(e.keep() == c.keep);
+    e.released();
+    CHECK(r.status == c.status);
+    CHECK(r.error.rfind(c.error, 0) == 0);
+  }
+}
+
+TEST_CASE("engine: the end of the stream ends a close-delimited body, and cuts a counted one") {
+  Fixture f;
+  Result r;
+  Engine e(f.cfg, f.memo, f.tls, f.req("http://127.0.0.1/"), f.sink, r, 0);
+  open_and_send(e);
+  feed(e, "HTTP/1.1 200 OK\r\n\r\nabcdef");
+  e.received(nullptr, 0);
+  CHECK(e.step() == Engine::release);
+  CHECK_FALSE(e.keep());
+  CHECK(r.ok());
+  CHECK(r.bytes == 6);
+
+  Result r2;
+  Engine e2(f.cfg, f.memo, f.tls, f.req("http://127.0.0.1/"), f.sink, r2, 0);
+  open_and_send(e2);
+  feed(e2, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc");
+  e2.received(nullptr, 0);
+  e2.released();
+  CHECK(r2.cause == Cause::http);
+}
+
+TEST_CASE("engine: a head that never ends is refused") {
+  Fixture f;
+  Result r;
+  Engine e(f.cfg, f.memo, f.tls, f.req("http://127.0.0.1/"), f.sink, r, 0);
+  open_and_send(e);
+  feed(e, "HTTP/1.1 200 OK\r\n");
+  std::string header = "X-Long: " + std::string(1000, 'a') + "\r\n";
+  for (int i = 0; i < 100 && e.step() == Engine::recv; i++) feed(e, header);
+  CHECK(e.step() == Engine::release);
+  CHECK(r.error == "http: response head larger than 32768 bytes");
+}
+
+TEST_CASE("engine: a reused connection that fails before any byte is retried once, on a new one") {
+  Fixture f;
+  Result r;
+  Engine e(f.cfg, f.memo, f.tls, f.req("http://127.0.0.1/"), f.sink, r, 0);
+  Conn idle;
+  idle.reused = true;
+  e.acquired(idle);
+  CHECK(e.step() == Engine::send);  // no resolve, no connect
+  e.sent(e.unsent().size());
+  e.failed({Cause::recv, "recv: ECONNRESET (Connection reset by peer)"});
+  CHECK(e.step() == Engine::release);
+  CHECK_FALSE(e.keep());
+  e.released();
+  CHECK(e.step() == Engine::acquire);
+  CHECK(e.fresh());  // never an idle connection this time
+  CHECK(r.ok());     // the first try does not count
+  open_and_send(e);
+  feed(e, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+  e.released();
+  CHECK(e.step() == Engine::done);
+  CHECK(r.status == 200);
+
+  // Not after a response byte came, and not twice.
+  for (bool any_byte : {true, false}) {
+    Result r2;
+    Engine e2(f.cfg, f.memo, f.tls, f.req("http://127.0.0.1/"), f.sink, r2, 0);
+    e2.acquired(idle);
+    e2.sent(e2.unsent().size());
+    if (any_byte) feed(e2, "HTTP/1.1 200");
+    e2.failed({Cause::recv, "recv: ECONNRESET"});
+    e2.released();
+    if (!any_byte) {
+      CHECK(e2.step() == Engine::acquire);
+      e2.acquired(idle);
+      e2.sent(e2.unsent().size());
+      e2.failed({Cause::recv, "recv: ECONNRESET"});
+      e2.released();
+    }
+    CHECK(e2.step() == Engine::done);
+    CHECK(r2.error == "recv: ECONNRESET");
+  }
+}
+
+TEST_CASE("engine: every address in turn; the last error stands, a success clears it") {
+  Fixture f;
+  Result r;
+  Engine e(f.cfg, f.memo, f.tls, f.req("http://h.test/"), f.sink, r, 0);
+  Conn fresh;
+  e.acquired(fresh);
+  e.answer() = {addr("127.0.0.2", 80), addr("::1", 80), addr("127.0.0.3", 80)};
+  e.resolved(true);
+  e.failed({Cause::connect, "connect(127.0.0.2:80): ECONNREFUSED"});
+  CHECK(e.step() == Engine::connect);
+  CHECK(e.addr().text() == "[::1]:80");
+  e.failed({Cause::connect, "connect([::1]:80): ENETUNREACH"});
+  CHECK(e.addr().text() == "127.0.0.3:80");
+  e.connected();
+  CHECK(r.ok());
+  CHECK(e.step() == Engine::send);
+
+  Result r2;
+  Engine e2(f.cfg, f.memo, f.tls, f.req("http://h.test/"), f.sink, r2, 0);
+  e2.acquired(fresh);  // the worker knows h.test now: no resolve step
+  CHECK(e2.step() == Engine::connect);
+  e2.timed_out();  // a timeout does not move on to the next address
+  CHECK(e2.step() == Engine::release);
+  CHECK(r2.error == "timeout: connect(127.0.0.2:80)");
+}
+
+TEST_CASE("engine: one DNS answer per host per worker; the others wait for it") {
+  Fixture f;
+  Result r1, r2, r3;
+  Conn fresh;
+  Engine a(f.cfg, f.memo, f.tls, f.req("http://h.test/1"), f.sink, r1, 0);
+  Engine b(f.cfg, f.memo, f.tls, f.req("http://h.test:80/2"), f.sink, r2, 0);
+  a.acquired(fresh);
+  b.acquired(fresh);
+  CHECK(a.step() == Engine::resolve);
+  CHECK(b.step() == Engine::wait);  // a is asking
+  CHECK(b.until() <= b.deadline());
+  b.waited();
+  CHECK(b.step() == Engine::wait);
+  a.answer() = {addr("127.0.0.1", 80)};
+  a.resolved(true);
+  b.waited();
+  CHECK(b.step() == Engine::connect);
+  CHECK(b.addr().text() == "127.0.0.1:80");
+  // Another port is another answer.
+  Engine c(f.cfg, f.memo, f.tls, f.req("http://h.test:81/"), f.sink, r3, 0);
+  c.acquired(fresh);
+  CHECK(c.step() == Engine::resolve);
+}
+
+TEST_CASE("engine: a failed answer is kept, a timed-out one is not") {
+  Fixture f;
+  Conn fresh;
+  Result r1, r2;
+  Engine a(f.cfg, f.memo, f.tls, f.req("http://gone.test/"), f.sink, r1, 0);
+  a.acquired(fresh);
+  r1.fail(Cause::dns, "dns: gone.test: Domain name not found (ARES_ENOTFOUND)");
+  a.resolved(false);
+  CHECK(a.step() == Engine::release);
+  Engine b(f.cfg, f.memo, f.tls, f.req("http://gone.test/x"), f.sink, r2, 0);
+  b.acquired(fresh);
+  CHECK(b.step() == Engine::release);  // no second query
+  CHECK(r2.error == r1.error);
+
+  Result r3, r4;
+  Engine c(f.cfg, f.memo, f.tls, f.req("http://slow.test/"), f.sink, r3, 0);
+  c.acquired(fresh);
+  r3.fail(Cause::timeout, "timeout: resolving slow.test");
+  c.resolved(false);
+  Engine d(f.cfg, f.memo, f.tls, f.req("http://slow.test/"), f.sink, r4, 0);
+  d.acquired(fresh);
+  CHECK(d.step() == Engine::resolve);  // asks again
+}
+
+TEST_CASE("engine: the first TLS handshake to a host goes alone; the others wait, then resume") {
+  Fixture f;
+  Conn fresh;
+  Result r1, r2, r3;
+  Engine a(f.cfg, f.memo, f.tls, f.req("https://127.0.0.1:8443/"), f.sink, r1, 0);
+  Engine b(f.cfg, f.memo, f.tls, f.req("https://127.0.0.1:8443/b"), f.sink, r2, 0);
+  for (Engine* e : {&a, &b}) {
+    open(*e);
+    e->connected();
+  }
+  CHECK(a.step() == Engine::handshake);
+  CHECK(b.step() == Engine::wait);
+  b.waited();
+  CHECK(b.step() == Engine::wait);
+  a.failed({Cause::tls, "tls: 127.0.0.1: certificate verify failed: certificate has expired"});
+  // The first one failed: nobody waits for another first one.
+  b.waited();
+  CHECK(b.step() == Engine::handshake);
+  Engine c(f.cfg, f.memo, f.tls, f.req("https://127.0.0.1:8443/c"), f.sink, r3, 0);
+  c.acquired(fresh);
+  c.connected();
+  CHECK(c.step() == Engine::handshake);
+
+  // With --no-session-reuse everybody goes at once.
+  Fixture g;
+  g.cfg.session_reuse = false;
+  TlsClient no_reuse(g.cfg);
+  Result r4, r5;
+  Engine d(g.cfg, g.memo, no_reuse, g.req("https://127.0.0.1:8443/"), g.sink, r4, 0);
+  Engine e(g.cfg, g.memo, no_reuse, g.req("https://127.0.0.1:8443/"), g.sink, r5, 0);
+  for (Engine* x : {&d, &e}) {
+    open(*x);
+    x->connected();
+    CHECK(x->step() == Engine::handshake);
+  }
+}
+
+TEST_CASE("engine: what a timeout says depends on the step") {
+  struct Case { int upto; const char* error; };
+  const Case cases[] = {
+    {0, "timeout: connect(127.0.0.1:80)"},
+    {1, "timeout: sending the request"},
+    {2, "timeout: waiting for the response"},
+    {3, "timeout: receiving the body"},
+  };
+  for (auto& c : cases) {
+    Fixture f;
+    Result r;
+    Engine e(f.cfg, f.memo, f.tls, f.req("http://127.0.0.1/"), f.sink, r, 0);
+    Conn fresh;
+    e.acquired(fresh);
+    e.answer() = {addr("127.0.0.1", 80)};
+    e.resolved(true);
+    if (c.upto >= 1) e.connected();
+    if (c.upto >= 2) e.sent(e.unsent().size());
+    if (c.upto >= 3) feed(e, "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nab");
+    e.timed_out();
+    e.released();
+    CHECK(e.step() == Engine::done);
+    CHECK(r.cause == Cause::timeout);
+    CHECK(r.error == c.error);
+  }
+}
+
+TEST_CASE("engine: a line that is not a URL, and no connection within the deadline") {
+  Fixture f;
+  Result r;
+  Engine e(f.cfg, f.memo, f.tls, f.req("ftp://example.test/"), f.sink, r, 0);
+  CHECK(e.step() == Engine::done);
+  CHECK(r.cause == Cause::input);
+  CHECK(r.error == "input: line 1: unsupported scheme \"ftp\"");
+
+  Result r2;
+  Engine e2(f.cfg, f.memo, f.tls, f.req("http://127.0.0.1:81/"), f.sink, r2, 0);
+  e2.no_connection();
+  CHECK(e2.step() == Engine::done);
+  CHECK(r2.error == "timeout: waiting for a connection to http://127.0.0.1:81 (--per-host)");
+}
