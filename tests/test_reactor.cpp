@@ -142,6 +142,25 @@ TEST_CASE("coroutines: frames come from the loop's arena and go back to it") {
   FrameArena::current = nullptr;
 }
 
+TEST_CASE("coroutines: a frame goes back to the arena it came from, whichever is current when it ends") {
+  Reactor r;
+  FrameArena mine, other;
+  int done = 0, ended = 0;
+  FrameArena::current = &mine;
+  for (int i = 0; i < 10; i++) sleeper(r, 1, done).start([](void* p) { ++*static_cast<int*>(p); }, &ended);
+  FrameArena::current = nullptr;
+  sleeper(r, 1, done).start([](void* p) { ++*static_cast<int*>(p); }, &ended);  // from the heap
+  CHECK(mine.live_frames == 10);
+  FrameArena::current = &other;  // another loop's arena is current as they end
+  for (int guard = 0; r.run_once() && guard < 100; guard++) {}
+  FrameArena::current = nullptr;
+  CHECK(ended == 11);
+  CHECK(mine.live_frames == 0);
+  CHECK(mine.live_bytes == 0);
+  CHECK(other.live_frames == 0);
+  CHECK(other.total_frames == 0);
+}
+
 TEST_CASE("coroutines: an answer that is already there does not suspend") {
   std::string hosts;
   FILE* f = fopen("/etc/hosts", "r");

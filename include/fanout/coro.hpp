@@ -58,12 +58,20 @@ class Task {
     Final final_suspend() noexcept { return {}; }
     void return_void() {}
     void unhandled_exception() { std::terminate(); }
+    // A frame remembers the arena it came from, in a header before it, and
+    // goes back there: whichever arena is current when it ends (another
+    // loop's, or none once its loop has returned) is not its own.
+    static constexpr size_t kHeader = alignof(std::max_align_t);
     static void* operator new(size_t n) {
-      return FrameArena::current ? FrameArena::current->alloc(n) : ::operator new(n);
+      FrameArena* a = FrameArena::current;
+      void* base = a ? a->alloc(n + kHeader) : ::operator new(n + kHeader);
+      *static_cast<FrameArena**>(base) = a;
+      return static_cast<char*>(base) + kHeader;
     }
     static void operator delete(void* p, size_t n) {
-      if (FrameArena::current) FrameArena::current->free(p, n);
-      else ::operator delete(p);
+      void* base = static_cast<char*>(p) - kHeader;
+      if (FrameArena* a = *static_cast<FrameArena**>(base)) a->free(base, n + kHeader);
+      else ::operator delete(base);
     }
   };
   using Handle = std::coroutine_handle<promise_type>;
