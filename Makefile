@@ -9,7 +9,11 @@ ifeq ($(origin CXX),default)
 CXX           := $(CROSS_COMPILE)g++
 endif
 PKG_CONFIG    ?= $(CROSS_COMPILE)pkg-config
-ifneq ($(BACKEND),)
+# Each variant builds apart, so none overwrites another's objects.
+comma         := ,
+ifneq ($(SANITIZER),)
+BUILD         ?= build/sanitize-$(subst $(comma),-,$(SANITIZER))
+else ifneq ($(BACKEND),)
 BUILD         ?= build/backend-$(BACKEND)
 else
 BUILD         ?= build
@@ -79,9 +83,9 @@ $(BUILD)/fanout-tests: $(TEST_OBJ) $(BUILD)/libfanout.a
 
 # --- set-up ---------------------------------------------------------------
 # Debian packages: build, tests (clang: the second compiler; strace for
-# tools/strace-check), bench (wrk).
+# tools/strace-check), bench (wrk, curl: the peers measured in the same run).
 # No openssl: tools/certgen makes the test certificates with mbedTLS.
-DEB_PKGS := g++ clang make pkg-config libc-ares-dev libmbedtls-dev doctest-dev strace wrk
+DEB_PKGS := g++ clang make pkg-config libc-ares-dev libmbedtls-dev doctest-dev strace wrk curl
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \

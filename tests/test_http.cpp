@@ -292,7 +292,7 @@ TEST_CASE("http: llhttp response corpus") {
   std::vector<std::string> files;
   auto markdown = [](const char* n) { return strstr(n, ".md") != nullptr && strcmp(n, "url.md") != 0; };
   if (!t::files_in(dir, markdown, files)) {
-    t::skip("llhttp response cases: " + dir + " not found");
+    t::no_corpus("llhttp response cases: " + dir + " not found");
     return;
   }
   int run_count = 0;
@@ -426,7 +426,7 @@ TEST_CASE("http: curl's HTTP test cases, where the outcome is the reply's") {
   std::string dir = t::corpora() + "/curl-tests";
   std::vector<std::string> files;
   if (!t::files_in(dir, [](const char* n) { return strncmp(n, "test", 4) == 0; }, files)) {
-    t::skip("curl test cases: " + dir + " not found");
+    t::no_corpus("curl test cases: " + dir + " not found");
     return;
   }
   const std::map<int, const char*> not_ours = {

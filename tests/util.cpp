@@ -1,5 +1,7 @@
 #include "util.hpp"
 
+#include <doctest/doctest.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <dirent.h>
@@ -50,6 +52,12 @@ std::string temp_dir() {
 void skip(const std::string& what) {
   static std::set<std::string> said;
   if (said.insert(what).second) fprintf(stderr, "SKIP: %s\n", what.c_str());
+}
+
+void no_corpus(const std::string& what) {
+  const char* ci = getenv("CI");
+  if (ci && std::string(ci) == "true") FAIL_CHECK("CI has no corpus: " << what);
+  else skip(what);
 }
 
 }  // namespace t

@@ -11,6 +11,9 @@ bool read_file(const std::string& path, std::string& out);
 void write_file(const std::string& path, const std::string& data);
 std::string temp_dir();              // one per test run, under build/
 void skip(const std::string& what);  // print "SKIP: ..." once per reason
+// A public test suite from ../shared/corpora is missing: a skip on a
+// developer's machine, a failure under CI (CI=true), where it must be.
+void no_corpus(const std::string& what);
 // The names in dir that keep() accepts, sorted; false if dir is not there.
 bool files_in(const std::string& dir, bool (*keep)(const char* name), std::vector<std::string>& out);
 
