@@ -11,6 +11,20 @@ bool read_file(const std::string& path, std::string& out);
 void write_file(const std::string& path, const std::string& data);
 std::string temp_dir();              // one per test run, under build/
 void skip(const std::string& what);  // print "SKIP: ..." once per reason
+// Built with ThreadSanitizer (and so is build/fanout, the same SANITIZER):
+// its runtime makes syscalls and holds file descriptors of its own.
+#if defined(__SANITIZE_THREAD__)
+#define T_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define T_TSAN 1
+#endif
+#endif
+#ifdef T_TSAN
+constexpr bool kTsan = true;
+#else
+constexpr bool kTsan = false;
+#endif
 // A public test suite from ../shared/corpora is missing: a skip on a
 // developer's machine, a failure under CI (CI=true), where it must be.
 void no_corpus(const std::string& what);
