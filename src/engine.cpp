@@ -86,7 +86,8 @@ void Engine::resolved(bool ok) {
   open();
 }
 
-void Engine::connected() {
+void Engine::connected(bool under_way) {
+  connecting_ = under_way;
   r_.clear_error();  // an earlier address's error is moot
   r_.mark(kConnect);
   if (!rq_.url.https) {
@@ -121,6 +122,7 @@ void Engine::handshaken() {
 
 void Engine::sent(size_t n) {
   off_ += n;
+  if (n > 0) connecting_ = false;
   if (off_ < req_.size()) return;
   r_.mark(kSent);
   step_ = recv;
@@ -172,7 +174,7 @@ void Engine::failed(Failure f) {
 }
 
 void Engine::timed_out() {
-  std::string what = step_ == connect ? "connect(" + addr().text() + ")" : during();
+  std::string what = step_ == connect || connecting_ ? "connect(" + addr().text() + ")" : during();
   if (step_ == handshake) end_turn(false);
   r_.fail(Cause::timeout, "timeout: " + what);
   end(false);
@@ -221,7 +223,10 @@ Io perform(Engine& e, Conn& c, TlsClient& tls, const Config& cfg, char* buf, siz
   switch (e.step()) {
     case Engine::connect:
       io = c.connect(e.addr());
-      if (io == Io::ok) e.connected();
+      if (io == Io::ok || (io == Io::want_write && e.send_while_connecting())) {
+        e.connected(io != Io::ok);
+        io = Io::ok;
+      }
       break;
     case Engine::handshake: {
       std::string why;

@@ -179,10 +179,16 @@ int TlsConn::handshake() {
     if (r != 0) return r;
   }
   // A resumed session's chain was checked when the session was made.
-  if (client_ && client_->verify_ && !resumed &&
-      (verify_flags = client_->verify(mbedtls_ssl_get_peer_cert(&ssl_), host_)) != 0)
-    return MBEDTLS_ERR_X509_CERT_VERIFY_FAILED;
-  return 0;
+  if (!client_ || !client_->verify_ || resumed) return 0;
+  const mbedtls_x509_crt* peer = mbedtls_ssl_get_peer_cert(&ssl_);
+  verify_flags = client_->verify(peer, host_);
+  // What VERIFY_REQUIRED checks besides the chain: that the certificate
+  // may be used by a server for this key exchange (key usage, serverAuth).
+  const mbedtls_ssl_ciphersuite_t* suite = mbedtls_ssl_ciphersuite_from_id(ssl_.session->ciphersuite);
+  uint32_t usage = 0;
+  if (peer && suite && mbedtls_ssl_check_cert_usage(peer, suite, MBEDTLS_SSL_IS_CLIENT, &usage) != 0)
+    verify_flags |= usage;
+  return verify_flags ? MBEDTLS_ERR_X509_CERT_VERIFY_FAILED : 0;
 }
 
 Cause TlsConn::cause(int ret) const {
@@ -204,6 +210,8 @@ std::string TlsConn::describe(int ret, const std::string& host, const char* duri
     if (f & MBEDTLS_X509_BADCERT_FUTURE) add("certificate is not yet valid");
     if (f & MBEDTLS_X509_BADCERT_CN_MISMATCH) add("certificate is not for host " + host);
     if (f & MBEDTLS_X509_BADCERT_NOT_TRUSTED) add("certificate is not trusted (unknown issuer)");
+    if (f & (MBEDTLS_X509_BADCERT_KEY_USAGE | MBEDTLS_X509_BADCERT_EXT_KEY_USAGE))
+      add("certificate may not be used by a server for this key exchange (key usage)");
     if (why.empty()) {
       char buf[512];
       mbedtls_x509_crt_verify_info(buf, sizeof buf, "", f);

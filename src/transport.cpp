@@ -44,6 +44,7 @@ Io plain_write(Conn& c, const char* p, size_t len, size_t* n) {
   ssize_t w = sock_send(c, p, len);
   if (w >= 0) {
     *n = size_t(w);
+    c.connecting = false;  // a connect sent on (send_while_connecting) went through
     return Io::ok;
   }
   return errno == EAGAIN ? Io::want_write : c.fail("send", errno);
@@ -165,7 +166,8 @@ bool Conn::accept_tls(const mbedtls_ssl_config* conf) {
 Failure Conn::failure(const char* during) const {
   std::string call = failed_call ? failed_call : "?";
   if (call == "tls") return {tls->cause(err), tls->describe(err, host, during)};
-  if (call == "connect") return {Cause::connect, sys::describe("connect(" + peer + ")", err)};
+  // A send or read on a connect still under way fails with the connect's error.
+  if (call == "connect" || connecting) return {Cause::connect, sys::describe("connect(" + peer + ")", err)};
   if (call == "socket") return {Cause::connect, sys::describe("socket", err)};
   return {call == "send" ? Cause::send : Cause::recv, sys::describe(call, err)};
 }

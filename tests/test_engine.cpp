@@ -365,3 +365,26 @@ TEST_CASE("engine: a line that is not a URL, and no connection within the deadli
   CHECK(e2.step() == Engine::done);
   CHECK(r2.error == "timeout: waiting for a connection to http://127.0.0.1:81 (--per-host)");
 }
+
+TEST_CASE("engine: plain HTTP to its last address sends while the connect is under way") {
+  Fixture f;
+  Conn fresh;
+  Result r;
+  Engine e(f.cfg, f.memo, f.tls, f.req("http://h.test/"), f.sink, r, 0);
+  e.acquired(fresh);
+  e.answer() = {addr("127.0.0.2", 80), addr("127.0.0.3", 80)};
+  e.resolved(true);
+  CHECK_FALSE(e.send_while_connecting());  // another address to fall back to
+  e.failed({Cause::connect, "connect(127.0.0.2:80): ECONNREFUSED"});
+  CHECK(e.send_while_connecting());
+  e.connected(true);
+  CHECK(e.step() == Engine::send);
+  e.timed_out();  // no byte went: it is the connect that did not finish
+  e.released();
+  CHECK(r.error == "timeout: connect(127.0.0.3:80)");
+
+  Result r2;
+  Engine h(f.cfg, f.memo, f.tls, f.req("https://127.0.0.1/"), f.sink, r2, 0);
+  open(h);
+  CHECK_FALSE(h.send_while_connecting());  // TLS speaks first: the connect must be done
+}

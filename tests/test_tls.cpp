@@ -57,6 +57,14 @@ TEST_CASE("tls: verified with --cacert, refused without, and every failure says 
     CHECK(fetch_one(ca, o.tls_url("/")) == "tls: localhost: certificate verify failed: certificate is not for host localhost");
   }
   {
+    // A good chain, but a key the server may not sign its key exchange with.
+    t::Origin o({}, d + "/keyusage.crt", d + "/server.key");
+    std::vector<std::string> ca = resolve(o);
+    ca.insert(ca.end(), {"--cacert", d + "/ca.crt"});
+    CHECK(fetch_one(ca, o.tls_url("/")) ==
+          "tls: localhost: certificate verify failed: certificate may not be used by a server for this key exchange (key usage)");
+  }
+  {
     std::vector<std::string> bad = {"--cacert", "/nonexistent/ca.pem"};
     CHECK(fetch_one(bad, "https://127.0.0.1:1/") == "connect(127.0.0.1:1): ECONNREFUSED (Connection refused)");
   }

@@ -58,7 +58,7 @@ std::string san_der(const std::string& name) {
 
 void write_cert(const std::string& path, mbedtls_pk_context& subject_key, mbedtls_pk_context& issuer_key,
                 const char* subject, const char* issuer, bool is_ca, const char* from, const char* to,
-                const char* dns_name, int serial) {
+                const char* dns_name, int serial, unsigned char usage = 0) {
   mbedtls_x509write_cert c;
   mbedtls_x509write_crt_init(&c);
   mbedtls_mpi sn;
@@ -76,8 +76,9 @@ void write_cert(const std::string& path, mbedtls_pk_context& subject_key, mbedtl
   check("set_subject_key_identifier", mbedtls_x509write_crt_set_subject_key_identifier(&c));
   check("set_authority_key_identifier", mbedtls_x509write_crt_set_authority_key_identifier(&c));
   check("set_key_usage", mbedtls_x509write_crt_set_key_usage(
-                             &c, is_ca ? MBEDTLS_X509_KU_KEY_CERT_SIGN | MBEDTLS_X509_KU_CRL_SIGN
-                                       : MBEDTLS_X509_KU_DIGITAL_SIGNATURE));
+                             &c, usage ? usage
+                                 : is_ca ? MBEDTLS_X509_KU_KEY_CERT_SIGN | MBEDTLS_X509_KU_CRL_SIGN
+                                         : MBEDTLS_X509_KU_DIGITAL_SIGNATURE));
   if (dns_name) {
     std::string san = san_der(dns_name);
     check("set_extension(subjectAltName)",
@@ -116,6 +117,9 @@ int main(int argc, char** argv) {
              "20200101000000", "localhost", 3);
   write_cert(dir + "/wronghost.crt", server, ca, "CN=wrong.example,O=fanout", ca_name, false,
              "20200101000000", "20451231235959", "wrong.example", 4);
+  // Key agreement only: a server may not sign an ECDHE exchange with it.
+  write_cert(dir + "/keyusage.crt", server, ca, "CN=localhost,O=fanout", ca_name, false, "20200101000000",
+             "20451231235959", "localhost", 5, MBEDTLS_X509_KU_KEY_AGREEMENT);
   unsigned char pem[4096];
   check("write_key_pem", mbedtls_pk_write_key_pem(&server, pem, sizeof pem));
   write_file(dir + "/server.key", pem);

@@ -57,7 +57,12 @@ class Engine {
   void resolved(bool ok);
   // connect: to addr(); then connected(), or failed().
   const Addr& addr() const { return addrs_[addr_]; }
-  void connected();
+  void connected(bool under_way = false);  // under_way: send_while_connecting()
+  // A connect still under way need not be waited for when there is no
+  // other address to try and nothing to say first (plain HTTP): the request
+  // goes at once, and the send tells how the connect went. On loopback the
+  // connection is up before connect() returns: a wait and a call saved.
+  bool send_while_connecting() const { return !rq_.url.https && addr_ + 1 == addrs_.size(); }
   // handshake: handshaken(), or failed().
   void handshaken();
   // send: write unsent(); sent(n).
@@ -96,7 +101,8 @@ class Engine {
   size_t off_ = 0;
   int attempt_ = 0;
   bool reused_ = false, any_ = false, keep_ = false, retry_ = false;
-  bool first_tls_ = false;  // this request does the first TLS handshake to its host
+  bool first_tls_ = false;
+  bool connecting_ = false;  // sent on while the connect is under way  // this request does the first TLS handshake to its host
   std::vector<Addr> addrs_;
   size_t addr_ = 0;
   http::ResponseParser parser_;
