@@ -363,6 +363,37 @@ std::string Url::authority() const {
   return a;
 }
 
+UrlError resolve_url(const Url& base, std::string_view ref, Url& out, std::string* why) {
+  // Leading and trailing C0 controls and spaces go, as parse_url drops them.
+  while (!ref.empty() && (unsigned char)ref.front() <= 0x20) ref.remove_prefix(1);
+  while (!ref.empty() && (unsigned char)ref.back() <= 0x20) ref.remove_suffix(1);
+  std::string scheme = base.https ? "https:" : "http:";
+  size_t i = 0;
+  if (!ref.empty() && isalpha((unsigned char)ref[0])) {
+    while (i < ref.size() && (isalnum((unsigned char)ref[i]) || ref[i] == '+' || ref[i] == '-' || ref[i] == '.')) i++;
+    if (i < ref.size() && ref[i] == ':') {
+      std::string s(ref.substr(0, i + 1));
+      for (auto& c : s) c = char(tolower((unsigned char)c));
+      std::string_view rest = ref.substr(i + 1);
+      bool authority = rest.size() >= 2 && (rest[0] == '/' || rest[0] == '\\') && (rest[1] == '/' || rest[1] == '\\');
+      // "http:foo" or "http:/foo" against an http base is relative (WHATWG's
+      // special relative state); "http://..." or another scheme is absolute.
+      if (s != scheme || authority) return parse_url(ref, out, why);
+      ref = rest;
+    }
+  }
+  auto slash = [](char c) { return c == '/' || c == '\\'; };
+  std::string auth = "//" + (base.userinfo.empty() ? "" : base.userinfo + "@") + base.authority();
+  std::string whole;
+  if (ref.size() >= 2 && slash(ref[0]) && slash(ref[1])) whole = scheme + std::string(ref);
+  else if (!ref.empty() && slash(ref[0])) whole = scheme + auth + std::string(ref);
+  else if (ref.empty()) whole = scheme + auth + base.path + base.query;
+  else if (ref[0] == '?') whole = scheme + auth + base.path + std::string(ref);
+  else if (ref[0] == '#') whole = scheme + auth + base.path + base.query + std::string(ref);
+  else whole = scheme + auth + base.path.substr(0, base.path.rfind('/') + 1) + std::string(ref);
+  return parse_url(whole, out, why);
+}
+
 std::string Url::href() const {
   std::string h = https ? "https://" : "http://";
   if (!userinfo.empty()) h += userinfo + "@";

@@ -30,5 +30,8 @@ enum class UrlError { none, syntax, scheme, host, idna, port };
 
 // Returns UrlError::none and fills out, or an error with a reason in why.
 UrlError parse_url(std::string_view in, Url& out, std::string* why = nullptr);
+// A reference (a Location header) against base: absolute, "//host/...",
+// "/path", "?query", "#fragment" or a relative path.
+UrlError resolve_url(const Url& base, std::string_view ref, Url& out, std::string* why = nullptr);
 
 }  // namespace fanout
