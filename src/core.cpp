@@ -28,6 +28,7 @@ const char* cause_name(Cause c) {
     case Cause::tls: return "tls";
     case Cause::send: return "send";
     case Cause::recv: return "recv";
+    case Cause::redirect: return "redirect";
     case Cause::http: return "http";
     case Cause::timeout: return "timeout";
     case Cause::worker: return "worker";

@@ -1,6 +1,9 @@
 #include "fanout/engine.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <ctime>
+#include <random>
 
 #include "fanout/deliver.hpp"
 #include "fanout/pool.hpp"
@@ -12,6 +15,39 @@ namespace {
 // count in the parser's own limit): give up at twice the limit.
 constexpr size_t kMaxCarry = 2 * http::ResponseParser::kMaxHeadBytes;
 
+bool ieq(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); i++)
+    if (tolower((unsigned char)a[i]) != tolower((unsigned char)b[i])) return false;
+  return true;
+}
+
+std::string_view trim(std::string_view v) {
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  return v;
+}
+
+// Retry-After: seconds, or an HTTP date (RFC 9110 10.2.3); -1 if neither.
+double retry_after(std::string_view v) {
+  std::string s(trim(v));
+  if (!s.empty() && s.find_first_not_of("0123456789") == std::string::npos) return s.size() > 9 ? 1e9 : std::stod(s);
+  tm t{};
+  const char* end = strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &t);
+  if (!end || *end) return -1;
+  return std::max(0.0, double(timegm(&t) - time(nullptr)));
+}
+
+// Full jitter (a uniform pick up to the doubled delay), so that many
+// requests turned away at once do not all come back at once.
+double backoff(double first, int tries) {
+  static thread_local std::mt19937 rng(std::random_device{}());
+  double cap = first * std::ldexp(1.0, std::min(tries, 30));
+  return std::uniform_real_distribution<double>(0, cap)(rng);
+}
+
+bool same_origin(const Url& a, const Url& b) { return a.https == b.https && a.host == b.host && a.port == b.port; }
+
 }  // namespace
 
 const char* Engine::step_name(Step s) {
@@ -21,8 +57,7 @@ const char* Engine::step_name(Step s) {
 }
 
 Engine::Engine(const Config& cfg, Memo& memo, TlsClient& tls, const Request& rq, Sink& sink, Result& r, int worker)
-    : cfg_(cfg), memo_(memo), tls_(tls), rq_(rq), sink_(sink), r_(r), dl_(deadline_in(cfg.timeout)),
-      t0_(Clock::now()) {
+    : cfg_(cfg), memo_(memo), tls_(tls), rq_(rq), sink_(sink), r_(r), t0_(Clock::now()) {
   r.begin(rq.line, worker);
   sink.begin(rq);
   if (!rq.error.empty()) {
@@ -30,19 +65,38 @@ Engine::Engine(const Config& cfg, Memo& memo, TlsClient& tls, const Request& rq,
     released();  // nothing was acquired: straight to the end
     return;
   }
-  key_ = pool_key(rq.url);
-  host_key_ = rq.url.host + ":" + std::to_string(rq.url.port);
-  req_ = http::request(rq.url, cfg.head, cfg.headers, true);
+  url_ = rq.url;
+  headers_ = cfg.headers;
+  start_try();
+}
+
+void Engine::start_try() {
+  key_ = pool_key(url_);
+  host_key_ = url_.host + ":" + std::to_string(url_.port);
+  req_ = http::request(url_, cfg_.head, headers_, true);
+  dl_ = connect_dl_ = deadline_in(cfg_.timeout);
+  stale_retried_ = false;
+  next_ = finish;
+  step_ = acquire;
+}
+
+Deadline Engine::deadline() const {
+  bool opening = step_ == resolve || step_ == connect || step_ == handshake || (step_ == wait && paused_ != acquire);
+  return opening ? std::min(dl_, connect_dl_) : dl_;
 }
 
 void Engine::acquired(const Conn& c) {
   reused_ = c.reused;
-  any_ = keep_ = retry_ = false;
+  any_ = keep_ = retry_ = forward_ = false;
   off_ = 0;
   carry_.clear();
   parser_.reset(cfg_.head);
-  if (reused_) step_ = send;
-  else open();
+  if (reused_) {
+    step_ = send;
+    return;
+  }
+  if (cfg_.connect_timeout > 0) connect_dl_ = deadline_in(cfg_.connect_timeout);
+  open();
 }
 
 void Engine::no_connection() {
@@ -64,10 +118,7 @@ void Engine::open() {
     paused_ = resolve;
     return pause();
   }
-  if (a.failure.cause != Cause::none) {
-    r_.fail(a.failure);
-    return end(false);
-  }
+  if (a.failure.cause != Cause::none) return fail_try(a.failure);
   addrs_ = a.addrs;
   addr_ = 0;
   r_.mark(kDns);
@@ -78,7 +129,7 @@ void Engine::resolved(bool ok) {
   Memo::Answer& a = memo_.dns[host_key_];
   if (!ok && r_.cause == Cause::timeout) {
     memo_.dns.erase(host_key_);  // no answer is not an answer: the next request asks again
-    return end(false);
+    return fail_try({r_.cause, r_.error});
   }
   a.pending = false;
   a.addrs = std::move(addrs_);
@@ -90,7 +141,7 @@ void Engine::connected(bool under_way) {
   connecting_ = under_way;
   r_.clear_error();  // an earlier address's error is moot
   r_.mark(kConnect);
-  if (!rq_.url.https) {
+  if (!url_.https) {
     step_ = send;
     return;
   }
@@ -139,7 +190,7 @@ const char* Engine::during() const {
 void Engine::received(const char* p, size_t n) {
   if (n == 0) {  // the peer closed: the end of a close-delimited body, or too soon
     if (parser_.finish().ev != http::ResponseParser::done)
-      r_.fail(Cause::http, std::string("http: ") + parser_.error_message());
+      return fail_try({Cause::http, std::string("http: ") + parser_.error_message()});
     return end(false);
   }
   if (!any_) r_.mark(kFirstByte);
@@ -148,36 +199,78 @@ void Engine::received(const char* p, size_t n) {
   if (carried) carry_.append(p, n);
   const char* buf = carried ? carry_.data() : p;
   size_t len = carried ? carry_.size() : n;
-  Delivered d = deliver(parser_, buf, len, sink_, r_);
-  if (d.end) return end(d.keep && r_.ok());
+  Delivered d = deliver(parser_, buf, len, tap_, r_);
+  if (d.end && !r_.ok()) return fail_try({r_.cause, r_.error});
+  if (d.end) return end(d.keep);
   // What is left is a head still incomplete: keep it for the next read.
   if (carried) carry_.erase(0, d.used);
   else carry_.assign(p + d.used, n - d.used);
-  if (carry_.size() >= kMaxCarry) {
-    r_.fail(Cause::http, "http: response head larger than " + std::to_string(http::ResponseParser::kMaxHeadBytes) + " bytes");
-    end(false);
+  if (carry_.size() >= kMaxCarry)
+    fail_try({Cause::http, "http: response head larger than " + std::to_string(http::ResponseParser::kMaxHeadBytes) + " bytes"});
+}
+
+// The head is in: is this the response, or one to follow or retry?
+void Engine::on_head(const http::ResponseParser& p) {
+  int st = p.status();
+  location_.clear();
+  retry_after_ = -1;
+  for (size_t i = 0; i < p.header_count(); i++) {
+    http::Header h = p.header(i);
+    if (ieq(h.name, "location")) location_ = trim(h.value);
+    else if (ieq(h.name, "retry-after")) retry_after_ = retry_after(h.value);
   }
+  bool redirect = cfg_.follow && !location_.empty() && (st == 301 || st == 302 || st == 303 || st == 307 || st == 308);
+  bool listed = std::find(cfg_.retry_on.begin(), cfg_.retry_on.end(), st) != cfg_.retry_on.end();
+  retry_delay_ = (st == 429 || st == 503) && retry_after_ >= 0 ? retry_after_ : backoff(cfg_.retry_delay, r_.retries);
+  next_ = redirect ? follow : listed && may_retry(retry_delay_) ? again : finish;
+  forward_ = next_ == finish;
+  if (!forward_) return;
+  if (forwarded_) sink_.begin(rq_);  // an earlier try's response is void
+  forwarded_ = true;
+  sink_.head(p);
+}
+
+// No retry starts once --retry-max-time has passed since the request began.
+bool Engine::may_retry(double delay_s) {
+  if (r_.retries >= cfg_.retry) return false;
+  return cfg_.retry_max_time <= 0 || ms_since(t0_) / 1000 + delay_s <= cfg_.retry_max_time;
+}
+
+// Timeouts and connection errors are worth another try; the rest only
+// with --retry-all-errors (a bad line never).
+void Engine::fail_try(Failure f) {
+  r_.fail(std::move(f));
+  Cause c = r_.cause;
+  bool transient = c == Cause::timeout || c == Cause::connect || c == Cause::send || c == Cause::recv;
+  retry_delay_ = backoff(cfg_.retry_delay, r_.retries);
+  bool again_ok = (transient || (cfg_.retry_all_errors && c != Cause::input)) && may_retry(retry_delay_);
+  next_ = again_ok ? again : finish;
+  end(false);
 }
 
 void Engine::failed(Failure f) {
-  r_.fail(std::move(f));
-  if (step_ == connect && r_.cause != Cause::timeout && addr_ + 1 < addrs_.size()) {
+  if (step_ == connect && f.cause != Cause::timeout && addr_ + 1 < addrs_.size()) {
+    r_.fail(std::move(f));
     addr_++;  // the next address, as curl does; the last error stands
     return;
   }
   if (step_ == handshake) end_turn(false);
   // A reused connection that failed before any response byte: the server
-  // had closed it while it sat idle. One more try, on a new connection.
-  bool stale = reused_ && !any_ && (r_.cause == Cause::send || r_.cause == Cause::recv || r_.cause == Cause::http);
-  retry_ = attempt_ == 0 && stale;
-  end(false);
+  // had closed it while it sat idle. One more go, on a new connection,
+  // that is not a retry (--retry) of the request.
+  bool stale = reused_ && !any_ && (f.cause == Cause::send || f.cause == Cause::recv || f.cause == Cause::http);
+  if (stale && !stale_retried_) {
+    r_.fail(std::move(f));
+    retry_ = stale_retried_ = true;
+    return end(false);
+  }
+  fail_try(std::move(f));
 }
 
 void Engine::timed_out() {
   std::string what = step_ == connect || connecting_ ? "connect(" + addr().text() + ")" : during();
   if (step_ == handshake) end_turn(false);
-  r_.fail(Cause::timeout, "timeout: " + what);
-  end(false);
+  fail_try({Cause::timeout, "timeout: " + what});
 }
 
 void Engine::end(bool keep) {
@@ -186,11 +279,20 @@ void Engine::end(bool keep) {
 }
 
 void Engine::released() {
-  if (retry_) {
+  if (retry_) {  // the stale connection's second go
     retry_ = false;
-    attempt_++;
     r_.restart();
     step_ = acquire;
+    return;
+  }
+  if (next_ == follow) return redirect();
+  if (next_ == again) {
+    r_.retries++;
+    r_.restart();
+    next_ = finish;
+    paused_ = acquire;  // what the wait is for: the next try
+    until_ = Clock::now() + std::chrono::microseconds(int64_t(retry_delay_ * 1e6));
+    step_ = wait;
     return;
   }
   sink_.end(r_);
@@ -203,18 +305,46 @@ void Engine::released() {
 // TLS handshake): look again after a short, growing pause.
 void Engine::pause() {
   pause_us_ = std::min(pause_us_ ? pause_us_ * 2 : 500, 16000);
-  until_ = std::min(dl_, Clock::now() + std::chrono::microseconds(pause_us_));
   step_ = wait;
+  until_ = std::min(deadline(), Clock::now() + std::chrono::microseconds(pause_us_));
 }
 
 void Engine::waited() {
-  if (Clock::now() >= dl_) {
-    r_.fail(Cause::timeout, paused_ == resolve ? "timeout: resolving " + rq_.url.host
-                                               : "timeout: waiting for the first TLS handshake to " + key_);
-    return end(false);
-  }
+  if (paused_ == acquire) return start_try();  // a retry's backoff is over
+  if (Clock::now() >= deadline())
+    return fail_try({Cause::timeout, paused_ == resolve ? "timeout: resolving " + url_.host
+                                                        : "timeout: waiting for the first TLS handshake to " + key_});
   if (paused_ == resolve) open();
   else try_handshake();
+}
+
+// -L: the next try goes where Location says, within --max-redirs; never
+// from https to http unless --allow-downgrade; and secret headers (and
+// Authorization) do not follow to another origin.
+void Engine::redirect() {
+  next_ = finish;
+  Url to;
+  std::string why;
+  Failure f;
+  if (resolve_url(url_, location_, to, &why) != UrlError::none)
+    f = {Cause::redirect, "redirect: Location \"" + location_ + "\": " + why};
+  else if (r_.redirects >= cfg_.max_redirs)
+    f = {Cause::redirect, "redirect: too many redirects (--max-redirs " + std::to_string(cfg_.max_redirs) + ")"};
+  else if (url_.https && !to.https && !cfg_.allow_downgrade)
+    f = {Cause::redirect, "redirect: from https to http refused: " + to.href() + " (--allow-downgrade allows it)"};
+  if (f.cause != Cause::none) {
+    r_.fail(std::move(f));
+    return released();
+  }
+  if (!same_origin(url_, to))
+    headers_.erase(std::remove_if(headers_.begin(), headers_.end(),
+                                  [](const std::string& h) { return http::is_secret_header(h.substr(0, h.find(':'))); }),
+                   headers_.end());
+  url_ = to;
+  r_.redirects++;
+  r_.url = to.href();
+  r_.restart();
+  start_try();
 }
 
 Io perform(Engine& e, Conn& c, TlsClient& tls, const Config& cfg, char* buf, size_t cap) {

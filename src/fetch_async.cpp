@@ -16,8 +16,9 @@ bool again(Io io) { return io == Io::want_read || io == Io::want_write; }
 Task fetch_async(Loop& l, const Request& rq, Sink& sink, Result& r) {
   Engine e(l.cfg, l.memo, l.tls, rq, sink, r, l.id);
   std::unique_ptr<Conn> c;
-  const Deadline dl = e.deadline();
+  Deadline dl;  // the current step's: a try, a connect, each has its own
   for (;;) {
+    dl = e.deadline();
     switch (e.step()) {
       case Engine::acquire: {
         int got;

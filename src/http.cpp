@@ -44,6 +44,14 @@ std::string check_header_arg(std::string_view h) {
   return "";
 }
 
+bool is_secret_header(std::string_view name) {
+  std::string n(name);
+  for (auto& c : n) c = char(tolower((unsigned char)c));
+  for (const char* w : {"key", "secret", "token", "auth", "cookie"})
+    if (n.find(w) != std::string::npos) return true;
+  return false;
+}
+
 std::string request(const Url& url, bool head, const std::vector<std::string>& extra,
                     bool keep_alive) {
   std::string r = head ? "HEAD " : "GET ";

@@ -33,7 +33,19 @@ const char kUsage[] =
     "      --per-host N        at most N connections to one host:port (default: no cap)\n"
     "  -I, --head              HEAD instead of GET\n"
     "  -H, --header 'N: v'     add a request header (repeatable; 'N:' removes one)\n"
-    "      --timeout SEC       time allowed for each request (default 30)\n"
+    "      --max-time SEC      time for one try, resolve to last byte (default 30;\n"
+    "                          --timeout is the same)\n"
+    "      --connect-timeout SEC  time to resolve, connect and handshake\n"
+    "  -L, --location          follow redirects (301, 302, 303, 307, 308)\n"
+    "      --max-redirs N      at most N redirects with -L (default 10)\n"
+    "      --allow-downgrade   let -L follow https to http\n"
+    "      --retry N           try again up to N times after a timeout, a\n"
+    "                          connection error or a --retry-on status\n"
+    "      --retry-delay SEC   the first wait before a retry, doubling, with\n"
+    "                          full jitter (default 1); Retry-After wins on 429/503\n"
+    "      --retry-max-time SEC  no retry starts after this (default: no limit)\n"
+    "      --retry-on LIST     statuses worth a retry (default 408,429,500,502,503,504)\n"
+    "      --retry-all-errors  retry after any error (DNS, TLS, HTTP) too\n"
     "      --resolve H:P:ADDR  connect to ADDR for host H and port P, as curl does\n"
     "      --dns-server A:P    ask this DNS server instead of resolv.conf's\n"
     "      --cacert FILE       trust these CA certificates instead of the system's\n"
@@ -61,6 +73,15 @@ long number(const char* opt, const char* s, long lo, long hi) {
   if (!*s || *end || v < lo || v > hi)
     usage_error(std::string(opt) + " takes a whole number from " + std::to_string(lo) + " to " +
                 std::to_string(hi) + ", not \"" + s + "\"");
+  return v;
+}
+
+// Seconds: 0 < SEC <= 86400 (zero too where zero means "none").
+double seconds(const char* opt, const char* s, bool zero_ok) {
+  char* end;
+  double v = strtod(s, &end);
+  if (!*s || *end || !((zero_ok ? v >= 0 : v > 0) && v <= 86400))
+    usage_error(std::string(opt) + " takes seconds (" + (zero_ok ? "0 <=" : "0 <") + " SEC <= 86400), not \"" + s + "\"");
   return v;
 }
 
@@ -103,7 +124,8 @@ std::string parse_dns_server(const std::string& s) {
 }
 
 Config parse_args(int argc, char** argv) {
-  enum { kTimeout = 256, kResolve, kDnsServer, kCacert, kJson, kResults, kPerHost, kProgress, kNoProgress, kTrace, kNoReuse };
+  enum { kTimeout = 256, kResolve, kDnsServer, kCacert, kJson, kResults, kPerHost, kProgress, kNoProgress, kTrace, kNoReuse,
+         kMaxTime, kConnectTimeout, kMaxRedirs, kDowngrade, kRetry, kRetryDelay, kRetryMaxTime, kRetryOn, kRetryAll };
   static const option longs[] = {
     {"model", required_argument, nullptr, 'm'},
     {"concurrency", required_argument, nullptr, 'c'},
@@ -112,6 +134,16 @@ Config parse_args(int argc, char** argv) {
     {"header", required_argument, nullptr, 'H'},
     {"insecure", no_argument, nullptr, 'k'},
     {"timeout", required_argument, nullptr, kTimeout},
+    {"max-time", required_argument, nullptr, kMaxTime},
+    {"connect-timeout", required_argument, nullptr, kConnectTimeout},
+    {"location", no_argument, nullptr, 'L'},
+    {"max-redirs", required_argument, nullptr, kMaxRedirs},
+    {"allow-downgrade", no_argument, nullptr, kDowngrade},
+    {"retry", required_argument, nullptr, kRetry},
+    {"retry-delay", required_argument, nullptr, kRetryDelay},
+    {"retry-max-time", required_argument, nullptr, kRetryMaxTime},
+    {"retry-on", required_argument, nullptr, kRetryOn},
+    {"retry-all-errors", no_argument, nullptr, kRetryAll},
     {"resolve", required_argument, nullptr, kResolve},
     {"dns-server", required_argument, nullptr, kDnsServer},
     {"cacert", required_argument, nullptr, kCacert},
@@ -130,7 +162,7 @@ Config parse_args(int argc, char** argv) {
   Config cfg;
   opterr = 0;
   int c;
-  while ((c = getopt_long(argc, argv, "m:c:w:IH:kVh", longs, nullptr)) != -1) {
+  while ((c = getopt_long(argc, argv, "m:c:w:IH:kLVh", longs, nullptr)) != -1) {
     switch (c) {
       case 'm':
         if (!find_model(optarg)) usage_error(std::string("unknown model \"") + optarg + "\" (models: " + model_names() + ")");
@@ -146,13 +178,26 @@ Config parse_args(int argc, char** argv) {
         break;
       }
       case 'k': cfg.insecure = true; break;
-      case kTimeout: {
-        char* end;
-        cfg.timeout = strtod(optarg, &end);
-        if (*end || !(cfg.timeout > 0 && cfg.timeout <= 86400))
-          usage_error(std::string("--timeout takes seconds (0 < SEC <= 86400), not \"") + optarg + "\"");
+      case kTimeout: cfg.timeout = seconds("--timeout", optarg, false); break;
+      case kMaxTime: cfg.timeout = seconds("--max-time", optarg, false); break;
+      case kConnectTimeout: cfg.connect_timeout = seconds("--connect-timeout", optarg, false); break;
+      case 'L': cfg.follow = true; break;
+      case kMaxRedirs: cfg.max_redirs = int(number("--max-redirs", optarg, 0, 1000)); break;
+      case kDowngrade: cfg.allow_downgrade = true; break;
+      case kRetry: cfg.retry = int(number("--retry", optarg, 0, 1000)); break;
+      case kRetryDelay: cfg.retry_delay = seconds("--retry-delay", optarg, true); break;
+      case kRetryMaxTime: cfg.retry_max_time = seconds("--retry-max-time", optarg, true); break;
+      case kRetryOn: {
+        cfg.retry_on.clear();
+        std::string list = optarg;
+        for (size_t at = 0; at <= list.size();) {
+          size_t comma = std::min(list.find(',', at), list.size());
+          cfg.retry_on.push_back(int(number("--retry-on status", list.substr(at, comma - at).c_str(), 100, 599)));
+          at = comma + 1;
+        }
         break;
       }
+      case kRetryAll: cfg.retry_all_errors = true; break;
       case kResolve: cfg.resolve.push_back(parse_resolve(optarg)); break;
       case kDnsServer: cfg.dns_server = parse_dns_server(optarg); break;
       case kCacert: cfg.cacert = optarg; break;

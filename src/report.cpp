@@ -206,7 +206,9 @@ std::string result_line(const Request& rq, const Result& r) {
   char tail[160];
   snprintf(tail, sizeof tail, ", \"bytes\": %llu, \"ms\": %.3f, \"error\": ", (unsigned long long)r.bytes, r.ms);
   return head + json_string(rq.text) + ", \"status\": " + (r.ok() ? std::to_string(r.status) : "null") + tail +
-         (r.ok() ? "null" : json_string(r.error)) + ", \"worker\": " + std::to_string(r.worker) + "}\n";
+         (r.ok() ? "null" : json_string(r.error)) + ", \"worker\": " + std::to_string(r.worker) +
+         ", \"num_redirects\": " + std::to_string(r.redirects) + ", \"num_retries\": " + std::to_string(r.retries) +
+         ", \"url_effective\": " + (!r.url.empty() ? json_string(r.url) : rq.error.empty() ? json_string(rq.url.href()) : "null") + "}\n";
 }
 
 }  // namespace fanout

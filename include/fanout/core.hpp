@@ -18,7 +18,7 @@ Deadline deadline_in(double seconds);  // --timeout from now
 double ms_since(Clock::time_point t0);
 
 // Why a request has no HTTP status. Stable names: they are JSON keys.
-enum class Cause : uint8_t { none, input, dns, connect, tls, send, recv, http, timeout, worker };
+enum class Cause : uint8_t { none, input, dns, connect, tls, send, recv, http, timeout, worker, redirect };
 const char* cause_name(Cause c);
 
 // A failure as a value: its cause and the words for the user.
@@ -48,6 +48,8 @@ struct Result {
   std::string error;   // what went wrong; starts with its cause ("dns: ", "connect(...)")
   int worker = -1;
   int lane = 0;  // the thread, process or coroutine slot within the worker
+  uint16_t redirects = 0, retries = 0;  // followed, and tried again (--retry)
+  std::string url;  // where it ended after redirects (empty: where it began)
   int64_t at[kPhases] = {};
   void mark(Phase p) { at[p] = now_ns(); }
   // A fresh result for a request that starts now.
@@ -84,7 +86,16 @@ struct Config {
   std::string cacert;                // --cacert FILE
   bool insecure = false;             // -k
   bool session_reuse = true;         // --no-session-reuse turns TLS resumption off
-  double timeout = 30;               // seconds, whole request
+  double timeout = 30;               // --max-time (--timeout): seconds for one try, resolve to last byte
+  double connect_timeout = 0;        // --connect-timeout: seconds to resolve, connect and handshake (0: --max-time)
+  bool follow = false;               // -L
+  int max_redirs = 10;               // --max-redirs
+  bool allow_downgrade = false;      // --allow-downgrade: follow https -> http
+  int retry = 0;                     // --retry N
+  double retry_delay = 1;            // --retry-delay: the first backoff, doubling
+  double retry_max_time = 0;         // --retry-max-time: no retry starts after this (0: no limit)
+  std::vector<int> retry_on = {408, 429, 500, 502, 503, 504};  // --retry-on
+  bool retry_all_errors = false;     // --retry-all-errors
   bool json = false;
   std::string results;               // --results FILE
   std::string trace;                 // --trace FILE.json or FILE.svg

@@ -4,7 +4,8 @@
 // went. The engine never touches a socket and never waits: which pooled
 // connection, the one retry on a stale kept-alive connection, what the
 // deadline is, who resolves a host or does the first TLS handshake to it
-// and who waits for that, which sink gets the bytes: all of it is here.
+// and who waits for that, redirects (-L), retries with backoff and
+// Retry-After (--retry), which sink gets the bytes: all of it is here.
 //
 // Drivers: fetch.cpp (blocking: seq, threads, procs) and fetch_async.cpp
 // (coroutines: async, hybrid). What they share for carrying out the I/O
@@ -41,18 +42,20 @@ class Engine {
 
   Engine(const Config& cfg, Memo& memo, TlsClient& tls, const Request& rq, Sink& sink, Result& r, int worker);
   Step step() const { return step_; }
-  Deadline deadline() const { return dl_; }
+  // Until when the current step may wait: --max-time for the try, and
+  // --connect-timeout while resolving, connecting and handshaking.
+  Deadline deadline() const;
 
   // acquire: a connection to key() from the pool (an idle one, or a new
   // one not yet opened), never an idle one when fresh(); then acquired(),
   // or no_connection() when the deadline came first.
   const std::string& key() const { return key_; }
-  bool fresh() const { return attempt_ > 0; }
+  bool fresh() const { return stale_retried_; }
   void acquired(const Conn& c);
   void no_connection();
   // resolve: url() into answer(); then resolved() with what the resolver
   // said (on failure it has filled in the result).
-  const Url& url() const { return rq_.url; }
+  const Url& url() const { return url_; }
   std::vector<Addr>& answer() { return addrs_; }
   void resolved(bool ok);
   // connect: to addr(); then connected(), or failed().
@@ -62,7 +65,7 @@ class Engine {
   // other address to try and nothing to say first (plain HTTP): the request
   // goes at once, and the send tells how the connect went. On loopback the
   // connection is up before connect() returns: a wait and a call saved.
-  bool send_while_connecting() const { return !rq_.url.https && addr_ + 1 == addrs_.size(); }
+  bool send_while_connecting() const { return !url_.https && addr_ + 1 == addrs_.size(); }
   // handshake: handshaken(), or failed().
   void handshaken();
   // send: write unsent(); sent(n).
@@ -82,6 +85,21 @@ class Engine {
   void timed_out();        // the deadline came while the step waited for I/O
 
  private:
+  // Sits between the parser and the job's sink: a response that will be
+  // followed (-L) or retried never reaches the sink.
+  struct Tap : Sink {
+    Engine& e;
+    explicit Tap(Engine& en) : e(en) {}
+    void head(const http::ResponseParser& p) override { e.on_head(p); }
+    void body(const char* p, size_t n) override {
+      if (e.forward_) e.sink_.body(p, n);
+    }
+  };
+  void start_try();  // a try (the first, a retry, or a redirect's) begins
+  void on_head(const http::ResponseParser& p);
+  bool may_retry(double delay_s);
+  void fail_try(Failure f);  // this try failed: retry it if allowed, else that is the result
+  void redirect();
   void open();         // the path to a new connection: resolve or connect
   void try_handshake();
   void end(bool keep);  // this attempt is over: release its connection
@@ -94,13 +112,21 @@ class Engine {
   const Request& rq_;
   Sink& sink_;
   Result& r_;
-  Deadline dl_;
+  Deadline dl_, connect_dl_;
   Clock::time_point t0_;
   Step step_ = acquire;
+  Url url_;                          // the current target: the request's, or a redirect's
+  std::vector<std::string> headers_;  // -H, less the secret ones after a redirect to another origin
   std::string key_, host_key_, req_;
   size_t off_ = 0;
-  int attempt_ = 0;
-  bool reused_ = false, any_ = false, keep_ = false, retry_ = false;
+  bool stale_retried_ = false;  // the one retry on a stale kept-alive connection is spent
+  bool reused_ = false, any_ = false, keep_ = false, retry_ = false;  // retry_: the stale connection's
+  enum Next { finish, follow, again } next_ = finish;  // after this try's connection is released
+  bool forward_ = false, forwarded_ = false;  // this try's response goes to the sink; one did
+  std::string location_;
+  double retry_after_ = -1;  // seconds the server asked for, or -1
+  double retry_delay_ = 0;   // before the next try
+  Tap tap_{*this};
   bool first_tls_ = false;
   bool connecting_ = false;  // sent on while the connect is under way  // this request does the first TLS handshake to its host
   std::vector<Addr> addrs_;
@@ -109,7 +135,7 @@ class Engine {
   std::string carry_;  // a response head still incomplete, between reads
   Deadline until_{};
   int pause_us_ = 0;
-  Step paused_ = wait;  // what the wait is for: resolve or handshake
+  Step paused_ = wait;  // what the wait is for: resolve, handshake, or acquire (a retry's backoff)
 };
 
 // One attempt at the engine's current I/O step (connect, handshake, send,

@@ -26,6 +26,9 @@ struct Header {
 // empty value removes it, as in curl.
 std::string request(const Url& url, bool head, const std::vector<std::string>& extra,
                     bool keep_alive);
+// A header that carries a secret: its name holds key, secret, token, auth
+// or cookie (any case). It never follows a redirect to another origin.
+bool is_secret_header(std::string_view name);
 // Checks one -H argument; returns an empty string or what is wrong with it.
 std::string check_header_arg(std::string_view h);
 
