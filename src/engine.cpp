@@ -71,10 +71,18 @@ Engine::Engine(const Config& cfg, Memo& memo, TlsClient& tls, const Request& rq,
 }
 
 void Engine::start_try() {
+  // --deadline: whatever has not begun by then ends at once, and whatever
+  // is under way ends then (dl_ below), in every model alike.
+  if (cfg_.deadline > 0 && Clock::now() >= cfg_.run_end) {
+    r_.fail(Cause::timeout, "timeout: --deadline of the run passed");
+    return released();
+  }
   key_ = pool_key(url_);
   host_key_ = url_.host + ":" + std::to_string(url_.port);
   req_ = http::request(url_, cfg_.head, headers_, true);
+  off_ = 0;
   dl_ = connect_dl_ = deadline_in(cfg_.timeout);
+  if (cfg_.deadline > 0) dl_ = connect_dl_ = std::min(dl_, cfg_.run_end);
   stale_retried_ = false;
   next_ = finish;
   step_ = acquire;
@@ -233,6 +241,7 @@ void Engine::on_head(const http::ResponseParser& p) {
 // No retry starts once --retry-max-time has passed since the request began.
 bool Engine::may_retry(double delay_s) {
   if (r_.retries >= cfg_.retry) return false;
+  if (cfg_.deadline > 0 && Clock::now() + std::chrono::microseconds(int64_t(delay_s * 1e6)) >= cfg_.run_end) return false;
   return cfg_.retry_max_time <= 0 || ms_since(t0_) / 1000 + delay_s <= cfg_.retry_max_time;
 }
 

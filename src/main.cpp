@@ -46,6 +46,7 @@ const char kUsage[] =
     "      --retry-max-time SEC  no retry starts after this (default: no limit)\n"
     "      --retry-on LIST     statuses worth a retry (default 408,429,500,502,503,504)\n"
     "      --retry-all-errors  retry after any error (DNS, TLS, HTTP) too\n"
+    "      --deadline SEC      the whole run: then unfinished lines get a timeout\n"
     "      --resolve H:P:ADDR  connect to ADDR for host H and port P, as curl does\n"
     "      --dns-server A:P    ask this DNS server instead of resolv.conf's\n"
     "      --cacert FILE       trust these CA certificates instead of the system's\n"
@@ -125,7 +126,7 @@ std::string parse_dns_server(const std::string& s) {
 
 Config parse_args(int argc, char** argv) {
   enum { kTimeout = 256, kResolve, kDnsServer, kCacert, kJson, kResults, kPerHost, kProgress, kNoProgress, kTrace, kNoReuse,
-         kMaxTime, kConnectTimeout, kMaxRedirs, kDowngrade, kRetry, kRetryDelay, kRetryMaxTime, kRetryOn, kRetryAll };
+         kMaxTime, kConnectTimeout, kMaxRedirs, kDowngrade, kRetry, kRetryDelay, kRetryMaxTime, kRetryOn, kRetryAll, kDeadline };
   static const option longs[] = {
     {"model", required_argument, nullptr, 'm'},
     {"concurrency", required_argument, nullptr, 'c'},
@@ -144,6 +145,7 @@ Config parse_args(int argc, char** argv) {
     {"retry-max-time", required_argument, nullptr, kRetryMaxTime},
     {"retry-on", required_argument, nullptr, kRetryOn},
     {"retry-all-errors", no_argument, nullptr, kRetryAll},
+    {"deadline", required_argument, nullptr, kDeadline},
     {"resolve", required_argument, nullptr, kResolve},
     {"dns-server", required_argument, nullptr, kDnsServer},
     {"cacert", required_argument, nullptr, kCacert},
@@ -198,6 +200,7 @@ Config parse_args(int argc, char** argv) {
         break;
       }
       case kRetryAll: cfg.retry_all_errors = true; break;
+      case kDeadline: cfg.deadline = seconds("--deadline", optarg, false); break;
       case kResolve: cfg.resolve.push_back(parse_resolve(optarg)); break;
       case kDnsServer: cfg.dns_server = parse_dns_server(optarg); break;
       case kCacert: cfg.cacert = optarg; break;
@@ -243,6 +246,7 @@ int main(int argc, char** argv) {
   const Model* model = find_model(cfg.model);
   progress::start(reqs.size(), cfg.progress == 1 || (cfg.progress < 0 && isatty(2)));
   auto t0 = Clock::now();
+  cfg.run_end = t0 + std::chrono::microseconds(int64_t(cfg.deadline * 1e6));
   bool ran = model->run(run, err);
   progress::stop();
   if (!ran) {

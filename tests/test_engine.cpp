@@ -388,3 +388,170 @@ TEST_CASE("engine: plain HTTP to its last address sends while the connect is und
   open(h);
   CHECK_FALSE(h.send_while_connecting());  // TLS speaks first: the connect must be done
 }
+
+namespace {
+
+// A response on a fresh connection, up to the release of that connection.
+void answer(Engine& e, const std::string& reply) {
+  open_and_send(e);
+  feed(e, reply);
+  REQUIRE(e.step() == Engine::release);
+  e.released();
+}
+
+struct Recorder : Sink {
+  int begins = 0, heads = 0;
+  std::string got;
+  void begin(const Request&) override { begins++, got.clear(); }
+  void head(const http::ResponseParser&) override { heads++; }
+  void body(const char* p, size_t n) override { got.append(p, n); }
+};
+
+}  // namespace
+
+TEST_CASE("engine: -L follows Location, relative or not, and records where it ended") {
+  Fixture f;
+  f.cfg.follow = true;
+  f.cfg.headers = {"Authorization: Bearer x", "X-Api-Key: k", "X-Trace: t"};
+  Recorder sink;
+  Result r;
+  Engine e(f.cfg, f.memo, f.tls, f.req("http://127.0.0.1/a/b"), sink, r, 0);
+  answer(e, "HTTP/1.1 302 Found\r\nLocation: c?d=1\r\nContent-Length: 4\r\n\r\nskip");
+  CHECK(e.step() == Engine::acquire);
+  CHECK(e.key() == "http://127.0.0.1:80");
+  CHECK(std::string(e.unsent()).rfind("GET /a/c?d=1 HTTP/1.1\r\n", 0) == 0);
+  CHECK(std::string(e.unsent()).find("Authorization: Bearer x") != std::string::npos);  // same origin
+  answer(e, "HTTP/1.1 301 Moved\r\nLocation: http://127.0.0.2:8080/z\r\nContent-Length: 0\r\n\r\n");
+  CHECK(e.key() == "http://127.0.0.2:8080");
+  std::string req(e.unsent());
+  CHECK(req.find("Authorization") == std::string::npos);  // another origin: secrets stay behind
+  CHECK(req.find("X-Api-Key") == std::string::npos);
+  CHECK(req.find("X-Trace: t") != std::string::npos);
+  Conn fresh;
+  e.acquired(fresh);
+  e.answer() = {addr("127.0.0.2", 8080)};
+  e.resolved(true);
+  e.connected();
+  e.sent(e.unsent().size());
+  feed(e, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+  e.released();
+  CHECK(e.step() == Engine::done);
+  CHECK(r.status == 200);
+  CHECK(r.redirects == 2);
+  CHECK(r.url == "http://127.0.0.2:8080/z");
+  CHECK(sink.heads == 1);  // the redirects' heads and bodies never reach the job
+  CHECK(sink.got == "ok");
+}
+
+TEST_CASE("engine: redirects that are not followed") {
+  struct Case { bool follow; int max; const char* from; const char* location; int status; const char* error; };
+  const Case cases[] = {
+    {false, 10, "http://127.0.0.1/", "/x", 302, ""},  // no -L: the 302 is the answer
+    {true, 0, "http://127.0.0.1/", "/x", 0, "redirect: too many redirects (--max-redirs 0)"},
+    {true, 10, "https://127.0.0.1/", "http://127.0.0.1/x", 0,
+     "redirect: from https to http refused: http://127.0.0.1/x (--allow-downgrade allows it)"},
+    {true, 10, "http://127.0.0.1/", "ftp://127.0.0.1/x", 0, "redirect: Location \"ftp://127.0.0.1/x\": "},
+  };
+  for (auto& c : cases) {
+    INFO(c.location);
+    Fixture f;
+    f.cfg.follow = c.follow;
+    f.cfg.max_redirs = c.max;
+    Result r;
+    Engine e(f.cfg, f.memo, f.tls, f.req(c.from), f.sink, r, 0);
+    open(e);
+    e.connected();
+    if (e.step() == Engine::handshake) e.handshaken();
+    e.sent(e.unsent().size());
+    feed(e, std::string("HTTP/1.1 302 Found\r\nLocation: ") + c.location + "\r\nContent-Length: 0\r\n\r\n");
+    e.released();
+    CHECK(e.step() == Engine::done);
+    CHECK(r.status == c.status);
+    CHECK(r.error.rfind(c.error, 0) == 0);
+  }
+}
+
+TEST_CASE("engine: --retry tries again after a listed status, with a pause, and only the last answer counts") {
+  Fixture f;
+  f.cfg.retry = 2;
+  f.cfg.retry_delay = 0.01;
+  Recorder sink;
+  Result r;
+  Engine e(f.cfg, f.memo, f.tls, f.req("http://127.0.0.1/"), sink, r, 0);
+  answer(e, "HTTP/1.1 503 Busy\r\nContent-Length: 4\r\n\r\nbusy");
+  REQUIRE(e.step() == Engine::wait);
+  CHECK(e.until() <= Clock::now() + std::chrono::milliseconds(25));  // full jitter up to 2 x 10 ms
+  e.waited();
+  CHECK(e.step() == Engine::acquire);
+  answer(e, "HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n");
+  REQUIRE(e.step() == Engine::wait);
+  e.waited();
+  answer(e, "HTTP/1.1 502 Bad\r\nContent-Length: 3\r\n\r\nbad");  // the retries are spent
+  CHECK(e.step() == Engine::done);
+  CHECK(r.status == 502);
+  CHECK(r.retries == 2);
+  CHECK(sink.heads == 1);
+  CHECK(sink.got == "bad");
+}
+
+TEST_CASE("engine: Retry-After on 429 and 503, within --retry-max-time") {
+  Fixture f;
+  f.cfg.retry = 3;
+  f.cfg.retry_delay = 0.001;
+  Result r;
+  Engine e(f.cfg, f.memo, f.tls, f.req("http://127.0.0.1/"), f.sink, r, 0);
+  auto t0 = Clock::now();
+  answer(e, "HTTP/1.1 429 Slow down\r\nRetry-After: 2\r\nContent-Length: 0\r\n\r\n");
+  REQUIRE(e.step() == Engine::wait);
+  CHECK(e.until() >= t0 + std::chrono::milliseconds(1990));
+  CHECK(e.until() <= Clock::now() + std::chrono::milliseconds(2010));
+
+  f.cfg.retry_max_time = 1;  // two seconds would end past it: no retry
+  Result r2;
+  Engine e2(f.cfg, f.memo, f.tls, f.req("http://127.0.0.1/"), f.sink, r2, 0);
+  answer(e2, "HTTP/1.1 503 Later\r\nRetry-After: Fri, 31 Dec 2999 23:59:59 GMT\r\nContent-Length: 0\r\n\r\n");
+  CHECK(e2.step() == Engine::done);
+  CHECK(r2.status == 503);
+  CHECK(r2.retries == 0);
+
+  f.cfg.retry_on = {500};  // --retry-on: 503 is not on it
+  f.cfg.retry_max_time = 0;
+  Result r3;
+  Engine e3(f.cfg, f.memo, f.tls, f.req("http://127.0.0.1/"), f.sink, r3, 0);
+  answer(e3, "HTTP/1.1 503 Later\r\nContent-Length: 0\r\n\r\n");
+  CHECK(e3.step() == Engine::done);
+}
+
+TEST_CASE("engine: timeouts and connection errors are retried; others with --retry-all-errors") {
+  for (bool all : {false, true}) {
+    Fixture f;
+    f.cfg.retry = 1;
+    f.cfg.retry_delay = 0.001;
+    f.cfg.retry_all_errors = all;
+    Result r1, r2;
+    Engine a(f.cfg, f.memo, f.tls, f.req("http://127.0.0.1/"), f.sink, r1, 0);
+    open(a);
+    a.failed({Cause::connect, "connect(127.0.0.1:80): ECONNREFUSED (Connection refused)"});
+    a.released();
+    CHECK(a.step() == Engine::wait);
+    Engine b(f.cfg, f.memo, f.tls, f.req("http://127.0.0.1/"), f.sink, r2, 0);
+    open_and_send(b);
+    feed(b, "HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n");
+    b.released();
+    CHECK(b.step() == (all ? Engine::wait : Engine::done));
+  }
+}
+
+TEST_CASE("engine: --connect-timeout bounds the connect, --max-time the whole try") {
+  Fixture f;
+  f.cfg.timeout = 30;
+  f.cfg.connect_timeout = 0.5;
+  Result r;
+  Engine e(f.cfg, f.memo, f.tls, f.req("http://127.0.0.1/"), f.sink, r, 0);
+  Deadline whole = e.deadline();
+  open(e);
+  CHECK(e.deadline() < Clock::now() + std::chrono::milliseconds(600));
+  e.connected();
+  CHECK(e.deadline() == whole);
+  CHECK(whole > Clock::now() + std::chrono::seconds(29));
+}

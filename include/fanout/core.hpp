@@ -96,6 +96,8 @@ struct Config {
   double retry_max_time = 0;         // --retry-max-time: no retry starts after this (0: no limit)
   std::vector<int> retry_on = {408, 429, 500, 502, 503, 504};  // --retry-on
   bool retry_all_errors = false;     // --retry-all-errors
+  double deadline = 0;               // --deadline: seconds for the whole run (0: none)
+  Deadline run_end{};                // when that is, set as the run starts
   bool json = false;
   std::string results;               // --results FILE
   std::string trace;                 // --trace FILE.json or FILE.svg
