@@ -47,6 +47,7 @@ const char kUsage[] =
     "      --retry-on LIST     statuses worth a retry (default 408,429,500,502,503,504)\n"
     "      --retry-all-errors  retry after any error (DNS, TLS, HTTP) too\n"
     "      --deadline SEC      the whole run: then unfinished lines get a timeout\n"
+    "  -f, --fail              exit 22 when any line failed or got a status >= 400\n"
     "      --resolve H:P:ADDR  connect to ADDR for host H and port P, as curl does\n"
     "      --dns-server A:P    ask this DNS server instead of resolv.conf's\n"
     "      --cacert FILE       trust these CA certificates instead of the system's\n"
@@ -127,6 +128,7 @@ std::string parse_dns_server(const std::string& s) {
 Config parse_args(int argc, char** argv) {
   enum { kTimeout = 256, kResolve, kDnsServer, kCacert, kJson, kResults, kPerHost, kProgress, kNoProgress, kTrace, kNoReuse,
          kMaxTime, kConnectTimeout, kMaxRedirs, kDowngrade, kRetry, kRetryDelay, kRetryMaxTime, kRetryOn, kRetryAll, kDeadline };
+  // (-f has a short name; its long one below maps to 'f'.)
   static const option longs[] = {
     {"model", required_argument, nullptr, 'm'},
     {"concurrency", required_argument, nullptr, 'c'},
@@ -146,6 +148,7 @@ Config parse_args(int argc, char** argv) {
     {"retry-on", required_argument, nullptr, kRetryOn},
     {"retry-all-errors", no_argument, nullptr, kRetryAll},
     {"deadline", required_argument, nullptr, kDeadline},
+    {"fail", no_argument, nullptr, 'f'},
     {"resolve", required_argument, nullptr, kResolve},
     {"dns-server", required_argument, nullptr, kDnsServer},
     {"cacert", required_argument, nullptr, kCacert},
@@ -164,7 +167,7 @@ Config parse_args(int argc, char** argv) {
   Config cfg;
   opterr = 0;
   int c;
-  while ((c = getopt_long(argc, argv, "m:c:w:IH:kLVh", longs, nullptr)) != -1) {
+  while ((c = getopt_long(argc, argv, "m:c:w:IH:kLfVh", longs, nullptr)) != -1) {
     switch (c) {
       case 'm':
         if (!find_model(optarg)) usage_error(std::string("unknown model \"") + optarg + "\" (models: " + model_names() + ")");
@@ -184,6 +187,7 @@ Config parse_args(int argc, char** argv) {
       case kMaxTime: cfg.timeout = seconds("--max-time", optarg, false); break;
       case kConnectTimeout: cfg.connect_timeout = seconds("--connect-timeout", optarg, false); break;
       case 'L': cfg.follow = true; break;
+      case 'f': cfg.fail = true; break;
       case kMaxRedirs: cfg.max_redirs = int(number("--max-redirs", optarg, 0, 1000)); break;
       case kDowngrade: cfg.allow_downgrade = true; break;
       case kRetry: cfg.retry = int(number("--retry", optarg, 0, 1000)); break;
@@ -269,5 +273,9 @@ int main(int argc, char** argv) {
     fprintf(stderr, "fanout: %s\n", err.c_str());
     return 1;
   }
+  // --fail: curl's 22 ("HTTP page not retrieved") when any line failed.
+  if (cfg.fail)
+    for (auto& r : run.results)
+      if (!r.ok() || r.status >= 400) return 22;
   return 0;
 }

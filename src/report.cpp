@@ -200,15 +200,44 @@ std::string cost_json(const Run& run, const Cost& c) {
   return s + "}}";
 }
 
+int curl_exitcode(const Result& r) {
+  switch (r.cause) {
+    case Cause::none: return 0;
+    case Cause::input: return r.error.find("unsupported scheme") != std::string::npos ? 1 : 3;
+    case Cause::dns: return 6;
+    case Cause::connect: return 7;
+    case Cause::timeout: return 28;
+    case Cause::tls: return r.error.find("certificate") != std::string::npos ? 60 : 35;
+    case Cause::send: return 55;
+    case Cause::recv: return 56;
+    case Cause::redirect: return 47;
+    // Nothing at all came back: curl's "empty reply from server".
+    case Cause::http: return r.at[kFirstByte] ? 8 : 52;
+    case Cause::worker: return -1;  // curl has no such thing
+  }
+  return -1;
+}
+
 std::string result_line(const Request& rq, const Result& r) {
-  char head[64];
-  snprintf(head, sizeof head, "{\"line\": %u, \"url\": ", rq.line);
-  char tail[160];
-  snprintf(tail, sizeof tail, ", \"bytes\": %llu, \"ms\": %.3f, \"error\": ", (unsigned long long)r.bytes, r.ms);
-  return head + json_string(rq.text) + ", \"status\": " + (r.ok() ? std::to_string(r.status) : "null") + tail +
-         (r.ok() ? "null" : json_string(r.error)) + ", \"worker\": " + std::to_string(r.worker) +
-         ", \"num_redirects\": " + std::to_string(r.redirects) + ", \"num_retries\": " + std::to_string(r.retries) +
-         ", \"url_effective\": " + (!r.url.empty() ? json_string(r.url) : rq.error.empty() ? json_string(rq.url.href()) : "null") + "}\n";
+  // curl's -w times: seconds from the start to each phase's end, 0 where
+  // the request never got there.
+  auto at = [&](Phase p) {
+    char b[32];
+    snprintf(b, sizeof b, "%.6f", r.at[p] ? double(r.at[p] - r.at[kStart]) / 1e9 : 0.0);
+    return std::string(b);
+  };
+  int code = curl_exitcode(r);
+  std::string s = "{\"line\": " + std::to_string(rq.line) + ", \"url\": " + json_string(rq.text);
+  s += ", \"http_code\": " + std::to_string(r.ok() ? r.status : 0);
+  s += ", \"size_download\": " + std::to_string(r.bytes);
+  s += ", \"time_namelookup\": " + at(kDns) + ", \"time_connect\": " + at(kConnect) +
+       ", \"time_appconnect\": " + at(kTls) + ", \"time_starttransfer\": " + at(kFirstByte) +
+       ", \"time_total\": " + at(kEnd);
+  s += ", \"num_redirects\": " + std::to_string(r.redirects) + ", \"num_retries\": " + std::to_string(r.retries);
+  s += ", \"url_effective\": " + (!r.url.empty() ? json_string(r.url) : rq.error.empty() ? json_string(rq.url.href()) : "null");
+  s += ", \"exitcode\": " + (code < 0 ? std::string("null") : std::to_string(code));
+  s += ", \"errormsg\": " + (r.ok() ? std::string("null") : json_string(r.error));
+  return s + ", \"worker\": " + std::to_string(r.worker) + "}\n";
 }
 
 }  // namespace fanout

@@ -36,25 +36,28 @@ TEST_CASE("follow: -L follows chains across schemes, and stops where it must") {
                   "localhost:" + std::to_string(o.https) + ":127.0.0.1"},
                  list, std::string("follow-") + model);
     REQUIRE(v.size() == 5);
-    CHECK(v[0]["status"].num == 200);
+    CHECK(v[0]["http_code"].num == 200);
     CHECK(v[0]["num_redirects"].num == 3);
     CHECK(v[0]["url_effective"].str == o.url("/redirect/0"));
-    CHECK(v[1]["error"].str == "redirect: too many redirects (--max-redirs 10)");
-    CHECK(v[2]["status"].num == 202);
+    CHECK(v[1]["errormsg"].str == "redirect: too many redirects (--max-redirs 10)");
+    CHECK(v[1]["exitcode"].num == 47);  // curl's "too many redirects"
+    CHECK(v[1]["http_code"].num == 0);
+    CHECK(v[0]["exitcode"].num == 0);
+    CHECK(v[2]["http_code"].num == 202);
     CHECK(v[2]["url_effective"].str == https);
-    CHECK(v[3]["error"].str.rfind("redirect: from https to http refused: ", 0) == 0);
+    CHECK(v[3]["errormsg"].str.rfind("redirect: from https to http refused: ", 0) == 0);
     CHECK(v[4]["num_redirects"].num == 1);
   }
   // Without -L a redirect is an answer like any other; --max-redirs and
   // --allow-downgrade move the limits.
   auto v = run({"-m", "async"}, list, "no-follow");
-  CHECK(v[0]["status"].num == 302);
+  CHECK(v[0]["http_code"].num == 302);
   CHECK(v[0]["num_redirects"].num == 0);
   v = run({"-m", "async", "-L", "--max-redirs", "2", "--allow-downgrade", "--cacert", d + "/ca.crt", "--resolve",
            "localhost:" + std::to_string(o.https) + ":127.0.0.1"},
           list, "limits");
-  CHECK(v[0]["error"].str == "redirect: too many redirects (--max-redirs 2)");
-  CHECK(v[3]["status"].num == 201);
+  CHECK(v[0]["errormsg"].str == "redirect: too many redirects (--max-redirs 2)");
+  CHECK(v[3]["http_code"].num == 201);
 }
 
 TEST_CASE("follow: --retry gets flaky endpoints through, and honours Retry-After") {
@@ -71,21 +74,21 @@ TEST_CASE("follow: --retry gets flaky endpoints through, and honours Retry-After
                  "retry-" + m);
     REQUIRE(v.size() == 14);
     for (int i = 0; i < 12; i++) {
-      CHECK(v[size_t(i)]["status"].num == 200);
+      CHECK(v[size_t(i)]["http_code"].num == 200);
       CHECK(v[size_t(i)]["num_retries"].num == i % 3);
     }
-    CHECK(v[12]["status"].num == 429);  // not on --retry-on: Retry-After or not, the answer
+    CHECK(v[12]["http_code"].num == 429);  // not on --retry-on: Retry-After or not, the answer
     CHECK(v[12]["num_retries"].num == 0);
-    CHECK(v[13]["status"].num == 503);
+    CHECK(v[13]["http_code"].num == 503);
     CHECK(v[13]["num_retries"].num == 0);
   }
   // With 429 on the list, Retry-After: 1 is the wait.
   auto v = run({"-m", "async", "--retry", "2", "--retry-delay", "0.01"},
                o.url("/flaky/ra2?fail=1&status=429&retry_after=1") + "\n", "retry-after");
   REQUIRE(v.size() == 1);
-  CHECK(v[0]["status"].num == 200);
+  CHECK(v[0]["http_code"].num == 200);
   CHECK(v[0]["num_retries"].num == 1);
-  CHECK(v[0]["ms"].num >= 1000);
+  CHECK(v[0]["time_total"].num >= 1);
 }
 
 TEST_CASE("deadline: --deadline ends the run on time, every line accounted for") {
@@ -102,11 +105,19 @@ TEST_CASE("deadline: --deadline ends the run on time, every line accounted for")
     int ok = 0, late = 0;
     for (size_t i = 0; i < v.size(); i++) {
       CHECK(v[i]["line"].num == double(i + 1));
-      if (v[i]["status"].num == 200) ok++;
-      else if (v[i]["error"].str.rfind("timeout: ", 0) == 0) late++;
+      if (v[i]["http_code"].num == 200) ok++;
+      else if (v[i]["errormsg"].str.rfind("timeout: ", 0) == 0) late++;
     }
     CHECK(ok + late == 40);
     CHECK(ok >= 1);
     CHECK(late >= 20);
   }
+}
+
+TEST_CASE("fail: --fail exits 22 when any line failed or got a status of 400 or more") {
+  t::Origin o;
+  CHECK(t::fanout({"-m", "async", "--fail", "-"}, o.url("/status/200") + "\n" + o.url("/status/301") + "\n").status == 0);
+  CHECK(t::fanout({"-m", "async", "--fail", "-"}, o.url("/status/200") + "\n" + o.url("/status/404") + "\n").status == 22);
+  CHECK(t::fanout({"-m", "seq", "-f", "-"}, "ftp://x/\n").status == 22);
+  CHECK(t::fanout({"-m", "seq", "-"}, o.url("/status/500") + "\n").status == 0);  // without it, 0
 }

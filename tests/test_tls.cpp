@@ -16,7 +16,7 @@ std::string fetch_one(const std::vector<std::string>& opts, const std::string& u
   REQUIRE(r.status == 0);
   auto v = t::results(results);
   REQUIRE(v.size() == 1);
-  return v[0]["status"].is_null() ? v[0]["error"].str : std::to_string(int(v[0]["status"].num));
+  return v[0]["errormsg"].is_null() ? std::to_string(int(v[0]["http_code"].num)) : v[0]["errormsg"].str;
 }
 
 std::vector<std::string> resolve(const t::Origin& o) {

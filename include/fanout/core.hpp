@@ -97,6 +97,7 @@ struct Config {
   std::vector<int> retry_on = {408, 429, 500, 502, 503, 504};  // --retry-on
   bool retry_all_errors = false;     // --retry-all-errors
   double deadline = 0;               // --deadline: seconds for the whole run (0: none)
+  bool fail = false;                 // -f, --fail: exit 22 if any line failed or got >= 400
   Deadline run_end{};                // when that is, set as the run starts
   bool json = false;
   std::string results;               // --results FILE
