@@ -1,5 +1,9 @@
 #include "fanout/core.hpp"
 
+#include <algorithm>
+#include <new>
+#include <sys/mman.h>
+
 namespace fanout {
 
 int ms_left(Deadline d) {
@@ -34,6 +38,23 @@ const char* cause_name(Cause c) {
     case Cause::worker: return "worker";
   }
   return "?";
+}
+
+Deadline Pacer::take() {
+  int64_t now = Clock::now().time_since_epoch().count();
+  int64_t cur = next_ns.load(std::memory_order_relaxed);
+  for (;;) {
+    int64_t start = std::max(cur, now);
+    if (next_ns.compare_exchange_weak(cur, start + interval_ns, std::memory_order_relaxed)) return Deadline(Clock::duration(start));
+  }
+}
+
+Pacer* Pacer::create(double per_second) {
+  void* p = mmap(nullptr, sizeof(Pacer), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return nullptr;
+  auto* pacer = new (p) Pacer();
+  pacer->interval_ns = int64_t(1e9 / per_second);
+  return pacer;
 }
 
 }  // namespace fanout

@@ -86,10 +86,19 @@ void Engine::start_try() {
   stale_retried_ = false;
   next_ = finish;
   step_ = acquire;
+  // --rate: tries start one interval apart across every worker of the run.
+  if (cfg_.pacer) {
+    Deadline turn = cfg_.pacer->take();
+    if (turn > Clock::now()) {
+      why_ = for_rate;
+      until_ = std::min(turn, dl_);
+      step_ = wait;
+    }
+  }
 }
 
 Deadline Engine::deadline() const {
-  bool opening = step_ == resolve || step_ == connect || step_ == handshake || (step_ == wait && paused_ != acquire);
+  bool opening = step_ == resolve || step_ == connect || step_ == handshake || (step_ == wait && (why_ == for_dns || why_ == for_tls));
   return opening ? std::min(dl_, connect_dl_) : dl_;
 }
 
@@ -123,7 +132,7 @@ void Engine::open() {
     return;
   }
   if (a.pending) {
-    paused_ = resolve;
+    why_ = for_dns;
     return pause();
   }
   if (a.failure.cause != Cause::none) return fail_try(a.failure);
@@ -161,7 +170,7 @@ void Engine::connected(bool under_way) {
 void Engine::try_handshake() {
   TlsClient::Turn t = tls_.turn(key_);
   if (t == TlsClient::wait) {
-    paused_ = handshake;
+    why_ = for_tls;
     return pause();
   }
   first_tls_ = t == TlsClient::first;
@@ -299,7 +308,7 @@ void Engine::released() {
     r_.retries++;
     r_.restart();
     next_ = finish;
-    paused_ = acquire;  // what the wait is for: the next try
+    why_ = for_retry;
     until_ = Clock::now() + std::chrono::microseconds(int64_t(retry_delay_ * 1e6));
     step_ = wait;
     return;
@@ -319,11 +328,15 @@ void Engine::pause() {
 }
 
 void Engine::waited() {
-  if (paused_ == acquire) return start_try();  // a retry's backoff is over
+  if (why_ == for_retry) return start_try();  // a retry's backoff is over
+  if (why_ == for_rate) {                      // this try's turn under --rate
+    step_ = acquire;
+    return;
+  }
   if (Clock::now() >= deadline())
-    return fail_try({Cause::timeout, paused_ == resolve ? "timeout: resolving " + url_.host
+    return fail_try({Cause::timeout, why_ == for_dns ? "timeout: resolving " + url_.host
                                                         : "timeout: waiting for the first TLS handshake to " + key_});
-  if (paused_ == resolve) open();
+  if (why_ == for_dns) open();
   else try_handshake();
 }
 

@@ -1,8 +1,10 @@
 // fanout: fetch a list of URLs under the concurrency model you choose and
 // show what it cost.
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <getopt.h>
 #include <unistd.h>
 
@@ -48,6 +50,8 @@ const char kUsage[] =
     "      --retry-all-errors  retry after any error (DNS, TLS, HTTP) too\n"
     "      --deadline SEC      the whole run: then unfinished lines get a timeout\n"
     "  -f, --fail              exit 22 when any line failed or got a status >= 400\n"
+    "      --rate N/s          at most N request starts a second (/m, /h; a bare N\n"
+    "                          is per hour, as curl), over all workers of any model\n"
     "      --resolve H:P:ADDR  connect to ADDR for host H and port P, as curl does\n"
     "      --dns-server A:P    ask this DNS server instead of resolv.conf's\n"
     "      --cacert FILE       trust these CA certificates instead of the system's\n"
@@ -85,6 +89,19 @@ double seconds(const char* opt, const char* s, bool zero_ok) {
   if (!*s || *end || !((zero_ok ? v >= 0 : v > 0) && v <= 86400))
     usage_error(std::string(opt) + " takes seconds (" + (zero_ok ? "0 <=" : "0 <") + " SEC <= 86400), not \"" + s + "\"");
   return v;
+}
+
+// curl's --rate: "N/s", "N/m", "N/h", "N/d", or N an hour. Starts a second.
+double parse_rate(const std::string& s) {
+  size_t slash = s.find('/');
+  std::string unit = slash == std::string::npos ? "h" : s.substr(slash + 1);
+  double per = unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : unit == "d" ? 86400 : 0;
+  char* end;
+  std::string n = s.substr(0, slash);
+  double v = strtod(n.c_str(), &end);
+  if (n.empty() || *end || !(v > 0 && v <= 1e7) || per == 0)
+    usage_error("--rate takes N/s, N/m, N/h or N/d (N > 0), not \"" + s + "\"");
+  return v / per;
 }
 
 // "host:port:addr", addr numeric (IPv6 in brackets or bare).
@@ -127,7 +144,7 @@ std::string parse_dns_server(const std::string& s) {
 
 Config parse_args(int argc, char** argv) {
   enum { kTimeout = 256, kResolve, kDnsServer, kCacert, kJson, kResults, kPerHost, kProgress, kNoProgress, kTrace, kNoReuse,
-         kMaxTime, kConnectTimeout, kMaxRedirs, kDowngrade, kRetry, kRetryDelay, kRetryMaxTime, kRetryOn, kRetryAll, kDeadline };
+         kMaxTime, kConnectTimeout, kMaxRedirs, kDowngrade, kRetry, kRetryDelay, kRetryMaxTime, kRetryOn, kRetryAll, kDeadline, kRate };
   // (-f has a short name; its long one below maps to 'f'.)
   static const option longs[] = {
     {"model", required_argument, nullptr, 'm'},
@@ -149,6 +166,7 @@ Config parse_args(int argc, char** argv) {
     {"retry-all-errors", no_argument, nullptr, kRetryAll},
     {"deadline", required_argument, nullptr, kDeadline},
     {"fail", no_argument, nullptr, 'f'},
+    {"rate", required_argument, nullptr, kRate},
     {"resolve", required_argument, nullptr, kResolve},
     {"dns-server", required_argument, nullptr, kDnsServer},
     {"cacert", required_argument, nullptr, kCacert},
@@ -188,6 +206,7 @@ Config parse_args(int argc, char** argv) {
       case kConnectTimeout: cfg.connect_timeout = seconds("--connect-timeout", optarg, false); break;
       case 'L': cfg.follow = true; break;
       case 'f': cfg.fail = true; break;
+      case kRate: cfg.rate = parse_rate(optarg); break;
       case kMaxRedirs: cfg.max_redirs = int(number("--max-redirs", optarg, 0, 1000)); break;
       case kDowngrade: cfg.allow_downgrade = true; break;
       case kRetry: cfg.retry = int(number("--retry", optarg, 0, 1000)); break;
@@ -251,6 +270,10 @@ int main(int argc, char** argv) {
   progress::start(reqs.size(), cfg.progress == 1 || (cfg.progress < 0 && isatty(2)));
   auto t0 = Clock::now();
   cfg.run_end = t0 + std::chrono::microseconds(int64_t(cfg.deadline * 1e6));
+  if (cfg.rate > 0 && !(cfg.pacer = Pacer::create(cfg.rate))) {
+    fprintf(stderr, "fanout: --rate: mmap: %s\n", strerror(errno));
+    return 1;
+  }
   bool ran = model->run(run, err);
   progress::stop();
   if (!ran) {

@@ -555,3 +555,20 @@ TEST_CASE("engine: --connect-timeout bounds the connect, --max-time the whole tr
   CHECK(e.deadline() == whole);
   CHECK(whole > Clock::now() + std::chrono::seconds(29));
 }
+
+TEST_CASE("engine: --rate gives each try its turn, one interval after the last") {
+  Fixture f;
+  f.cfg.pacer = Pacer::create(10);  // 100 ms apart
+  REQUIRE(f.cfg.pacer != nullptr);
+  Result r1, r2, r3;
+  Engine a(f.cfg, f.memo, f.tls, f.req("http://127.0.0.1/"), f.sink, r1, 0);
+  CHECK(a.step() == Engine::acquire);  // the first goes at once
+  Engine b(f.cfg, f.memo, f.tls, f.req("http://127.0.0.1/"), f.sink, r2, 0);
+  Engine c(f.cfg, f.memo, f.tls, f.req("http://127.0.0.1/"), f.sink, r3, 0);
+  REQUIRE(b.step() == Engine::wait);
+  REQUIRE(c.step() == Engine::wait);
+  auto gap = std::chrono::duration<double>(c.until() - b.until()).count();
+  CHECK(gap == doctest::Approx(0.1).epsilon(0.001));
+  b.waited();
+  CHECK(b.step() == Engine::acquire);
+}

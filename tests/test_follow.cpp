@@ -121,3 +121,23 @@ TEST_CASE("fail: --fail exits 22 when any line failed or got a status of 400 or 
   CHECK(t::fanout({"-m", "seq", "-f", "-"}, "ftp://x/\n").status == 22);
   CHECK(t::fanout({"-m", "seq", "-"}, o.url("/status/500") + "\n").status == 0);  // without it, 0
 }
+
+// Pacing is shared by every worker of a run, forked or not: 30 starts at
+// 30/s cannot all begin in less than 29 intervals, whatever -c is. (How
+// close to the ideal it comes is a make bench row, not a test.)
+TEST_CASE("rate: --rate spaces request starts across all workers of every model") {
+  t::Origin o;
+  std::string list;
+  for (int i = 0; i < 30; i++) list += o.url("/?i=" + std::to_string(i)) + "\n";
+  for (const char* model : kModels) {
+    INFO("model " << std::string(model));
+    std::string input = t::temp_dir() + "/rate.txt";
+    t::write_file(input, list);
+    t::Ran r = t::fanout({"-m", model, "-c", "10", "-w", "2", "--rate", "30/s", "--json", input});
+    REQUIRE(r.status == 0);
+    tj::Value v = tj::parse(r.out);
+    CHECK(v["statuses"]["200"].num == 30);
+    CHECK(v["seconds"].num >= 29.0 / 30 * 0.98);
+  }
+  CHECK(t::fanout({"--rate", "5/w", "-"}, "").err.find("--rate takes N/s, N/m, N/h or N/d") != std::string::npos);
+}

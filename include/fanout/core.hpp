@@ -1,6 +1,7 @@
 // The records every part of fanout passes around: what to fetch (Request),
 // what happened (Result), and how the user asked for it (Config).
 #pragma once
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -67,6 +68,16 @@ struct Result {
   void fail(Failure f) { fail(f.cause, std::move(f.error)); }
 };
 
+// --rate: when the next request may start, shared by every thread and
+// forked worker of a run (it lives in memory mapped before any fork, and a
+// lock-free atomic works across processes).
+struct Pacer {
+  std::atomic<int64_t> next_ns{0};
+  int64_t interval_ns = 0;
+  Deadline take();  // this request's start: now, or its turn
+  static Pacer* create(double per_second);  // null if mmap fails
+};
+
 struct ResolveEntry {
   std::string host;
   uint16_t port = 0;
@@ -98,6 +109,8 @@ struct Config {
   bool retry_all_errors = false;     // --retry-all-errors
   double deadline = 0;               // --deadline: seconds for the whole run (0: none)
   bool fail = false;                 // -f, --fail: exit 22 if any line failed or got >= 400
+  double rate = 0;                   // --rate: request starts per second (0: no limit)
+  Pacer* pacer = nullptr;            // made from rate as the run starts
   Deadline run_end{};                // when that is, set as the run starts
   bool json = false;
   std::string results;               // --results FILE

@@ -135,7 +135,9 @@ class Engine {
   std::string carry_;  // a response head still incomplete, between reads
   Deadline until_{};
   int pause_us_ = 0;
-  Step paused_ = wait;  // what the wait is for: resolve, handshake, or acquire (a retry's backoff)
+  // What a wait is for: another request's DNS answer or first TLS
+  // handshake, a retry's backoff, or this try's turn under --rate.
+  enum Why { for_dns, for_tls, for_retry, for_rate } why_ = for_dns;
 };
 
 // One attempt at the engine's current I/O step (connect, handshake, send,
