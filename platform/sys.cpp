@@ -2,7 +2,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <cstdio>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,7 +17,7 @@ static const char* const kNames[NCALLS] = {
   "socket", "connect", "setsockopt", "getsockopt", "fcntl", "sendto", "sendmsg",
   "recvfrom", "recvfrom", "read", "write", "close", "poll", "pipe2", "clone",
   "wait4", "clone3", "epoll_wait", "epoll_ctl", "kevent", "accept4", "openat",
-  "epoll_pwait2", "epoll_create1",
+  "epoll_pwait2", "epoll_create1", "mkdirat", "renameat", "unlinkat",
 };
 const char* call_name(int call) { return call >= 0 && call < NCALLS ? kNames[call] : "?"; }
 
@@ -39,6 +41,10 @@ ssize_t read(int fd, void* p, size_t n) { COUNT(READ); return ::read(fd, p, n); 
 ssize_t write(int fd, const void* p, size_t n) { COUNT(WRITE); return ::write(fd, p, n); }
 int close(int fd) { COUNT(CLOSE); return ::close(fd); }
 int open(const char* path, int flags) { COUNT(OPENAT); return ::open(path, flags); }
+int openat(int dir, const char* path, int flags, int mode) { COUNT(OPENAT); return ::openat(dir, path, flags, mode); }
+int mkdirat(int dir, const char* path, int mode) { COUNT(MKDIRAT); return ::mkdirat(dir, path, mode_t(mode)); }
+int renameat(int fd, const char* from, int to_fd, const char* to) { COUNT(RENAMEAT); return ::renameat(fd, from, to_fd, to); }
+int unlinkat(int dir, const char* path) { COUNT(UNLINKAT); return ::unlinkat(dir, path, 0); }
 int poll(pollfd* fds, nfds_t n, int ms) { COUNT(POLL); return ::poll(fds, n, ms); }
 int pipe(int fds[2]) { COUNT(PIPE); return ::pipe2(fds, O_CLOEXEC); }
 pid_t fork() { COUNT(FORK); return ::fork(); }
@@ -65,6 +71,7 @@ const char* errno_name(int e) {
     E(EADDRINUSE) E(EADDRNOTAVAIL) E(ENETDOWN) E(ENETUNREACH) E(ECONNABORTED)
     E(ECONNRESET) E(ENOBUFS) E(EISCONN) E(ENOTCONN) E(ETIMEDOUT)
     E(ECONNREFUSED) E(EHOSTDOWN) E(EHOSTUNREACH) E(EALREADY) E(EINPROGRESS)
+    E(ENOTDIR) E(EISDIR) E(EROFS) E(ELOOP) E(ENAMETOOLONG) E(EDQUOT) E(EFBIG) E(EXDEV)
 #undef E
     default: {
       static thread_local char buf[16];

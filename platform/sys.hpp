@@ -15,7 +15,7 @@ namespace fanout::sys {
 enum Call : int {
   SOCKET, CONNECT, SETSOCKOPT, GETSOCKOPT, FCNTL, SEND, SENDMSG, RECV, RECVFROM,
   READ, WRITE, CLOSE, POLL, PIPE, FORK, WAITPID, CLONE, EPOLL_WAIT, EPOLL_CTL, KEVENT,
-  ACCEPT, OPENAT, EPOLL_PWAIT2, EPOLL_CREATE, NCALLS
+  ACCEPT, OPENAT, EPOLL_PWAIT2, EPOLL_CREATE, MKDIRAT, RENAMEAT, UNLINKAT, NCALLS
 };
 const char* call_name(int call);
 
@@ -37,6 +37,10 @@ ssize_t read(int fd, void* p, size_t n);
 ssize_t write(int fd, const void* p, size_t n);
 int close(int fd);
 int open(const char* path, int flags);
+int openat(int dir, const char* path, int flags, int mode = 0);
+int mkdirat(int dir, const char* path, int mode);
+int renameat(int from_dir, const char* from, int to_dir, const char* to);
+int unlinkat(int dir, const char* path);
 int poll(pollfd* fds, nfds_t n, int timeout_ms);
 int pipe(int fds[2]);  // pipe2(O_CLOEXEC)
 pid_t fork();

@@ -50,6 +50,7 @@ const char kUsage[] =
     "      --retry-all-errors  retry after any error (DNS, TLS, HTTP) too\n"
     "      --deadline SEC      the whole run: then unfinished lines get a timeout\n"
     "  -f, --fail              exit 22 when any line failed or got a status >= 400\n"
+    "  -o, --output-dir DIR    download: save each 2xx body under DIR/HOST[_PORT]/PATH\n"
     "      --rate N/s          at most N request starts a second (/m, /h; a bare N\n"
     "                          is per hour, as curl), over all workers of any model\n"
     "      --resolve H:P:ADDR  connect to ADDR for host H and port P, as curl does\n"
@@ -144,7 +145,7 @@ std::string parse_dns_server(const std::string& s) {
 
 Config parse_args(int argc, char** argv) {
   enum { kTimeout = 256, kResolve, kDnsServer, kCacert, kJson, kResults, kPerHost, kProgress, kNoProgress, kTrace, kNoReuse,
-         kMaxTime, kConnectTimeout, kMaxRedirs, kDowngrade, kRetry, kRetryDelay, kRetryMaxTime, kRetryOn, kRetryAll, kDeadline, kRate };
+         kMaxTime, kConnectTimeout, kMaxRedirs, kDowngrade, kRetry, kRetryDelay, kRetryMaxTime, kRetryOn, kRetryAll, kDeadline, kRate, kOutputDir };
   // (-f has a short name; its long one below maps to 'f'.)
   static const option longs[] = {
     {"model", required_argument, nullptr, 'm'},
@@ -167,6 +168,7 @@ Config parse_args(int argc, char** argv) {
     {"deadline", required_argument, nullptr, kDeadline},
     {"fail", no_argument, nullptr, 'f'},
     {"rate", required_argument, nullptr, kRate},
+    {"output-dir", required_argument, nullptr, 'o'},
     {"resolve", required_argument, nullptr, kResolve},
     {"dns-server", required_argument, nullptr, kDnsServer},
     {"cacert", required_argument, nullptr, kCacert},
@@ -185,7 +187,7 @@ Config parse_args(int argc, char** argv) {
   Config cfg;
   opterr = 0;
   int c;
-  while ((c = getopt_long(argc, argv, "m:c:w:IH:kLfVh", longs, nullptr)) != -1) {
+  while ((c = getopt_long(argc, argv, "m:c:w:IH:kLfo:Vh", longs, nullptr)) != -1) {
     switch (c) {
       case 'm':
         if (!find_model(optarg)) usage_error(std::string("unknown model \"") + optarg + "\" (models: " + model_names() + ")");
@@ -206,6 +208,7 @@ Config parse_args(int argc, char** argv) {
       case kConnectTimeout: cfg.connect_timeout = seconds("--connect-timeout", optarg, false); break;
       case 'L': cfg.follow = true; break;
       case 'f': cfg.fail = true; break;
+      case 'o': cfg.output_dir = optarg; break;
       case kRate: cfg.rate = parse_rate(optarg); break;
       case kMaxRedirs: cfg.max_redirs = int(number("--max-redirs", optarg, 0, 1000)); break;
       case kDowngrade: cfg.allow_downgrade = true; break;
@@ -260,7 +263,11 @@ int main(int argc, char** argv) {
     fprintf(stderr, "fanout: %s\n", err.c_str());
     return 1;
   }
-  auto job = make_check_job();
+  std::unique_ptr<Job> job = cfg.output_dir.empty() ? make_check_job() : make_download_job(cfg, err);
+  if (!job) {
+    fprintf(stderr, "fanout: %s\n", err.c_str());
+    return 1;
+  }
   Run run(cfg, reqs, *job);
   if (!run.open_journal(err)) {
     fprintf(stderr, "fanout: %s\n", err.c_str());

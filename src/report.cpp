@@ -214,6 +214,7 @@ int curl_exitcode(const Result& r) {
     // Nothing at all came back: curl's "empty reply from server".
     case Cause::http: return r.at[kFirstByte] ? 8 : 52;
     case Cause::worker: return -1;  // curl has no such thing
+    case Cause::write: return 23;
   }
   return -1;
 }
@@ -237,6 +238,7 @@ std::string result_line(const Request& rq, const Result& r) {
   s += ", \"url_effective\": " + (!r.url.empty() ? json_string(r.url) : rq.error.empty() ? json_string(rq.url.href()) : "null");
   s += ", \"exitcode\": " + (code < 0 ? std::string("null") : std::to_string(code));
   s += ", \"errormsg\": " + (r.ok() ? std::string("null") : json_string(r.error));
+  if (!r.file.empty()) s += ", \"filename_effective\": " + json_string(r.file);
   return s + ", \"worker\": " + std::to_string(r.worker) + "}\n";
 }
 

@@ -15,6 +15,7 @@
 //   /flaky/ID?fail=N[&status=S][&retry_after=R]  the first N requests for
 //       ID get S (503), with Retry-After: R if given; then 200
 //   /headers                       the request's headers, as the body
+//   /echo/ANYTHING                 200; the body is the request-target
 // --idle-close: close a keep-alive connection idle that long, as real
 // servers do; what a client's pool must survive.
 #include <arpa/inet.h>
@@ -205,6 +206,8 @@ Response route(const std::string& head, const Settings& set) {
       status = number(param("status"), s) && s >= 400 && s <= 599 ? int(s) : 503;
       if (!param("retry_after").empty()) extra = "Retry-After: " + decode(param("retry_after")) + "\r\n";
     }
+  } else if (path.rfind("/echo/", 0) == 0) {
+    body_text = target;  // 200, and the body is the request-target itself
   } else if (path == "/headers") {
     body_text = head.substr(head.find("\r\n") + 2);
   } else if (path.rfind("/redirect/", 0) == 0 && number(path.substr(10), n) && n <= 1000) {

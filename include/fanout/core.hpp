@@ -19,7 +19,7 @@ Deadline deadline_in(double seconds);  // --timeout from now
 double ms_since(Clock::time_point t0);
 
 // Why a request has no HTTP status. Stable names: they are JSON keys.
-enum class Cause : uint8_t { none, input, dns, connect, tls, send, recv, http, timeout, worker, redirect };
+enum class Cause : uint8_t { none, input, dns, connect, tls, send, recv, http, timeout, worker, redirect, write };
 const char* cause_name(Cause c);
 
 // A failure as a value: its cause and the words for the user.
@@ -50,7 +50,8 @@ struct Result {
   int worker = -1;
   int lane = 0;  // the thread, process or coroutine slot within the worker
   uint16_t redirects = 0, retries = 0;  // followed, and tried again (--retry)
-  std::string url;  // where it ended after redirects (empty: where it began)
+  std::string url;   // where it ended after redirects (empty: where it began)
+  std::string file;  // where the body was saved (download), relative to the folder
   int64_t at[kPhases] = {};
   void mark(Phase p) { at[p] = now_ns(); }
   // A fresh result for a request that starts now.
@@ -116,6 +117,7 @@ struct Config {
   std::string results;               // --results FILE
   std::string trace;                 // --trace FILE.json or FILE.svg
   std::string input = "-";
+  std::string output_dir;            // -o, --output-dir: the download job's folder
   int effective_concurrency() const { return model == "seq" ? 1 : concurrency; }  // seq ignores -c
 };
 

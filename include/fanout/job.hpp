@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "fanout/core.hpp"
 
@@ -31,5 +32,21 @@ class Job {
 
 // "check": GET (or HEAD) each URL, read and discard the body.
 std::unique_ptr<Job> make_check_job();
+
+// "download" (-o DIR): each 2xx body saved under DIR at save_path(url),
+// written to a temporary name in the same folder and renamed when it is
+// complete. null, and err, if DIR cannot be opened.
+std::unique_ptr<Job> make_download_job(const Config& cfg, std::string& err);
+// Where a URL's body goes, relative to DIR, as its parts: "HOST[_PORT]",
+// then the path's segments, the last one a file. Different URLs never get
+// the same name, and no name can leave DIR:
+// - the folder is the host, with "_PORT" unless it is https on 443 (so
+//   http://h/ is h_80); a '_' in a host name is escaped;
+// - a byte that is not safe in a file name ('%' included) is %XX, so a
+//   name never holds '/' and is never "." or "..";
+// - a path that ends in '/' gets "index.html" (a real "index.html" is
+//   index%2Ehtml), an empty segment is "%00", and a query is kept after
+//   "%3F": /a/?q=1 -> a/index.html%3Fq=1.
+std::vector<std::string> save_path(const Url& u);
 
 }  // namespace fanout

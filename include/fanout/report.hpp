@@ -28,7 +28,8 @@ void print_json(FILE* out, const Run& run, double seconds, const Cost& c);
 std::string result_line(const Request& rq, const Result& r);
 // curl's exit code for what went wrong (6 DNS, 7 connect, 28 timeout, 35
 // TLS, 60 certificate, 47 redirects, 52 empty reply, 55 send, 56 receive,
-// 8 a reply that is not HTTP, 3 a bad URL, 1 an unsupported scheme); 0 for
+// 8 a reply that is not HTTP, 3 a bad URL, 1 an unsupported scheme, 23 a
+// download that could not be written); 0 for
 // a response; -1 where curl has none (a worker that died).
 int curl_exitcode(const Result& r);
 

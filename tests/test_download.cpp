@@ -1,0 +1,204 @@
+// The download job (-o DIR): where each body goes, that it is whole, that
+// no URL can write outside DIR, and that a folder that cannot be written
+// gives each line its error while the run goes on.
+#include <doctest/doctest.h>
+
+#include <cerrno>
+#include <cstring>
+#include <dirent.h>
+#include <set>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fanout/job.hpp"
+#include "proc.hpp"
+#include "util.hpp"
+
+using namespace fanout;
+
+namespace {
+
+const char* kModels[] = {"seq", "threads", "procs", "async", "hybrid"};
+
+std::string joined(const Url& u) {
+  std::string s;
+  for (auto& p : save_path(u)) s += (s.empty() ? "" : "/") + p;
+  return s;
+}
+
+std::string path_of(const char* url) {
+  Url u;
+  REQUIRE(parse_url(url, u) == UrlError::none);
+  return joined(u);
+}
+
+// Every regular file below dir, relative to it.
+void files_below(const std::string& dir, const std::string& rel, std::set<std::string>& out) {
+  DIR* d = opendir((dir + "/" + rel).c_str());
+  if (!d) return;
+  while (dirent* e = readdir(d)) {
+    std::string n = e->d_name;
+    if (n == "." || n == "..") continue;
+    std::string r = rel.empty() ? n : rel + "/" + n;
+    struct stat st;
+    if (lstat((dir + "/" + r).c_str(), &st) != 0) continue;
+    if (S_ISDIR(st.st_mode)) files_below(dir, r, out);
+    else out.insert(r);
+  }
+  closedir(d);
+}
+
+}  // namespace
+
+TEST_CASE("download: names made from URLs") {
+  struct Case { const char* url; const char* path; };
+  const Case cases[] = {
+    {"http://example.com/", "example.com_80/index.html"},
+    {"https://example.com/", "example.com/index.html"},
+    {"https://example.com:8443/a/b.html", "example.com_8443/a/b.html"},
+    {"https://example.com/a/", "example.com/a/index.html"},
+    {"https://example.com/a/index.html", "example.com/a/index%2Ehtml"},
+    {"https://example.com/?q=1&r=a/b", "example.com/index.html%3Fq=1&r=a%2Fb"},
+    {"https://example.com/x?", "example.com/x%3F"},
+    {"https://example.com/a//b", "example.com/a/%00/b"},
+    {"https://example.com/%2e%2e/%2e%2e/etc/passwd", "example.com/etc/passwd"},
+    {"https://example.com/a%2F..%2F..%2Fx", "example.com/a%252F..%252F..%252Fx"},
+    {"https://example.com/%00%0a", "example.com/%2500%250a"},
+    {"https://under_score.test/", "under%5Fscore.test/index.html"},
+    {"http://[::1]:8080/", "[::1]_8080/index.html"},
+  };
+  std::set<std::string> seen;
+  for (auto& c : cases) {
+    INFO(c.url);
+    std::string p = path_of(c.url);
+    CHECK(p == c.path);
+    CHECK(seen.insert(p).second);  // two URLs, two names
+    for (auto& part : save_path([&] { Url u; parse_url(c.url, u); return u; }())) {
+      CHECK(part != ".");
+      CHECK(part != "..");
+      CHECK(part.find('/') == std::string::npos);
+      CHECK(!part.empty());
+    }
+  }
+}
+
+TEST_CASE("download: 500 URLs saved whole under every model, and each where its name says") {
+  t::Origin o;
+  std::string list;
+  std::vector<std::string> targets;
+  for (int i = 0; i < 500; i++) {
+    std::string target = "/echo/" + std::to_string(i % 7) + "/page-" + std::to_string(i) + (i % 5 ? "" : "/") +
+                         (i % 3 ? "" : "?id=" + std::to_string(i) + "&x=y%20z");
+    targets.push_back(target);
+    list += o.url(target) + "\n";
+  }
+  list += o.url("/bytes/200000") + "\n" + o.url("/status/404") + "\n";
+  std::string input = t::temp_dir() + "/download.txt";
+  t::write_file(input, list);
+  for (const char* model : kModels) {
+    INFO("model " << std::string(model));
+    std::string dir = t::temp_dir() + "/dl-" + model, results = dir + ".jsonl";
+    t::Ran r = t::fanout({"-m", model, "-c", "8", "-w", "2", "-o", dir, "--results", results, input});
+    REQUIRE(r.status == 0);
+    auto v = t::results(results);
+    REQUIRE(v.size() == 502);
+    std::set<std::string> files;
+    files_below(dir, "", files);
+    CHECK(files.size() == 501);  // not the 404
+    for (size_t i = 0; i < 500; i++) {
+      Url u;
+      parse_url(o.url(targets[i]), u);
+      std::string want = joined(u), body;
+      CHECK(v[i]["filename_effective"].str == want);
+      REQUIRE(t::read_file(dir + "/" + want, body));
+      CHECK(body == u.target());
+    }
+    std::string big;
+    REQUIRE(t::read_file(dir + "/" + v[500]["filename_effective"].str, big));
+    CHECK(big.size() == 200000);
+    const char* abc = "abcdefghijklmnopqrstuvwxyz0123456789\n";
+    bool same = true;
+    for (size_t k = 0; k < big.size(); k++) same &= big[k] == abc[(k % 65536) % 37];  // origin's pattern
+    CHECK(same);
+    CHECK(!v[501].has("filename_effective"));
+    for (auto& f : files) CHECK(f.find(".part") == std::string::npos);  // no temporary is left
+  }
+}
+
+TEST_CASE("download: no URL writes outside the folder, and a planted symlink is not followed") {
+  t::Origin o;
+  std::string base = t::temp_dir() + "/escape", dir = base + "/out", outside = base + "/outside";
+  mkdir(base.c_str(), 0755);
+  mkdir(dir.c_str(), 0755);
+  mkdir(outside.c_str(), 0755);
+  std::string host = "127.0.0.1_" + std::to_string(o.http);
+  mkdir((dir + "/" + host).c_str(), 0755);
+  mkdir((dir + "/" + host + "/echo").c_str(), 0755);
+  REQUIRE(symlink(outside.c_str(), (dir + "/" + host + "/echo/link").c_str()) == 0);
+  std::string list;
+  for (const char* t : {"/echo/../../../outside/x", "/echo/%2e%2e/%2e%2e/%2e%2e/outside/y", "/echo/..%2F..%2Foutside%2Fz",
+                        "/echo//outside/w", "/echo/a?../../../outside/q", "/echo/link/inside"})
+    list += o.url(t) + "\n";
+  std::string results = base + "/r.jsonl", input = base + "/in.txt";
+  t::write_file(input, list);
+  t::Ran r = t::fanout({"-m", "async", "-o", dir, "--results", results, input});
+  REQUIRE(r.status == 0);
+  auto v = t::results(results);
+  REQUIRE(v.size() == 6);
+  std::set<std::string> out;
+  files_below(outside, "", out);
+  CHECK(out.empty());
+  // The URL parser takes ".." out of a path: those two are /outside/..., a 404.
+  CHECK(v[0]["http_code"].num == 404);
+  CHECK(v[1]["http_code"].num == 404);
+  for (size_t i = 2; i < 5; i++) {
+    CHECK(v[i]["http_code"].num == 200);
+    std::string body;
+    CHECK(t::read_file(dir + "/" + v[i]["filename_effective"].str, body));
+  }
+  CHECK(v[5]["exitcode"].num == 23);  // through the symlink: refused, named
+  INFO(v[5]["errormsg"].str);
+  CHECK(v[5]["errormsg"].str.find("open(" + host + "/echo/link/") == 0);
+  CHECK((v[5]["errormsg"].str.find("ELOOP") != std::string::npos || v[5]["errormsg"].str.find("ENOTDIR") != std::string::npos));
+}
+
+TEST_CASE("download: a folder that cannot be written gives each line its error, and the run goes on") {
+  t::Origin o;
+  std::string mnt = t::temp_dir() + "/small";
+  mkdir(mnt.c_str(), 0755);
+  if (mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=256k") != 0) {
+    t::skip(std::string("download: cannot mount a small tmpfs: ") + strerror(errno));
+    return;
+  }
+  struct Unmount {
+    std::string at;
+    ~Unmount() { umount(at.c_str()); }
+  } unmount{mnt};
+  std::string list = o.url("/echo/small") + "\n" + o.url("/bytes/1000000") + "\n" + o.url("/echo/after") + "\n";
+  std::string input = t::temp_dir() + "/full.txt", results = t::temp_dir() + "/full.jsonl";
+  t::write_file(input, list);
+  t::Ran r = t::fanout({"-m", "seq", "-o", mnt + "/d", "--results", results, input});
+  CHECK(r.status == 0);
+  auto v = t::results(results);
+  REQUIRE(v.size() == 3);
+  CHECK(v[0]["exitcode"].num == 0);
+  CHECK(v[1]["exitcode"].num == 23);  // a full disk is that line's error
+  CHECK(v[1]["errormsg"].str.find("ENOSPC") != std::string::npos);
+  CHECK(v[2]["exitcode"].num == 0);
+  std::set<std::string> files;
+  files_below(mnt + "/d", "", files);
+  CHECK(files.size() == 2);  // the partial one is gone
+
+  // Read-only: every line says so.
+  mount(nullptr, mnt.c_str(), nullptr, MS_REMOUNT | MS_RDONLY, nullptr);
+  t::Ran ro = t::fanout({"-m", "threads", "-o", mnt + "/d", "--results", results, input});
+  CHECK(ro.status == 0);
+  v = t::results(results);
+  REQUIRE(v.size() == 3);
+  for (auto& x : v) {
+    INFO(x["errormsg"].str);
+    CHECK(x["exitcode"].num == 23);
+    CHECK(x["errormsg"].str.find("EROFS") != std::string::npos);
+  }
+}
