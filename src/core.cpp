@@ -34,6 +34,7 @@ const char* cause_name(Cause c) {
     case Cause::recv: return "recv";
     case Cause::redirect: return "redirect";
     case Cause::write: return "write";
+    case Cause::content: return "content";
     case Cause::http: return "http";
     case Cause::timeout: return "timeout";
     case Cause::worker: return "worker";

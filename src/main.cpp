@@ -51,6 +51,12 @@ const char kUsage[] =
     "      --deadline SEC      the whole run: then unfinished lines get a timeout\n"
     "  -f, --fail              exit 22 when any line failed or got a status >= 400\n"
     "  -o, --output-dir DIR    download: save each 2xx body under DIR/HOST[_PORT]/PATH\n"
+    "      --out FILE          every 2xx body into FILE ('-': stdout), in input order\n"
+    "      --merge-json FILE   each body a JSON array; all their elements as one\n"
+    "                          array in FILE, in input order (a page that is not\n"
+    "                          an array is that line's error)\n"
+    "      --pages A..B        the argument is a URL with {page}: fetch pages A to B\n"
+    "                          (input lines take curl's globs: [1-100], {a,b})\n"
     "      --rate N/s          at most N request starts a second (/m, /h; a bare N\n"
     "                          is per hour, as curl), over all workers of any model\n"
     "      --resolve H:P:ADDR  connect to ADDR for host H and port P, as curl does\n"
@@ -145,7 +151,7 @@ std::string parse_dns_server(const std::string& s) {
 
 Config parse_args(int argc, char** argv) {
   enum { kTimeout = 256, kResolve, kDnsServer, kCacert, kJson, kResults, kPerHost, kProgress, kNoProgress, kTrace, kNoReuse,
-         kMaxTime, kConnectTimeout, kMaxRedirs, kDowngrade, kRetry, kRetryDelay, kRetryMaxTime, kRetryOn, kRetryAll, kDeadline, kRate, kOutputDir };
+         kMaxTime, kConnectTimeout, kMaxRedirs, kDowngrade, kRetry, kRetryDelay, kRetryMaxTime, kRetryOn, kRetryAll, kDeadline, kRate, kOut, kMergeJson, kPages };
   // (-f has a short name; its long one below maps to 'f'.)
   static const option longs[] = {
     {"model", required_argument, nullptr, 'm'},
@@ -169,6 +175,9 @@ Config parse_args(int argc, char** argv) {
     {"fail", no_argument, nullptr, 'f'},
     {"rate", required_argument, nullptr, kRate},
     {"output-dir", required_argument, nullptr, 'o'},
+    {"out", required_argument, nullptr, kOut},
+    {"merge-json", required_argument, nullptr, kMergeJson},
+    {"pages", required_argument, nullptr, kPages},
     {"resolve", required_argument, nullptr, kResolve},
     {"dns-server", required_argument, nullptr, kDnsServer},
     {"cacert", required_argument, nullptr, kCacert},
@@ -209,6 +218,9 @@ Config parse_args(int argc, char** argv) {
       case 'L': cfg.follow = true; break;
       case 'f': cfg.fail = true; break;
       case 'o': cfg.output_dir = optarg; break;
+      case kOut: cfg.out = optarg; break;
+      case kMergeJson: cfg.merge_json = optarg; break;
+      case kPages: cfg.pages = optarg; break;
       case kRate: cfg.rate = parse_rate(optarg); break;
       case kMaxRedirs: cfg.max_redirs = int(number("--max-redirs", optarg, 0, 1000)); break;
       case kDowngrade: cfg.allow_downgrade = true; break;
@@ -244,6 +256,8 @@ Config parse_args(int argc, char** argv) {
                            : std::string("option ") + argv[optind - 1] + " is unknown or needs a value");
     }
   }
+  if ((!cfg.output_dir.empty()) + (!cfg.out.empty()) + (!cfg.merge_json.empty()) > 1)
+    usage_error("one of -o, --out and --merge-json at a time");
   if (optind + 1 < argc) usage_error("one input file only (got \"" + std::string(argv[optind + 1]) + "\" too)");
   if (optind < argc) cfg.input = argv[optind];
   else if (isatty(0)) usage_error("no input: give a file of URLs, or - for stdin");
@@ -259,11 +273,26 @@ int main(int argc, char** argv) {
 
   std::vector<Request> reqs;
   std::string err;
-  if (!read_input(cfg.input, reqs, err)) {
+  if (!cfg.pages.empty()) {  // --pages A..B: the argument is a URL with {page} in it
+    size_t dots = cfg.pages.find("..");
+    long a = number("--pages", cfg.pages.substr(0, dots).c_str(), 0, 1L << 40);
+    long b = dots == std::string::npos ? -1 : number("--pages", cfg.pages.substr(dots + 2).c_str(), a, a + 10000000);
+    if (cfg.input.find("{page}") == std::string::npos) usage_error("--pages needs a URL with {page} in it, not \"" + cfg.input + "\"");
+    std::string text;
+    for (long k = a; k <= b; k++) {
+      std::string u = cfg.input;
+      for (size_t at; (at = u.find("{page}")) != std::string::npos;) u.replace(at, 6, std::to_string(k));
+      text += u + "\n";
+    }
+    parse_input(text, reqs);
+  } else if (!read_input(cfg.input, reqs, err)) {
     fprintf(stderr, "fanout: %s\n", err.c_str());
     return 1;
   }
-  std::unique_ptr<Job> job = cfg.output_dir.empty() ? make_check_job() : make_download_job(cfg, err);
+  bool pages = !cfg.out.empty() || !cfg.merge_json.empty();
+  std::unique_ptr<Job> job = !cfg.output_dir.empty() ? make_download_job(cfg, err)
+                             : pages                 ? make_pages_job(!cfg.merge_json.empty())
+                                                     : make_check_job();
   if (!job) {
     fprintf(stderr, "fanout: %s\n", err.c_str());
     return 1;
@@ -292,8 +321,10 @@ int main(int argc, char** argv) {
   if (!err.empty()) fprintf(stderr, "fanout: %s: %s\n", cfg.model.c_str(), err.c_str());
   run.totals.add_calls(sys::counters());  // the main thread's own, teardown included
   Cost cost = measure(run, seconds);
-  if (cfg.json) print_json(stdout, run, seconds, cost);
-  else print_summary(stdout, run, seconds);
+  // Pages on stdout: the summary goes to stderr, out of their way.
+  FILE* out = cfg.out == "-" || cfg.merge_json == "-" ? stderr : stdout;
+  if (cfg.json) print_json(out, run, seconds, cost);
+  else print_summary(out, run, seconds);
   print_cost(stderr, run, cost);
   if (!cfg.trace.empty() && !write_trace(cfg.trace, run, t0, err)) {
     fprintf(stderr, "fanout: %s\n", err.c_str());

@@ -215,6 +215,7 @@ int curl_exitcode(const Result& r) {
     case Cause::http: return r.at[kFirstByte] ? 8 : 52;
     case Cause::worker: return -1;  // curl has no such thing
     case Cause::write: return 23;
+    case Cause::content: return -1;
   }
   return -1;
 }

@@ -16,6 +16,8 @@
 //       ID get S (503), with Retry-After: R if given; then 200
 //   /headers                       the request's headers, as the body
 //   /echo/ANYTHING                 200; the body is the request-target
+//   /json/N?per=K[&flaky=1]        a JSON array of K objects {"page": N, "item": i};
+//       flaky: pages with N % 10 == 3 fail their first request (500/502/504)
 // --idle-close: close a keep-alive connection idle that long, as real
 // servers do; what a client's pool must survive.
 #include <arpa/inet.h>
@@ -205,6 +207,20 @@ Response route(const std::string& head, const Settings& set) {
       uint64_t s = 0;
       status = number(param("status"), s) && s >= 400 && s <= 599 ? int(s) : 503;
       if (!param("retry_after").empty()) extra = "Retry-After: " + decode(param("retry_after")) + "\r\n";
+    }
+  } else if (path.rfind("/json/", 0) == 0 && number(path.substr(6), n)) {
+    // A page of an API: per objects, {"page": N, "item": i}. With flaky=1,
+    // every tenth page (N % 10 == 3) fails its first request with 500, 502 or 504.
+    static std::map<uint64_t, int> asked;
+    uint64_t per = 0;
+    if (!number(param("per"), per) || per > 100000) per = 3;
+    if (param("flaky") == "1" && n % 10 == 3 && asked[n]++ == 0) {
+      status = n % 30 == 3 ? 500 : n % 30 == 13 ? 502 : 504;
+    } else {
+      body_text = "[";
+      for (uint64_t i = 0; i < per; i++)
+        body_text += (i ? ", " : "") + std::string("{\"page\": ") + std::to_string(n) + ", \"item\": " + std::to_string(i) + "}";
+      body_text += "]\n";
     }
   } else if (path.rfind("/echo/", 0) == 0) {
     body_text = target;  // 200, and the body is the request-target itself

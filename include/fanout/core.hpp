@@ -19,7 +19,7 @@ Deadline deadline_in(double seconds);  // --timeout from now
 double ms_since(Clock::time_point t0);
 
 // Why a request has no HTTP status. Stable names: they are JSON keys.
-enum class Cause : uint8_t { none, input, dns, connect, tls, send, recv, http, timeout, worker, redirect, write };
+enum class Cause : uint8_t { none, input, dns, connect, tls, send, recv, http, timeout, worker, redirect, write, content };
 const char* cause_name(Cause c);
 
 // A failure as a value: its cause and the words for the user.
@@ -52,6 +52,7 @@ struct Result {
   uint16_t redirects = 0, retries = 0;  // followed, and tried again (--retry)
   std::string url;   // where it ended after redirects (empty: where it began)
   std::string file;  // where the body was saved (download), relative to the folder
+  std::string payload;  // what --out or --merge-json takes from it, until it lands
   int64_t at[kPhases] = {};
   void mark(Phase p) { at[p] = now_ns(); }
   // A fresh result for a request that starts now.
@@ -118,6 +119,9 @@ struct Config {
   std::string trace;                 // --trace FILE.json or FILE.svg
   std::string input = "-";
   std::string output_dir;            // -o, --output-dir: the download job's folder
+  std::string out;                   // --out FILE: every 2xx body, in input order
+  std::string merge_json;            // --merge-json FILE: the elements of every page's JSON array, in order
+  std::string pages;                 // --pages A..B: {page} in the URL given instead of a file
   int effective_concurrency() const { return model == "seq" ? 1 : concurrency; }  // seq ignores -c
 };
 

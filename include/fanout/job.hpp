@@ -49,4 +49,9 @@ std::unique_ptr<Job> make_download_job(const Config& cfg, std::string& err);
 //   "%3F": /a/?q=1 -> a/index.html%3Fq=1.
 std::vector<std::string> save_path(const Url& u);
 
+// "pages" (--out, --merge-json): each 2xx body kept in the result's
+// payload, for the run to write in input order; with json, the body must
+// be a JSON array, and the payload is its elements.
+std::unique_ptr<Job> make_pages_job(bool json);
+
 }  // namespace fanout

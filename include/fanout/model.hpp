@@ -2,6 +2,7 @@
 // exactly one Result per Request, in input order, whatever happens.
 #pragma once
 #include <cstdio>
+#include <map>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -51,16 +52,21 @@ struct Run {
   Clock::time_point finished{};
   void mark_finished() { finished = Clock::now(); }
 
-  bool open_journal(std::string& err);  // --results FILE, before the run
+  bool open_journal(std::string& err);  // --results FILE, and --out or --merge-json FILE, before the run
   // results[i] is final. Any thread; the journal gets its line now.
   void land(size_t i);
   bool close_journal(std::string& err);  // after the run: flushed, closed
 
  private:
   std::mutex mu_;
+  void write_payload(size_t i);  // --out, --merge-json: in input order, as soon as it can
   size_t landed_ = 0;
   FILE* journal_ = nullptr;
   Clock::time_point flushed_{};
+  FILE* pages_ = nullptr;                   // --out or --merge-json
+  std::map<size_t, std::string> waiting_;   // payloads landed before an earlier one
+  size_t next_page_ = 0;
+  bool merged_any_ = false;
 };
 
 // What a child process tells its parent at the end: its totals, its

@@ -37,10 +37,35 @@ Run::~Run() {
 }
 
 bool Run::open_journal(std::string& err) {
-  if (cfg.results.empty()) return true;
-  journal_ = cfg.results == "-" ? stdout : fopen(cfg.results.c_str(), "w");
-  if (!journal_) err = "--results " + cfg.results + ": " + strerror(errno);
-  return journal_ != nullptr;
+  if (!cfg.results.empty()) {
+    journal_ = cfg.results == "-" ? stdout : fopen(cfg.results.c_str(), "w");
+    if (!journal_) {
+      err = "--results " + cfg.results + ": " + strerror(errno);
+      return false;
+    }
+  }
+  const std::string& pages = cfg.merge_json.empty() ? cfg.out : cfg.merge_json;
+  if (pages.empty()) return true;
+  pages_ = pages == "-" ? stdout : fopen(pages.c_str(), "w");
+  if (!pages_) err = (cfg.merge_json.empty() ? "--out " : "--merge-json ") + pages + ": " + strerror(errno);
+  else if (!cfg.merge_json.empty()) fputc('[', pages_);
+  return pages_ != nullptr;
+}
+
+// Pages come out in input order, whatever order they landed in: a payload
+// waits until every one before it is out.
+void Run::write_payload(size_t i) {
+  waiting_[i] = std::move(results[i].payload);
+  results[i].payload = std::string();
+  for (auto it = waiting_.begin(); it != waiting_.end() && it->first == next_page_; it = waiting_.erase(it)) {
+    const std::string& p = it->second;
+    if (!cfg.merge_json.empty() && !p.empty()) {
+      if (merged_any_) fputc(',', pages_);
+      merged_any_ = true;
+    }
+    fwrite(p.data(), 1, p.size(), pages_);
+    next_page_++;
+  }
 }
 
 void Run::land(size_t i) {
@@ -56,16 +81,22 @@ void Run::land(size_t i) {
       flushed_ = Clock::now();
     }
   }
+  if (pages_) write_payload(i);
   if (++landed_ == results.size()) mark_finished();
 }
 
 bool Run::close_journal(std::string& err) {
-  if (!journal_) return true;
-  bool ok = fflush(journal_) == 0 && !ferror(journal_);
-  if (journal_ != stdout) ok = fclose(journal_) == 0 && ok;
-  journal_ = nullptr;
-  if (!ok) err = "--results " + cfg.results + ": write failed";
-  return ok;
+  auto done = [&](FILE*& f, const std::string& what) {
+    if (!f) return true;
+    bool ok = fflush(f) == 0 && !ferror(f);
+    if (f != stdout) ok = fclose(f) == 0 && ok;
+    f = nullptr;
+    if (!ok) err = what + ": write failed";
+    return ok;
+  };
+  if (pages_ && !cfg.merge_json.empty()) fputs("]\n", pages_);
+  bool ok = done(pages_, cfg.merge_json.empty() ? "--out " + cfg.out : "--merge-json " + cfg.merge_json);
+  return done(journal_, "--results " + cfg.results) && ok;
 }
 
 void Totals::add(const Totals& o) {

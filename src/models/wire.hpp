@@ -17,22 +17,24 @@ struct Head {
   double ms;
   int64_t at[kPhases];
   uint16_t redirects, retries;
-  uint32_t url_len, file_len;  // of the bytes that follow: the error text, the URL, the file
-  uint32_t len;                // bytes that follow: those three, or a Totals
+  uint32_t url_len, file_len, payload_len;  // of the bytes that follow: error, URL, file, payload
+  uint32_t len;                             // bytes that follow: those four, or a Totals
 };
 
 inline void put_result(std::string& out, uint32_t index, const Result& r) {
   Head h{kResult, index, r.status, int32_t(r.cause), r.lane, r.bytes, r.ms, {}, r.redirects, r.retries,
-         uint32_t(r.url.size()), uint32_t(r.file.size()), uint32_t(r.error.size() + r.url.size() + r.file.size())};
+         uint32_t(r.url.size()), uint32_t(r.file.size()), uint32_t(r.payload.size()),
+         uint32_t(r.error.size() + r.url.size() + r.file.size() + r.payload.size())};
   memcpy(h.at, r.at, sizeof h.at);
   out.append(reinterpret_cast<const char*>(&h), sizeof h);
   out += r.error;
   out += r.url;
   out += r.file;
+  out += r.payload;
 }
 
 inline void put_totals(std::string& out, const Totals& t) {
-  Head h{kTotals, 0, 0, 0, 0, 0, 0, {}, 0, 0, 0, 0, uint32_t(sizeof t)};
+  Head h{kTotals, 0, 0, 0, 0, 0, 0, {}, 0, 0, 0, 0, 0, uint32_t(sizeof t)};
   out.append(reinterpret_cast<const char*>(&h), sizeof h);
   out.append(reinterpret_cast<const char*>(&t), sizeof t);
 }
@@ -70,10 +72,11 @@ void take(std::string& in, OnResult on_result, OnTotals on_totals) {
       memcpy(r.at, h.at, sizeof r.at);
       r.redirects = h.redirects;
       r.retries = h.retries;
-      size_t err_len = h.len - h.url_len - h.file_len;
+      size_t err_len = h.len - h.url_len - h.file_len - h.payload_len;
       r.error.assign(body, err_len);
       r.url.assign(body + err_len, h.url_len);
       r.file.assign(body + err_len + h.url_len, h.file_len);
+      r.payload.assign(body + err_len + h.url_len + h.file_len, h.payload_len);
       on_result(h.index, r);
     }
     off += sizeof h + h.len;

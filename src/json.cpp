@@ -1,0 +1,133 @@
+#include "fanout/json.hpp"
+
+#include <cctype>
+
+namespace fanout::json {
+namespace {
+
+struct Scan {
+  std::string_view s;
+  size_t i = 0;
+  const char* err = nullptr;
+  int depth = 0;
+
+  bool fail(const char* why) {
+    if (!err) err = why;
+    return false;
+  }
+  void ws() {
+    while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) i++;
+  }
+  bool lit(std::string_view w) {
+    if (s.substr(i, w.size()) != w) return fail("unexpected word");
+    i += w.size();
+    return true;
+  }
+  bool digits() {
+    size_t start = i;
+    while (i < s.size() && s[i] >= '0' && s[i] <= '9') i++;
+    return i > start || fail("a digit was expected");
+  }
+  bool number() {
+    if (i < s.size() && s[i] == '-') i++;
+    if (i < s.size() && s[i] == '0') i++;
+    else if (!digits()) return false;
+    if (i < s.size() && s[i] == '.' && (++i, !digits())) return false;
+    if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+      i++;
+      if (i < s.size() && (s[i] == '+' || s[i] == '-')) i++;
+      if (!digits()) return false;
+    }
+    return true;
+  }
+  bool string() {
+    i++;  // the opening quote
+    while (i < s.size() && s[i] != '"') {
+      unsigned char c = (unsigned char)s[i];
+      if (c < 0x20) return fail("control character in a string");
+      if (c == '\\') {
+        if (++i >= s.size()) break;
+        if (s[i] == 'u') {
+          for (int k = 1; k <= 4; k++)
+            if (i + k >= s.size() || !isxdigit((unsigned char)s[i + k])) return fail("bad \\u escape");
+          i += 4;
+        } else if (std::string_view("\"\\/bfnrt").find(s[i]) == std::string_view::npos) {
+          return fail("bad escape in a string");
+        }
+      }
+      i++;
+    }
+    if (i >= s.size()) return fail("unterminated string");
+    i++;
+    return true;
+  }
+  bool value() {
+    ws();
+    if (i >= s.size()) return fail("a value was expected");
+    if (++depth > 512) return fail("nested too deep");
+    bool ok;
+    switch (s[i]) {
+      case '{': ok = members('}', true); break;
+      case '[': ok = members(']', false); break;
+      case '"': ok = string(); break;
+      case 't': ok = lit("true"); break;
+      case 'f': ok = lit("false"); break;
+      case 'n': ok = lit("null"); break;
+      default: ok = (s[i] == '-' || (s[i] >= '0' && s[i] <= '9')) ? number() : fail("a value was expected");
+    }
+    depth--;
+    return ok;
+  }
+  // An object's members or an array's elements, up to the closing bracket.
+  bool members(char close, bool object) {
+    i++;
+    ws();
+    if (i < s.size() && s[i] == close) return ++i, true;
+    for (;;) {
+      if (object) {
+        ws();
+        if (i >= s.size() || s[i] != '"' || !string()) return fail("a name in quotes was expected");
+        ws();
+        if (i >= s.size() || s[i] != ':') return fail("':' was expected");
+        i++;
+      }
+      if (!value()) return false;
+      ws();
+      if (i < s.size() && s[i] == ',') {
+        i++;
+        continue;
+      }
+      if (i < s.size() && s[i] == close) return ++i, true;
+      return fail(object ? "',' or '}' was expected" : "',' or ']' was expected");
+    }
+  }
+};
+
+}  // namespace
+
+bool array_inner(std::string_view body, std::string_view* inner, std::string* why) {
+  Scan sc{body};
+  sc.ws();
+  if (sc.i >= body.size() || body[sc.i] != '[') {
+    *why = "not a JSON array (it starts with " + std::string(sc.i < body.size() ? "'" + std::string(1, body[sc.i]) + "'" : "nothing") + ")";
+    return false;
+  }
+  size_t open = sc.i;
+  if (!sc.value()) {
+    *why = "not valid JSON at byte " + std::to_string(sc.i) + ": " + sc.err;
+    return false;
+  }
+  size_t close = sc.i - 1;
+  sc.ws();
+  if (sc.i != body.size()) {
+    *why = "more after the JSON array, at byte " + std::to_string(sc.i);
+    return false;
+  }
+  std::string_view in = body.substr(open + 1, close - open - 1);
+  while (!in.empty() && (in.front() == ' ' || in.front() == '\n' || in.front() == '\r' || in.front() == '\t')) in.remove_prefix(1);
+  while (!in.empty() && (in.back() == ' ' || in.back() == '\n' || in.back() == '\r' || in.back() == '\t')) in.remove_suffix(1);
+  *inner = in;
+  return true;
+}
+
+}  // namespace fanout::json
