@@ -25,6 +25,7 @@ namespace {
 
 const char kUsage[] =
     "usage: fanout [options] FILE|-\n"
+    "       fanout [options] --pages A..B URL   (URL with {page} in it)\n"
     "       fanout bench [--help]      (the seeds' table on the local origin)\n"
     "Fetches every URL in FILE (one a line; '-' is stdin) and prints the status\n"
     "histogram and the time taken.\n"
