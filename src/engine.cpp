@@ -15,18 +15,8 @@ namespace {
 // count in the parser's own limit): give up at twice the limit.
 constexpr size_t kMaxCarry = 2 * http::ResponseParser::kMaxHeadBytes;
 
-bool ieq(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); i++)
-    if (tolower((unsigned char)a[i]) != tolower((unsigned char)b[i])) return false;
-  return true;
-}
-
-std::string_view trim(std::string_view v) {
-  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-  return v;
-}
+using http::ieq;
+using http::trim;
 
 // Retry-After: seconds, or an HTTP date (RFC 9110 10.2.3); -1 if neither.
 double retry_after(std::string_view v) {

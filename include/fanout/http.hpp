@@ -26,6 +26,9 @@ struct Header {
 // empty value removes it, as in curl.
 std::string request(const Url& url, bool head, const std::vector<std::string>& extra,
                     bool keep_alive);
+bool ieq(std::string_view a, std::string_view b);  // ASCII, any case
+std::string_view trim(std::string_view s);          // spaces and tabs, both ends
+
 // A header that carries a secret: its name holds key, secret, token, auth
 // or cookie (any case). It never follows a redirect to another origin.
 bool is_secret_header(std::string_view name);
