@@ -14,7 +14,7 @@ namespace fanout::sys {
 // recv() are sendto/recvfrom, fork() is clone, pthread_create() is clone3,
 // poll() is poll (arm64 has only ppoll: strace-check knows).
 static const char* const kNames[NCALLS] = {
-  "socket", "connect", "setsockopt", "getsockopt", "fcntl", "sendto", "sendmsg",
+  "socket", "connect", "setsockopt", "getsockopt", "sendto", "sendmsg",
   "recvfrom", "recvfrom", "read", "write", "close", "poll", "pipe2", "clone",
   "wait4", "clone3", "epoll_wait", "epoll_ctl", "kevent", "accept4", "openat",
   "epoll_pwait2", "epoll_create1", "mkdirat", "renameat", "unlinkat",
@@ -32,7 +32,6 @@ int socket(int d, int t, int p) { COUNT(SOCKET); return ::socket(d, t, p); }
 int connect(int fd, const sockaddr* sa, socklen_t l) { COUNT(CONNECT); return ::connect(fd, sa, l); }
 int setsockopt(int fd, int lv, int nm, const void* v, socklen_t l) { COUNT(SETSOCKOPT); return ::setsockopt(fd, lv, nm, v, l); }
 int getsockopt(int fd, int lv, int nm, void* v, socklen_t* l) { COUNT(GETSOCKOPT); return ::getsockopt(fd, lv, nm, v, l); }
-int set_blocking(int fd) { COUNT(FCNTL); return ::fcntl(fd, F_SETFL, 0); }
 ssize_t send(int fd, const void* p, size_t n, int f) { COUNT(SEND); return ::send(fd, p, n, f); }
 ssize_t sendmsg(int fd, const msghdr* m, int f) { COUNT(SENDMSG); return ::sendmsg(fd, m, f); }
 ssize_t recv(int fd, void* p, size_t n, int f) { COUNT(RECV); return ::recv(fd, p, n, f); }

@@ -13,7 +13,7 @@
 namespace fanout::sys {
 
 enum Call : int {
-  SOCKET, CONNECT, SETSOCKOPT, GETSOCKOPT, FCNTL, SEND, SENDMSG, RECV, RECVFROM,
+  SOCKET, CONNECT, SETSOCKOPT, GETSOCKOPT, SEND, SENDMSG, RECV, RECVFROM,
   READ, WRITE, CLOSE, POLL, PIPE, FORK, WAITPID, CLONE, EPOLL_WAIT, EPOLL_CTL, KEVENT,
   ACCEPT, OPENAT, EPOLL_PWAIT2, EPOLL_CREATE, MKDIRAT, RENAMEAT, UNLINKAT, NCALLS
 };
@@ -28,7 +28,6 @@ int socket(int domain, int type, int proto);
 int connect(int fd, const sockaddr* sa, socklen_t len);
 int setsockopt(int fd, int level, int name, const void* val, socklen_t len);
 int getsockopt(int fd, int level, int name, void* val, socklen_t* len);
-int set_blocking(int fd);  // fcntl(F_SETFL, 0)
 ssize_t send(int fd, const void* p, size_t n, int flags);
 ssize_t sendmsg(int fd, const msghdr* m, int flags);
 ssize_t recv(int fd, void* p, size_t n, int flags);

@@ -40,12 +40,6 @@ bool same_origin(const Url& a, const Url& b) { return a.https == b.https && a.ho
 
 }  // namespace
 
-const char* Engine::step_name(Step s) {
-  static const char* const names[] = {"acquire", "resolve", "connect", "handshake", "send",
-                                      "recv",    "release", "wait",    "done"};
-  return names[s];
-}
-
 Engine::Engine(const Config& cfg, Memo& memo, TlsClient& tls, const Request& rq, Sink& sink, Result& r, int worker)
     : cfg_(cfg), memo_(memo), tls_(tls), rq_(rq), sink_(sink), r_(r), t0_(Clock::now()) {
   r.begin(rq.line, worker);
@@ -68,7 +62,6 @@ void Engine::start_try() {
     return released();
   }
   key_ = pool_key(url_);
-  host_key_ = url_.host + ":" + std::to_string(url_.port);
   req_ = http::request(url_, cfg_.head, headers_, true);
   off_ = 0;
   dl_ = connect_dl_ = deadline_in(cfg_.timeout);
@@ -103,12 +96,12 @@ void Engine::acquired(const Conn& c) {
     return;
   }
   if (cfg_.connect_timeout > 0) connect_dl_ = deadline_in(cfg_.connect_timeout);
+  host_key_ = url_.host + ":" + std::to_string(url_.port);  // only a new connection looks the host up
   open();
 }
 
 void Engine::no_connection() {
   r_.fail(Cause::timeout, "timeout: waiting for a connection to " + key_ + " (--per-host)");
-  retry_ = false;
   released();  // the pool gave nothing back to release
 }
 
@@ -133,11 +126,11 @@ void Engine::open() {
 }
 
 void Engine::resolved(bool ok) {
-  Memo::Answer& a = memo_.dns[host_key_];
   if (!ok && r_.cause == Cause::timeout) {
     memo_.dns.erase(host_key_);  // no answer is not an answer: the next request asks again
     return fail_try({r_.cause, r_.error});
   }
+  Memo::Answer& a = memo_.dns[host_key_];
   a.pending = false;
   a.addrs = std::move(addrs_);
   if (!ok) a.failure = {r_.cause, r_.error};

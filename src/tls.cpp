@@ -192,14 +192,12 @@ int TlsConn::handshake() {
 }
 
 Cause TlsConn::cause(int ret) const {
-  if (ret == MBEDTLS_ERR_SSL_TIMEOUT) return Cause::timeout;
   if (ret == MBEDTLS_ERR_NET_SEND_FAILED) return Cause::send;
   if (ret == MBEDTLS_ERR_NET_RECV_FAILED) return Cause::recv;
   return Cause::tls;
 }
 
 std::string TlsConn::describe(int ret, const std::string& host, const char* during) const {
-  if (ret == MBEDTLS_ERR_SSL_TIMEOUT) return std::string("timeout: ") + during;
   if (ret == MBEDTLS_ERR_NET_SEND_FAILED) return sys::describe("send", sys_errno);
   if (ret == MBEDTLS_ERR_NET_RECV_FAILED) return sys::describe("recv", sys_errno);
   if (ret == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) {

@@ -106,8 +106,8 @@ int so_error(int fd) {
 
 }  // namespace
 
-const Transport kPlainTransport = {"plain", no_handshake, plain_read, plain_write, plain_pending};
-const Transport kTlsTransport = {"tls", tls_handshake, tls_read, tls_write, tls_pending};
+const Transport kPlainTransport = {no_handshake, plain_read, plain_write, plain_pending};
+const Transport kTlsTransport = {tls_handshake, tls_read, tls_write, tls_pending};
 
 Conn::~Conn() { close(); }
 

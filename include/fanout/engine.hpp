@@ -38,7 +38,6 @@ struct Memo {
 class Engine {
  public:
   enum Step { acquire, resolve, connect, handshake, send, recv, release, wait, done };
-  static const char* step_name(Step s);
 
   Engine(const Config& cfg, Memo& memo, TlsClient& tls, const Request& rq, Sink& sink, Result& r, int worker);
   Step step() const { return step_; }
@@ -127,8 +126,8 @@ class Engine {
   double retry_after_ = -1;  // seconds the server asked for, or -1
   double retry_delay_ = 0;   // before the next try
   Tap tap_{*this};
-  bool first_tls_ = false;
-  bool connecting_ = false;  // sent on while the connect is under way  // this request does the first TLS handshake to its host
+  bool first_tls_ = false;   // this request does the first TLS handshake to its host
+  bool connecting_ = false;  // sent on while the connect is under way
   std::vector<Addr> addrs_;
   size_t addr_ = 0;
   http::ResponseParser parser_;

@@ -18,7 +18,6 @@ enum class Io { ok, want_read, want_write, error };
 
 struct Conn;
 struct Transport {
-  const char* name;
   Io (*handshake)(Conn&);
   // *n: bytes moved; a read of 0 bytes is the end of the stream.
   Io (*read)(Conn&, char* p, size_t cap, size_t* n);
