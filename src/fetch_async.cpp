@@ -63,32 +63,34 @@ namespace {
 struct Drive {
   Loop& loop;
   const std::vector<Request>& reqs;
-  std::vector<Result>& results;
   const std::vector<uint32_t>* order;
   size_t count;
   size_t next = 0;
   size_t running = 0;
-  void (*done)(void*, size_t);
+  void (*done)(void*, size_t, Result&);
   void* ctx;
 };
 
-// One of the `inflight` slots: asyncio's Semaphore(c), as a loop.
+// One of the `inflight` slots: asyncio's Semaphore(c), as a loop. Its one
+// result goes to done() and is used again: a forked worker then writes
+// nothing into the parent's results, which fork shared copy-on-write.
 Task slot(Drive& d, Sink& sink, int lane) {
+  Result r;
   for (;;) {
     size_t k = d.next++;
     if (k >= d.count) break;
     size_t i = d.order ? (*d.order)[k] : k;
-    co_await fetch_async(d.loop, d.reqs[i], sink, d.results[i]);
-    d.results[i].lane = lane;
-    if (d.done) d.done(d.ctx, i);
+    co_await fetch_async(d.loop, d.reqs[i], sink, r);
+    r.lane = lane;
+    d.done(d.ctx, i, r);
   }
 }
 
 }  // namespace
 
-void run_loop(Loop& l, Job& job, const std::vector<Request>& reqs, std::vector<Result>& results,
-              const std::vector<uint32_t>* order, size_t inflight, void (*done)(void*, size_t), void* ctx) {
-  Drive d{l, reqs, results, order, order ? order->size() : reqs.size(), 0, 0, done, ctx};
+void run_loop(Loop& l, Job& job, const std::vector<Request>& reqs, const std::vector<uint32_t>* order,
+              size_t inflight, void (*done)(void*, size_t, Result&), void* ctx) {
+  Drive d{l, reqs, order, order ? order->size() : reqs.size(), 0, 0, done, ctx};
   size_t n = std::max<size_t>(1, std::min(inflight, d.count));
   l.inflight = std::min(n, d.count);
   std::vector<std::unique_ptr<Sink>> sinks;

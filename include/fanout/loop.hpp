@@ -36,8 +36,8 @@ class Loop {
 Task fetch_async(Loop& l, const Request& rq, Sink& sink, Result& r);
 
 // Runs reqs[order[k]] for every k (all of reqs when order is null), at most
-// inflight at once, calling done(ctx, i) as each one ends.
-void run_loop(Loop& l, Job& job, const std::vector<Request>& reqs, std::vector<Result>& results,
-              const std::vector<uint32_t>* order, size_t inflight, void (*done)(void*, size_t), void* ctx);
+// inflight at once, handing each result to done(ctx, i, result) as it ends.
+void run_loop(Loop& l, Job& job, const std::vector<Request>& reqs, const std::vector<uint32_t>* order,
+              size_t inflight, void (*done)(void*, size_t, Result&), void* ctx);
 
 }  // namespace fanout

@@ -9,8 +9,12 @@ namespace fanout {
 
 bool run_async(Run& run, std::string&) {
   Loop loop(0, run.cfg);
-  auto landed = [](void* ctx, size_t i) { static_cast<Run*>(ctx)->land(i); };
-  run_loop(loop, run.job, run.reqs, run.results, nullptr, size_t(run.cfg.concurrency), landed, &run);
+  auto landed = [](void* ctx, size_t i, Result& r) {
+    auto* run = static_cast<Run*>(ctx);
+    run->results[i] = std::move(r);
+    run->land(i);
+  };
+  run_loop(loop, run.job, run.reqs, nullptr, size_t(run.cfg.concurrency), landed, &run);
   run.totals.add(Totals::of(loop));
   return true;
 }

@@ -19,7 +19,6 @@ namespace {
 // In the child: results go out in batches (a write per result would cost
 // as much as the request on a fast origin), and at least every 50 ms.
 struct Out {
-  Run& run;
   int fd;
   std::string buf;
   Clock::time_point last = Clock::now();
@@ -36,9 +35,9 @@ struct Out {
       if (w > 0) off += size_t(w);
     }
   }
-  static void done(void* ctx, size_t i) {
+  static void done(void* ctx, size_t i, Result& r) {
     auto* o = static_cast<Out*>(ctx);
-    wire::put_result(o->buf, uint32_t(i), o->run.results[i]);
+    wire::put_result(o->buf, uint32_t(i), r);
     if (o->buf.size() > 16384 || Clock::now() - o->last > std::chrono::milliseconds(50)) o->flush();
   }
 };
@@ -73,11 +72,11 @@ bool run_hybrid(Run& run, std::string& err) {
   Supervisor sup(run);
   for (size_t k = 0; k < w; k++) {
     auto body = [&](int id, int result_fd, int) {
-      Out out{run, result_fd, {}, Clock::now()};
+      Out out{result_fd, {}, Clock::now()};
       Totals t;
       {
         Loop loop(id, run.cfg);
-        run_loop(loop, run.job, run.reqs, run.results, &order[k], inflight(k), Out::done, &out);
+        run_loop(loop, run.job, run.reqs, &order[k], inflight(k), Out::done, &out);
         t = Totals::of(loop);
       }
       sys::count(sys::WRITE);  // the flush below, counted before it is made
