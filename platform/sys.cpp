@@ -17,7 +17,7 @@ static const char* const kNames[NCALLS] = {
   "socket", "connect", "setsockopt", "getsockopt", "sendto", "sendmsg",
   "recvfrom", "recvfrom", "read", "write", "close", "poll", "pipe2", "clone",
   "wait4", "clone3", "epoll_wait", "epoll_ctl", "kevent", "accept4", "openat",
-  "epoll_pwait2", "epoll_create1", "mkdirat", "renameat", "unlinkat",
+  "epoll_pwait2", "epoll_create1", "mkdirat", "renameat", "unlinkat", "newfstatat",
 };
 const char* call_name(int call) { return call >= 0 && call < NCALLS ? kNames[call] : "?"; }
 
@@ -41,11 +41,12 @@ ssize_t write(int fd, const void* p, size_t n) { COUNT(WRITE); return ::write(fd
 int close(int fd) { COUNT(CLOSE); return ::close(fd); }
 int open(const char* path, int flags) { COUNT(OPENAT); return ::open(path, flags); }
 int openat(int dir, const char* path, int flags, int mode) { COUNT(OPENAT); return ::openat(dir, path, flags, mode); }
+int fstatat(int dir, const char* path, struct stat* st, int flags) { COUNT(FSTATAT); return ::fstatat(dir, path, st, flags); }
 int mkdirat(int dir, const char* path, int mode) { COUNT(MKDIRAT); return ::mkdirat(dir, path, mode_t(mode)); }
 int renameat(int fd, const char* from, int to_fd, const char* to) { COUNT(RENAMEAT); return ::renameat(fd, from, to_fd, to); }
 int unlinkat(int dir, const char* path) { COUNT(UNLINKAT); return ::unlinkat(dir, path, 0); }
 int poll(pollfd* fds, nfds_t n, int ms) { COUNT(POLL); return ::poll(fds, n, ms); }
-int pipe(int fds[2]) { COUNT(PIPE); return ::pipe2(fds, O_CLOEXEC); }
+int pipe(int fds[2], int flags) { COUNT(PIPE); return ::pipe2(fds, O_CLOEXEC | flags); }
 pid_t fork() { COUNT(FORK); return ::fork(); }
 pid_t waitpid(pid_t pid, int* st, int f) { COUNT(WAITPID); return ::waitpid(pid, st, f); }
 

@@ -8,6 +8,7 @@
 #include <string>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 namespace fanout::sys {
@@ -15,7 +16,7 @@ namespace fanout::sys {
 enum Call : int {
   SOCKET, CONNECT, SETSOCKOPT, GETSOCKOPT, SEND, SENDMSG, RECV, RECVFROM,
   READ, WRITE, CLOSE, POLL, PIPE, FORK, WAITPID, CLONE, EPOLL_WAIT, EPOLL_CTL, KEVENT,
-  ACCEPT, OPENAT, EPOLL_PWAIT2, EPOLL_CREATE, MKDIRAT, RENAMEAT, UNLINKAT, NCALLS
+  ACCEPT, OPENAT, EPOLL_PWAIT2, EPOLL_CREATE, MKDIRAT, RENAMEAT, UNLINKAT, FSTATAT, NCALLS
 };
 const char* call_name(int call);
 
@@ -37,11 +38,12 @@ ssize_t write(int fd, const void* p, size_t n);
 int close(int fd);
 int open(const char* path, int flags);
 int openat(int dir, const char* path, int flags, int mode = 0);
+int fstatat(int dir, const char* path, struct stat* st, int flags);
 int mkdirat(int dir, const char* path, int mode);
 int renameat(int from_dir, const char* from, int to_dir, const char* to);
 int unlinkat(int dir, const char* path);
 int poll(pollfd* fds, nfds_t n, int timeout_ms);
-int pipe(int fds[2]);  // pipe2(O_CLOEXEC)
+int pipe(int fds[2], int flags = 0);  // pipe2(O_CLOEXEC | flags)
 pid_t fork();
 pid_t waitpid(pid_t pid, int* status, int flags);
 

@@ -38,6 +38,7 @@ const char* cause_name(Cause c) {
     case Cause::http: return "http";
     case Cause::timeout: return "timeout";
     case Cause::worker: return "worker";
+    case Cause::cancelled: return "cancelled";
   }
   return "?";
 }

@@ -7,6 +7,7 @@
 
 #include "fanout/deliver.hpp"
 #include "fanout/pool.hpp"
+#include "fanout/stop.hpp"
 
 namespace fanout {
 namespace {
@@ -38,11 +39,24 @@ double backoff(double first, int tries) {
 
 bool same_origin(const Url& a, const Url& b) { return a.https == b.https && a.host == b.host && a.port == b.port; }
 
+// After SIGINT/SIGTERM, the grace is over: what is still under way ends.
+bool grace_over() { return stop::requested() && Clock::now() >= stop::cancel_at(); }
+
+Failure cancelled() {
+  return {Cause::cancelled, std::string("cancelled: ") + stop::name(stop::signal()) + " came and the grace (--grace) ran out"};
+}
+
 }  // namespace
 
 Engine::Engine(const Config& cfg, Memo& memo, TlsClient& tls, const Request& rq, Sink& sink, Result& r, int worker)
     : cfg_(cfg), memo_(memo), tls_(tls), rq_(rq), sink_(sink), r_(r), t0_(Clock::now()) {
   r.begin(rq.line, worker);
+  if (sink.have(rq, r)) {
+    r.skipped = true;
+    sink.begin(rq);
+    released();  // nothing to fetch: straight to the end
+    return;
+  }
   sink.begin(rq);
   if (!rq.error.empty()) {
     r.fail(Cause::input, rq.error);
@@ -59,6 +73,10 @@ void Engine::start_try() {
   // is under way ends then (dl_ below), in every model alike.
   if (cfg_.deadline > 0 && Clock::now() >= cfg_.run_end) {
     r_.fail(Cause::timeout, "timeout: --deadline of the run passed");
+    return released();
+  }
+  if (grace_over()) {
+    r_.fail(cancelled());
     return released();
   }
   key_ = pool_key(url_);
@@ -82,8 +100,10 @@ void Engine::start_try() {
 
 Deadline Engine::deadline() const {
   bool opening = step_ == resolve || step_ == connect || step_ == handshake || (step_ == wait && (why_ == for_dns || why_ == for_tls));
-  return opening ? std::min(dl_, connect_dl_) : dl_;
+  return std::min(opening ? std::min(dl_, connect_dl_) : dl_, stop::cancel_at());
 }
+
+Deadline Engine::until() const { return std::min(until_, stop::cancel_at()); }
 
 void Engine::acquired(const Conn& c) {
   reused_ = c.reused;
@@ -244,7 +264,7 @@ void Engine::fail_try(Failure f) {
   Cause c = r_.cause;
   bool transient = c == Cause::timeout || c == Cause::connect || c == Cause::send || c == Cause::recv;
   retry_delay_ = backoff(cfg_.retry_delay, r_.retries);
-  bool again_ok = (transient || (cfg_.retry_all_errors && c != Cause::input)) && may_retry(retry_delay_);
+  bool again_ok = (transient || (cfg_.retry_all_errors && c != Cause::input && c != Cause::cancelled)) && may_retry(retry_delay_);
   next_ = again_ok ? again : finish;
   end(false);
 }
@@ -269,6 +289,10 @@ void Engine::failed(Failure f) {
 }
 
 void Engine::timed_out() {
+  if (grace_over()) {
+    if (step_ == handshake) end_turn(false);
+    return fail_try(cancelled());
+  }
   std::string what = step_ == connect || connecting_ ? "connect(" + addr().text() + ")" : during();
   if (step_ == handshake) end_turn(false);
   fail_try({Cause::timeout, "timeout: " + what});
@@ -311,6 +335,7 @@ void Engine::pause() {
 }
 
 void Engine::waited() {
+  if (grace_over()) return fail_try(cancelled());
   if (why_ == for_retry) return start_try();  // a retry's backoff is over
   if (why_ == for_rate) {                      // this try's turn under --rate
     step_ = acquire;

@@ -11,11 +11,12 @@
 namespace fanout {
 namespace {
 
-// poll() one fd until the deadline; false when time ran out first.
-bool wait_for(int fd, bool write, Deadline dl) {
+// poll() one fd until the engine's deadline; false when time ran out
+// first. A signal (EINTR) may have moved the deadline: it is read again.
+bool wait_for(int fd, bool write, const Engine& e) {
   pollfd p{fd, short(write ? POLLOUT : POLLIN), 0};
   int r;
-  while ((r = sys::poll(&p, 1, ms_left(dl))) < 0 && errno == EINTR) {}
+  while ((r = sys::poll(&p, 1, ms_left(e.deadline()))) < 0 && errno == EINTR) {}
   return r > 0;
 }
 
@@ -42,10 +43,10 @@ void fetch_blocking(Worker& w, const Request& rq, Result& r) {
       case Engine::recv: {
         // A response is waited for before it is read: poll + recv, not a
         // recv that says EAGAIN first.
-        bool ready = e.step() != Engine::recv || c->t->pending(*c) || wait_for(c->fd, false, e.deadline());
+        bool ready = e.step() != Engine::recv || c->t->pending(*c) || wait_for(c->fd, false, e);
         Io io;
         while (ready && again(io = perform(e, *c, *w.tls, w.cfg, w.buf.data(), w.buf.size())))
-          ready = wait_for(c->fd, io == Io::want_write, e.deadline());
+          ready = wait_for(c->fd, io == Io::want_write, e);
         if (!ready) e.timed_out();
         break;
       }
@@ -54,7 +55,7 @@ void fetch_blocking(Worker& w, const Request& rq, Result& r) {
         e.released();
         break;
       case Engine::wait:
-        sys::poll(nullptr, 0, std::max(1, ms_left(e.until())));
+        while (sys::poll(nullptr, 0, std::max(1, ms_left(e.until()))) < 0 && errno == EINTR) {}
         e.waited();
         break;
       case Engine::done:

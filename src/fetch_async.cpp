@@ -4,6 +4,7 @@
 // reactor when a call found the socket empty, and only then do we wait.
 #include "fanout/engine.hpp"
 #include "fanout/loop.hpp"
+#include "fanout/stop.hpp"
 
 namespace fanout {
 
@@ -62,51 +63,83 @@ namespace {
 
 struct Drive {
   Loop& loop;
-  const std::vector<Request>& reqs;
-  const std::vector<uint32_t>* order;
-  size_t count;
-  size_t next = 0;
+  Feed& feed;
   size_t running = 0;
-  void (*done)(void*, size_t, Result&);
+  size_t busy = 0, most = 0;  // slots in a request now, and at most
+  void (*done)(void*, const Request&, Result&);
   void* ctx;
 };
 
+struct Park {
+  Feed& feed;
+  Waiter w{};
+  bool await_ready() const { return false; }
+  void await_suspend(std::coroutine_handle<> h) {
+    w.fn = resume_waiter;
+    w.ctx = h.address();
+    feed.parked.push_back(&w);
+  }
+  void await_resume() const {}
+};
+
 // One of the `inflight` slots: asyncio's Semaphore(c), as a loop. Its one
-// result goes to done() and is used again: a forked worker then writes
-// nothing into the parent's results, which fork shared copy-on-write.
+// request and result are used again and again: a forked worker then
+// writes nothing into memory it shares with its parent.
 Task slot(Drive& d, Sink& sink, int lane) {
+  Request rq;
   Result r;
   for (;;) {
-    size_t k = d.next++;
-    if (k >= d.count) break;
-    size_t i = d.order ? (*d.order)[k] : k;
-    co_await fetch_async(d.loop, d.reqs[i], sink, r);
+    Feed::Got got = d.feed.next(rq);
+    if (got == Feed::end) break;
+    if (got == Feed::wait) {
+      co_await Park{d.feed};
+      continue;
+    }
+    d.most = std::max(d.most, ++d.busy);
+    co_await fetch_async(d.loop, rq, sink, r);
+    d.busy--;
     r.lane = lane;
-    d.done(d.ctx, i, r);
+    d.done(d.ctx, rq, r);
   }
 }
 
 }  // namespace
 
-void run_loop(Loop& l, Job& job, const std::vector<Request>& reqs, const std::vector<uint32_t>* order,
-              size_t inflight, void (*done)(void*, size_t, Result&), void* ctx) {
-  Drive d{l, reqs, order, order ? order->size() : reqs.size(), 0, 0, done, ctx};
-  size_t n = std::max<size_t>(1, std::min(inflight, d.count));
-  l.inflight = std::min(n, d.count);
+void Feed::wake(Reactor& r) {
+  for (Waiter* w : parked) r.post(w);
+  parked.clear();
+}
+
+void run_loop(Loop& l, Job& job, Feed& feed, size_t inflight, void (*done)(void*, const Request&, Result&), void* ctx) {
+  Drive d{l, feed, 0, 0, 0, done, ctx};
+  size_t n = std::max<size_t>(1, inflight);
   std::vector<std::unique_ptr<Sink>> sinks;
   FrameArena::current = &l.arena;
-  for (size_t i = 0; i < n; i++) {
+  for (size_t i = 0; i < n && d.running == i; i++) {  // a slot that found no work ended at once: no more
     sinks.push_back(job.sink(l.id));
     d.running++;
     slot(d, *sinks.back(), int(i)).start([](void* p) { static_cast<Drive*>(p)->running--; }, &d);
   }
+  bool told = false;
   while (d.running > 0) {
-    if (!l.reactor.run_once() && d.running > 0) {
+    // SIGINT/SIGTERM: the slots take no more (a parked one hears it now);
+    // once the grace is over, what is still in flight is left, and the run
+    // counts it as cancelled.
+    if (stop::requested() && !told) {
+      told = true;
+      feed.wake(l.reactor);
+    }
+    Deadline cancel = stop::cancel_at();
+    if (Clock::now() >= cancel) break;
+    Deadline by = std::min(cancel, feed.due());
+    if (!l.reactor.run_once(by == Deadline::max() ? -1 : std::max(1, ms_left(by))) && d.running > 0) {
       fprintf(stderr, "fanout: internal error: %zu requests wait on nothing\n", d.running);
       abort();  // a lost wake-up: better a loud crash (procs/hybrid report it) than a hang
     }
+    feed.tick();
   }
   FrameArena::current = nullptr;
+  l.inflight = d.most;
 }
 
 }  // namespace fanout

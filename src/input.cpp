@@ -3,18 +3,30 @@
 #include <algorithm>
 #include <cerrno>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "fanout/stop.hpp"
 #include "sys.hpp"
 
 namespace fanout {
 
-bool expand_globs(std::string_view s, std::vector<std::string>& out, std::string& why) {
-  std::vector<std::vector<std::string>> parts;  // each: its alternatives; a literal has one
+void Glob::Part::put(std::string& out, uint64_t k) const {
+  if (!alts.empty()) {
+    out += alts[k];
+    return;
+  }
+  std::string n = std::to_string(from + k);
+  if (n.size() < width) out.append(width - n.size(), '0');
+  out += n;
+}
+
+bool Glob::parse(std::string_view s, std::string& why) {
+  parts_.clear();
   std::string lit;
   double total = 1;
   auto flush = [&] {
-    if (!lit.empty()) parts.push_back({lit});
+    if (!lit.empty()) parts_.push_back({{lit}, 0, 0, 0});
     lit.clear();
   };
   for (size_t i = 0; i < s.size(); i++) {
@@ -25,16 +37,16 @@ bool expand_globs(std::string_view s, std::vector<std::string>& out, std::string
         return false;
       }
       flush();
-      std::vector<std::string> alts;
+      Part p;
       std::string_view in = s.substr(i + 1, close - i - 1);
       for (size_t at = 0;;) {
         size_t comma = in.find(',', at);
-        alts.emplace_back(in.substr(at, comma == std::string_view::npos ? std::string_view::npos : comma - at));
+        p.alts.emplace_back(in.substr(at, comma == std::string_view::npos ? std::string_view::npos : comma - at));
         if (comma == std::string_view::npos) break;
         at = comma + 1;
       }
-      total *= double(alts.size());
-      parts.push_back(std::move(alts));
+      total *= double(p.alts.size());
+      parts_.push_back(std::move(p));
       i = close;
       continue;
     }
@@ -52,16 +64,9 @@ bool expand_globs(std::string_view s, std::vector<std::string>& out, std::string
       return false;
     }
     flush();
-    size_t width = a.size() > 1 && a[0] == '0' ? a.size() : 0;  // [001-100] pads
     uint64_t from = std::stoull(a), to = std::stoull(b);
+    parts_.push_back({{}, from, to - from + 1, a.size() > 1 && a[0] == '0' ? a.size() : 0});
     total *= double(to - from + 1);
-    if (total > 1e7) break;
-    std::vector<std::string> alts;
-    for (uint64_t k = from; k <= to; k++) {
-      std::string n = std::to_string(k);
-      alts.push_back(std::string(n.size() < width ? width - n.size() : 0, '0') + n);
-    }
-    parts.push_back(std::move(alts));
     i = close;
   }
   if (total > 1e7) {
@@ -69,74 +74,205 @@ bool expand_globs(std::string_view s, std::vector<std::string>& out, std::string
     return false;
   }
   flush();
-  // Every combination, the rightmost part varying fastest, as curl does.
-  std::vector<size_t> at(parts.size(), 0);
-  for (;;) {
-    std::string u;
-    for (size_t k = 0; k < parts.size(); k++) u += parts[k][at[k]];
-    out.push_back(std::move(u));
-    size_t k = parts.size();
-    while (k > 0 && ++at[k - 1] == parts[k - 1].size()) at[--k] = 0;
-    if (k == 0) return true;
-  }
+  at_.assign(parts_.size(), 0);
+  more_ = true;
+  return true;
 }
 
-void parse_input(std::string_view text, std::vector<Request>& out) {
-  uint32_t line = 0;
-  while (!text.empty()) {
-    size_t nl = text.find('\n');
-    std::string_view l = text.substr(0, nl);
-    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
-    line++;
-    while (!l.empty() && (l.back() == '\r' || l.back() == ' ' || l.back() == '\t')) l.remove_suffix(1);
-    while (!l.empty() && (l.front() == ' ' || l.front() == '\t')) l.remove_prefix(1);
-    if (l.empty() || l.front() == '#') continue;
-    std::string where = "input: line " + std::to_string(line) + ": ";
-    std::vector<std::string> urls;
-    std::string why;
-    if (l.find_first_of("[{") == std::string_view::npos) urls.emplace_back(l);
-    else if (!expand_globs(l, urls, why)) urls = {std::string(l)};
-    for (auto& u : urls) {  // one request per URL the line makes
-      Request r;
-      r.line = line;
-      r.text = u;
-      if (!why.empty()) {
-        r.error = where + why;
-      } else if (u.find_first_of(" \t") != std::string::npos) {
-        r.error = where + "space in URL (encode it as %20)";
-      } else if (std::any_of(u.begin(), u.end(), [](char c) { return (unsigned char)c < 0x20 || c == 0x7f; })) {
-        r.error = where + "control character in URL";
-      } else if (parse_url(u, r.url, &why) != UrlError::none) {
-        r.error = where + why;
-        why.clear();
-      }
-      out.push_back(std::move(r));
-    }
-  }
+bool Glob::next(std::string& out) {
+  if (!more_) return false;
+  out.clear();
+  for (size_t k = 0; k < parts_.size(); k++) parts_[k].put(out, at_[k]);
+  size_t k = parts_.size();
+  while (k > 0 && ++at_[k - 1] == parts_[k - 1].size()) at_[--k] = 0;
+  more_ = k > 0;
+  return true;
 }
 
-bool read_input(const std::string& path, std::vector<Request>& out, std::string& err) {
+bool expand_globs(std::string_view s, std::vector<std::string>& out, std::string& why) {
+  Glob g;
+  if (!g.parse(s, why)) return false;
+  for (std::string u; g.next(u);) out.push_back(u);
+  return true;
+}
+
+std::unique_ptr<Source> Source::file(const std::string& path, std::string& err) {
   int fd = path == "-" ? 0 : sys::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     err = sys::describe("open(" + path + ")", errno);
-    return false;
+    return nullptr;
   }
-  std::string text;
-  char buf[65536];
+  std::unique_ptr<Source> s(new Source);
+  s->fd_ = fd;
+  s->path_ = path;
+  struct stat st;
+  s->regular_ = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+  return s;
+}
+
+std::unique_ptr<Source> Source::text(std::string text) {
+  std::unique_ptr<Source> s(new Source);
+  s->buf_ = std::move(text);
+  s->eof_ = true;
+  return s;
+}
+
+std::unique_ptr<Source> Source::pages(std::string url, uint64_t a, uint64_t b) {
+  std::unique_ptr<Source> s(new Source);
+  s->page_url_ = std::move(url);
+  s->page_ = a;
+  s->last_page_ = b;
+  s->paging_ = true;
+  s->eof_ = true;
+  return s;
+}
+
+Source::~Source() {
+  if (fd_ > 0) sys::close(fd_);
+}
+
+Source::Take Source::line(std::string& out, bool block) {
+  if (paging_) {
+    if (page_ > last_page_) return Take::end;
+    out = page_url_;
+    std::string k = std::to_string(page_++);
+    for (size_t at; (at = out.find("{page}")) != std::string::npos;) out.replace(at, 6, k);
+    return Take::got;
+  }
   for (;;) {
-    ssize_t n = sys::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      err = sys::describe("read(" + path + ")", errno);
-      if (fd) sys::close(fd);
-      return false;
+    size_t nl = buf_.find('\n', pos_);
+    if (nl != std::string::npos || (eof_ && pos_ < buf_.size())) {
+      size_t end = nl == std::string::npos ? buf_.size() : nl;
+      out.assign(buf_, pos_, end - pos_);
+      pos_ = end + 1;
+      return Take::got;
     }
-    if (n == 0) break;
-    text.append(buf, size_t(n));
+    if (eof_) return Take::end;
+    buf_.erase(0, pos_);  // what is left is the start of a line
+    pos_ = 0;
+    if (!regular_) {  // a pipe: has it more? A signal ends a wait for it
+      pollfd p{fd_, POLLIN, 0};
+      int r = sys::poll(&p, 1, block ? -1 : 0);
+      if (r == 0) return Take::wait;
+      if (r < 0 && errno == EINTR) {
+        if (stop::requested()) return Take::end;
+        continue;
+      }
+    }
+    char chunk[65536];
+    ssize_t n = sys::read(fd_, chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) err_ = sys::describe("read(" + path_ + ")", errno);
+    if (n > 0) {
+      buf_.append(chunk, size_t(n));
+      continue;
+    }
+    eof_ = true;
+    if (fd_ > 0) sys::close(fd_);  // now, not at exit: the cost report counts it
+    fd_ = -1;
   }
-  if (fd) sys::close(fd);
-  parse_input(text, out);
-  return true;
+}
+
+void Source::make(std::string_view u, const std::string& why, Request& r) {
+  r = Request{};
+  r.line = line_;
+  r.text = u;
+  std::string where = "input: line " + std::to_string(line_) + ": ", because;
+  if (!why.empty()) {
+    r.error = where + why;
+  } else if (u.find_first_of(" \t") != std::string::npos) {
+    r.error = where + "space in URL (encode it as %20)";
+  } else if (std::any_of(u.begin(), u.end(), [](char c) { return (unsigned char)c < 0x20 || c == 0x7f; })) {
+    r.error = where + "control character in URL";
+  } else if (parse_url(u, r.url, &because) != UrlError::none) {
+    r.error = where + because;
+  }
+}
+
+Source::Take Source::take(Request& out, bool block) {
+  std::string text;
+  for (;;) {
+    if (globbing_ && glob_.next(text)) {
+      make(text, "", out);
+    } else {
+      globbing_ = false;
+      if (Take t = line(text, block); t != Take::got) return t;
+      line_++;
+      std::string_view l = text;
+      while (!l.empty() && (l.back() == '\r' || l.back() == ' ' || l.back() == '\t')) l.remove_suffix(1);
+      while (!l.empty() && (l.front() == ' ' || l.front() == '\t')) l.remove_prefix(1);
+      if (l.empty() || l.front() == '#') continue;
+      std::string why;
+      if (l.find_first_of("[{") != std::string_view::npos) {
+        if (glob_.parse(l, why)) {
+          globbing_ = true;
+          continue;  // one request per URL the line makes
+        }
+      }
+      make(l, why, out);
+    }
+    if (keep && !keep(out)) continue;
+    out.seq = seq_++;
+    return Take::got;
+  }
+}
+
+uint64_t Glob::size() const {
+  uint64_t n = 1;
+  for (auto& p : parts_) n *= p.size();
+  return n;
+}
+
+uint64_t Source::count_ahead() const {
+  if (paging_) return last_page_ >= page_ ? last_page_ - page_ + 1 : 0;
+  if (path_.empty() || path_ == "-") return 0;
+  int fd = sys::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {  // a pipe or a FIFO cannot be read twice
+    sys::close(fd);
+    return 0;
+  }
+  uint64_t n = 0;
+  std::string part;
+  char chunk[65536];
+  auto one = [&](std::string_view l) {
+    while (!l.empty() && (l.back() == '\r' || l.back() == ' ' || l.back() == '\t')) l.remove_suffix(1);
+    while (!l.empty() && (l.front() == ' ' || l.front() == '\t')) l.remove_prefix(1);
+    if (l.empty() || l.front() == '#') return;
+    Glob g;
+    std::string why;
+    n += l.find_first_of("[{") != std::string_view::npos && g.parse(l, why) ? g.size() : 1;
+  };
+  for (ssize_t got; (got = sys::read(fd, chunk, sizeof chunk)) > 0;) {
+    part.append(chunk, size_t(got));
+    size_t at = 0;
+    for (size_t nl; (nl = part.find('\n', at)) != std::string::npos; at = nl + 1) one(std::string_view(part).substr(at, nl - at));
+    part.erase(0, at);
+  }
+  one(part);
+  sys::close(fd);
+  return n;
+}
+
+void parse_input(std::string_view text, std::vector<Request>& out) {
+  auto src = Source::text(std::string(text));
+  for (Request r; src->next(r);) out.push_back(r);
+}
+
+// FNV-1a, 64 bits: stable across runs, machines and shards.
+static uint64_t fnv(uint64_t h, std::string_view s) {
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ULL;
+  return h;
+}
+
+uint64_t request_key(uint32_t line, std::string_view text) {
+  return fnv(fnv(14695981039346656037ULL, std::to_string(line) + "\t"), text);
+}
+
+uint32_t shard_of(const Request& rq, uint32_t n) {
+  std::string_view by = rq.error.empty() ? std::string_view(rq.url.host) : std::string_view(rq.text);
+  return uint32_t(fnv(14695981039346656037ULL, by) % n);
 }
 
 }  // namespace fanout

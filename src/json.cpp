@@ -130,4 +130,77 @@ bool array_inner(std::string_view body, std::string_view* inner, std::string* wh
   return true;
 }
 
+namespace {
+
+// The text of a JSON string (between its quotes, escapes checked) decoded.
+std::string unescape(std::string_view q) {
+  std::string o;
+  for (size_t i = 0; i < q.size(); i++) {
+    if (q[i] != '\\') {
+      o += q[i];
+      continue;
+    }
+    char c = q[++i];
+    switch (c) {
+      case 'b': o += '\b'; break;
+      case 'f': o += '\f'; break;
+      case 'n': o += '\n'; break;
+      case 'r': o += '\r'; break;
+      case 't': o += '\t'; break;
+      case 'u': {
+        unsigned cp = unsigned(std::stoul(std::string(q.substr(i + 1, 4)), nullptr, 16));
+        i += 4;
+        if (cp < 0x80) {
+          o += char(cp);
+        } else if (cp < 0x800) {
+          o += char(0xc0 | (cp >> 6));
+          o += char(0x80 | (cp & 0x3f));
+        } else {
+          o += char(0xe0 | (cp >> 12));
+          o += char(0x80 | ((cp >> 6) & 0x3f));
+          o += char(0x80 | (cp & 0x3f));
+        }
+        break;
+      }
+      default: o += c;  // \" \\ \/
+    }
+  }
+  return o;
+}
+
+}  // namespace
+
+bool flat_object(std::string_view text, std::vector<Field>& out) {
+  out.clear();
+  Scan sc{text};
+  sc.ws();
+  if (sc.i >= text.size() || text[sc.i] != '{') return false;
+  {
+    Scan whole = sc;  // valid JSON, whole, before anything is taken apart
+    if (!whole.value()) return false;
+    whole.ws();
+    if (whole.i != text.size()) return false;
+  }
+  sc.i++;
+  for (;;) {
+    sc.ws();
+    if (text[sc.i] == '}') return true;
+    size_t k = sc.i;
+    sc.string();
+    Field f;
+    f.name = unescape(text.substr(k + 1, sc.i - k - 2));
+    sc.ws();
+    sc.i++;  // ':'
+    sc.ws();
+    size_t v = sc.i;
+    f.is_string = text[v] == '"';
+    if (text[v] == '{' || text[v] == '[') return false;  // flat only
+    sc.value();
+    f.value = f.is_string ? unescape(text.substr(v + 1, sc.i - v - 2)) : std::string(text.substr(v, sc.i - v));
+    out.push_back(std::move(f));
+    sc.ws();
+    if (text[sc.i] == ',') sc.i++;
+  }
+}
+
 }  // namespace fanout::json

@@ -1,5 +1,6 @@
 // fanout: fetch a list of URLs under the concurrency model you choose and
 // show what it cost.
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -12,10 +13,12 @@
 #include "fanout/dns.hpp"
 #include "fanout/http.hpp"
 #include "fanout/input.hpp"
+#include "fanout/journal.hpp"
 #include "fanout/job.hpp"
 #include "fanout/model.hpp"
 #include "fanout/progress.hpp"
 #include "fanout/report.hpp"
+#include "fanout/stop.hpp"
 #include "fanout/trace.hpp"
 #include "sys.hpp"
 
@@ -27,6 +30,7 @@ const char kUsage[] =
     "usage: fanout [options] FILE|-\n"
     "       fanout [options] --pages A..B URL   (URL with {page} in it)\n"
     "       fanout bench [--help]      (the seeds' table on the local origin)\n"
+    "       fanout merge [--json] FILE...  (one summary of several --results files)\n"
     "Fetches every URL in FILE (one a line; '-' is stdin) and prints the status\n"
     "histogram and the time taken.\n"
     "\n"
@@ -52,6 +56,7 @@ const char kUsage[] =
     "      --deadline SEC      the whole run: then unfinished lines get a timeout\n"
     "  -f, --fail              exit 22 when any line failed or got a status >= 400\n"
     "  -o, --output-dir DIR    download: save each 2xx body under DIR/HOST[_PORT]/PATH\n"
+    "      --skip-existing     download: a URL whose file is there is not fetched\n"
     "      --out FILE          every 2xx body into FILE ('-': stdout), in input order\n"
     "      --merge-json FILE   each body a JSON array; all their elements as one\n"
     "                          array in FILE, in input order (a page that is not\n"
@@ -69,6 +74,13 @@ const char kUsage[] =
     "      --json              print one JSON object instead of the summary\n"
     "      --results FILE      one JSON line per input line, written as each one\n"
     "                          finishes (its \"line\" gives the input order)\n"
+    "      --resume            skip the lines --results FILE has already, and add\n"
+    "                          the rest to it (after an interrupted run)\n"
+    "      --grace SEC         after SIGINT or SIGTERM, the time requests in flight\n"
+    "                          have to finish before they are cancelled (default 2)\n"
+    "      --shard K/N         take shard K of N (1 <= K <= N), split by host; without\n"
+    "                          it, a Kubernetes Indexed Job's or Slurm array's own\n"
+    "                          (JOB_COMPLETION_INDEX, SLURM_ARRAY_TASK_ID)\n"
     "      --trace FILE        where the time went: FILE.json (Chrome trace events,\n"
     "                          opens in Perfetto) or FILE.svg (a timeline)\n"
     "      --progress          show progress on stderr even when it is not a terminal\n"
@@ -150,9 +162,39 @@ std::string parse_dns_server(const std::string& s) {
   return host.find(':') != std::string::npos ? "[" + host + "]:" + port : host + ":" + port;
 }
 
+bool shard_given = false;
+
+// "K/N", 1 <= K <= N: this run takes the K-th of N shards.
+void parse_shard(Config& cfg, const std::string& what, const std::string& s) {
+  size_t slash = s.find('/');
+  if (slash == std::string::npos) usage_error(what + " takes K/N (shard K of N), not \"" + s + "\"");
+  long n = number(what.c_str(), s.substr(slash + 1).c_str(), 1, 1000000);
+  long k = number(what.c_str(), s.substr(0, slash).c_str(), 1, n);
+  cfg.shard_k = uint32_t(k - 1);
+  cfg.shard_n = uint32_t(n);
+  shard_given = true;
+}
+
+// A Kubernetes Indexed Job (JOB_COMPLETION_INDEX of JOB_COMPLETIONS, from 0)
+// or a Slurm job array (SLURM_ARRAY_TASK_ID of SLURM_ARRAY_TASK_COUNT, from
+// SLURM_ARRAY_TASK_MIN): each pod or task takes its own shard.
+void shard_from_env(Config& cfg) {
+  auto env = [](const char* n) { const char* v = getenv(n); return std::string(v ? v : ""); };
+  std::string idx = env("JOB_COMPLETION_INDEX"), count = env("JOB_COMPLETIONS"), from = "0", where = "JOB_COMPLETION_INDEX";
+  if (idx.empty() || count.empty()) {
+    idx = env("SLURM_ARRAY_TASK_ID"), count = env("SLURM_ARRAY_TASK_COUNT"), where = "SLURM_ARRAY_TASK_ID";
+    if (!env("SLURM_ARRAY_TASK_MIN").empty()) from = env("SLURM_ARRAY_TASK_MIN");
+  }
+  if (idx.empty() || count.empty()) return;
+  long k = number(where.c_str(), idx.c_str(), 0, 1000000) - number("SLURM_ARRAY_TASK_MIN", from.c_str(), 0, 1000000);
+  parse_shard(cfg, where, std::to_string(k + 1) + "/" + count);
+  fprintf(stderr, "fanout: shard %ld/%s (from %s)\n", k + 1, count.c_str(), where.c_str());
+}
+
 Config parse_args(int argc, char** argv) {
   enum { kTimeout = 256, kResolve, kDnsServer, kCacert, kJson, kResults, kPerHost, kProgress, kNoProgress, kTrace, kNoReuse,
-         kMaxTime, kConnectTimeout, kMaxRedirs, kDowngrade, kRetry, kRetryDelay, kRetryMaxTime, kRetryOn, kRetryAll, kDeadline, kRate, kOut, kMergeJson, kPages };
+         kMaxTime, kConnectTimeout, kMaxRedirs, kDowngrade, kRetry, kRetryDelay, kRetryMaxTime, kRetryOn, kRetryAll, kDeadline, kRate, kOut, kMergeJson, kPages,
+         kSkipExisting, kGrace, kResume, kShard };
   // (-f has a short name; its long one below maps to 'f'.)
   static const option longs[] = {
     {"model", required_argument, nullptr, 'm'},
@@ -179,6 +221,10 @@ Config parse_args(int argc, char** argv) {
     {"out", required_argument, nullptr, kOut},
     {"merge-json", required_argument, nullptr, kMergeJson},
     {"pages", required_argument, nullptr, kPages},
+    {"skip-existing", no_argument, nullptr, kSkipExisting},
+    {"grace", required_argument, nullptr, kGrace},
+    {"resume", no_argument, nullptr, kResume},
+    {"shard", required_argument, nullptr, kShard},
     {"resolve", required_argument, nullptr, kResolve},
     {"dns-server", required_argument, nullptr, kDnsServer},
     {"cacert", required_argument, nullptr, kCacert},
@@ -222,6 +268,10 @@ Config parse_args(int argc, char** argv) {
       case kOut: cfg.out = optarg; break;
       case kMergeJson: cfg.merge_json = optarg; break;
       case kPages: cfg.pages = optarg; break;
+      case kSkipExisting: cfg.skip_existing = true; break;
+      case kGrace: cfg.grace = seconds("--grace", optarg, true); break;
+      case kResume: cfg.resume = true; break;
+      case kShard: parse_shard(cfg, "--shard", optarg); break;
       case kRate: cfg.rate = parse_rate(optarg); break;
       case kMaxRedirs: cfg.max_redirs = int(number("--max-redirs", optarg, 0, 1000)); break;
       case kDowngrade: cfg.allow_downgrade = true; break;
@@ -259,34 +309,60 @@ Config parse_args(int argc, char** argv) {
   }
   if ((!cfg.output_dir.empty()) + (!cfg.out.empty()) + (!cfg.merge_json.empty()) > 1)
     usage_error("one of -o, --out and --merge-json at a time");
+  if (cfg.skip_existing && cfg.output_dir.empty()) usage_error("--skip-existing goes with -o DIR");
+  if (cfg.resume && (cfg.results.empty() || cfg.results == "-"))
+    usage_error("--resume needs --results FILE: the journal of the run it resumes");
+  if (cfg.resume && (!cfg.out.empty() || !cfg.merge_json.empty()))
+    usage_error("--resume cannot resume --out or --merge-json (their pages would come out of order)");
+  if (!shard_given) shard_from_env(cfg);
   if (optind + 1 < argc) usage_error("one input file only (got \"" + std::string(argv[optind + 1]) + "\" too)");
   if (optind < argc) cfg.input = argv[optind];
   else if (isatty(0)) usage_error("no input: give a file of URLs, or - for stdin");
   return cfg;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  if (argc > 1 && std::string(argv[1]) == "bench") return bench_main(argc - 1, argv + 1);
-  Config cfg = parse_args(argc, argv);
-  signal(SIGPIPE, SIG_IGN);  // pipes to dead workers; sockets use MSG_NOSIGNAL
-
-  std::vector<Request> reqs;
-  std::string err;
+// The input: a file, stdin, or --pages; less another shard's lines and,
+// with --resume, the lines the journal has already.
+std::unique_ptr<Source> open_input(const Config& cfg, std::vector<uint64_t>& done, std::string& err) {
+  std::unique_ptr<Source> src;
   if (!cfg.pages.empty()) {  // --pages A..B: the argument is a URL with {page} in it
     size_t dots = cfg.pages.find("..");
     long a = number("--pages", cfg.pages.substr(0, dots).c_str(), 0, 1L << 40);
     long b = dots == std::string::npos ? -1 : number("--pages", cfg.pages.substr(dots + 2).c_str(), a, a + 10000000);
     if (cfg.input.find("{page}") == std::string::npos) usage_error("--pages needs a URL with {page} in it, not \"" + cfg.input + "\"");
-    std::string text;
-    for (long k = a; k <= b; k++) {
-      std::string u = cfg.input;
-      for (size_t at; (at = u.find("{page}")) != std::string::npos;) u.replace(at, 6, std::to_string(k));
-      text += u + "\n";
+    src = Source::pages(cfg.input, uint64_t(a), uint64_t(b));
+  } else if (!(src = Source::file(cfg.input, err))) {
+    return nullptr;
+  }
+  if (cfg.resume) {
+    // A run killed mid-line left half a record: cut off, so appending starts clean.
+    if (!read_results(cfg.results, true, [&](const Record& r) { done.push_back(request_key(r.line, r.url)); }, err)) {
+      err = "--resume: " + err;
+      return nullptr;
     }
-    parse_input(text, reqs);
-  } else if (!read_input(cfg.input, reqs, err)) {
+    std::sort(done.begin(), done.end());
+  }
+  if (cfg.shard_n > 1 || cfg.resume)
+    src->keep = [&cfg, &done](const Request& rq) {
+      if (cfg.shard_n > 1 && shard_of(rq, cfg.shard_n) != cfg.shard_k) return false;
+      return !std::binary_search(done.begin(), done.end(), request_key(rq.line, rq.text));
+    };
+  return src;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "bench") return bench_main(argc - 1, argv + 1);
+  if (argc > 1 && std::string(argv[1]) == "merge") return merge_main(argc - 1, argv + 1);
+  Config cfg = parse_args(argc, argv);
+  signal(SIGPIPE, SIG_IGN);  // pipes to dead workers; sockets use MSG_NOSIGNAL
+  stop::install(cfg.grace);
+
+  std::string err;
+  std::vector<uint64_t> done;  // --resume: the journal's lines
+  std::unique_ptr<Source> src = open_input(cfg, done, err);
+  if (!src) {
     fprintf(stderr, "fanout: %s\n", err.c_str());
     return 1;
   }
@@ -298,13 +374,17 @@ int main(int argc, char** argv) {
     fprintf(stderr, "fanout: %s\n", err.c_str());
     return 1;
   }
-  Run run(cfg, reqs, *job);
+  Run run(cfg, *src, *job);
   if (!run.open_journal(err)) {
     fprintf(stderr, "fanout: %s\n", err.c_str());
     return 1;
   }
   const Model* model = find_model(cfg.model);
-  progress::start(reqs.size(), cfg.progress == 1 || (cfg.progress < 0 && isatty(2)));
+  bool show = cfg.progress == 1 || (cfg.progress < 0 && isatty(2));
+  // A total for progress only where it is shown, and only where it can be
+  // had cheaply and right (another shard's lines cannot be told apart unparsed).
+  uint64_t total = show && cfg.shard_n == 1 ? src->count_ahead() : 0;
+  progress::start(size_t(total > done.size() ? total - done.size() : 0), show);
   auto t0 = Clock::now();
   cfg.run_end = t0 + std::chrono::microseconds(int64_t(cfg.deadline * 1e6));
   if (cfg.rate > 0 && !(cfg.pacer = Pacer::create(cfg.rate))) {
@@ -317,6 +397,7 @@ int main(int argc, char** argv) {
     fprintf(stderr, "fanout: %s: %s\n", cfg.model.c_str(), err.c_str());
     return 1;
   }
+  if (stop::requested()) run.interrupt();  // what was taken and did not land is cancelled
   if (run.finished == Clock::time_point{}) run.mark_finished();
   double seconds = std::chrono::duration<double>(run.finished - t0).count();
   if (!err.empty()) fprintf(stderr, "fanout: %s: %s\n", cfg.model.c_str(), err.c_str());
@@ -335,9 +416,20 @@ int main(int argc, char** argv) {
     fprintf(stderr, "fanout: %s\n", err.c_str());
     return 1;
   }
+  if (!src->error().empty()) {  // the input broke off: what was read is done
+    fprintf(stderr, "fanout: %s\n", src->error().c_str());
+    return 1;
+  }
+  if (int sig = stop::signal()) {
+    // Threads of an interrupted run may still be in a request: no
+    // destructors, no exit handlers; everything written is flushed.
+    fprintf(stderr, "fanout: %s: %llu results, %llu requests cancelled (not in --results); %s\n", stop::name(sig),
+            (unsigned long long)run.tally.results, (unsigned long long)run.tally.cancelled,
+            cfg.results.empty() ? "with --results FILE, --resume would finish the rest"
+                                : ("--resume --results " + cfg.results + " finishes the rest").c_str());
+    fflush(nullptr);
+    _exit(128 + sig);
+  }
   // --fail: curl's 22 ("HTTP page not retrieved") when any line failed.
-  if (cfg.fail)
-    for (auto& r : run.results)
-      if (!r.ok() || r.status >= 400) return 22;
-  return 0;
+  return cfg.fail && run.tally.failed ? 22 : 0;
 }

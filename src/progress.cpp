@@ -24,10 +24,11 @@ void draw(std::chrono::steady_clock::time_point t0) {
   size_t d = g_done.load(std::memory_order_relaxed), e = g_errors.load(std::memory_order_relaxed);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   double rate = secs > 0 ? double(d) / secs : 0;
-  char eta[32] = "?";
+  char eta[32] = "?", total[32] = "";
   if (rate > 0) snprintf(eta, sizeof eta, "%.0f s", double(d < g_total ? g_total - d : 0) / rate);
-  fprintf(stderr, "%sfanout: %zu/%zu done, %.1f/s, %zu errors, ETA %s%s", g_tty ? "\r\033[K" : "", d, g_total, rate, e,
-          eta, g_tty ? "" : "\n");
+  if (g_total) snprintf(total, sizeof total, "/%zu", g_total);
+  fprintf(stderr, "%sfanout: %zu%s done, %.1f/s, %zu errors%s%s%s", g_tty ? "\r\033[K" : "", d, total, rate, e,
+          g_total ? ", ETA " : "", g_total ? eta : "", g_tty ? "" : "\n");
   fflush(stderr);
 }
 

@@ -32,29 +32,10 @@ std::string json_string(std::string_view s) {
   return o + "\"";
 }
 
-namespace {
-
-std::string statuses_json(const std::vector<Result>& results, bool with_errors) {
-  std::map<int, int> st;
-  int errors = 0;
-  for (auto& r : results) {
-    if (r.ok()) st[r.status]++;
-    else errors++;
-  }
-  std::string s = "{";
-  for (auto& [code, n] : st) s += (s.size() > 1 ? ", " : "") + std::string("\"") + std::to_string(code) + "\": " + std::to_string(n);
-  if (with_errors && errors) s += (s.size() > 1 ? ", " : "") + std::string("\"error\": ") + std::to_string(errors);
-  return s + "}";
-}
-
-}  // namespace
-
-std::string histogram(const std::vector<Result>& results) { return statuses_json(results, true); }
-
 void print_summary(FILE* out, const Run& run, double seconds) {
   int c = run.cfg.effective_concurrency();
-  fprintf(out, "%s\ntook %.3f seconds (%s, c=%d, %zu urls)\n", histogram(run.results).c_str(), seconds,
-          run.cfg.model.c_str(), c, run.results.size());
+  fprintf(out, "%s\ntook %.3f seconds (%s, c=%d, %llu urls)\n", run.tally.histogram().c_str(), seconds,
+          run.cfg.model.c_str(), c, (unsigned long long)run.tally.results);
   if (run.totals.inflight)
     fprintf(out, "coroutine frames: %llu bytes per request in flight (%llu in flight, %.1f KiB at the peak)\n",
             (unsigned long long)(run.totals.frame_bytes / run.totals.inflight), (unsigned long long)run.totals.inflight,
@@ -62,11 +43,8 @@ void print_summary(FILE* out, const Run& run, double seconds) {
 }
 
 void print_json(FILE* out, const Run& run, double seconds, const Cost& cost) {
-  std::map<std::string, int> errors;
-  for (auto& r : run.results)
-    if (!r.ok()) errors[cause_name(r.cause)]++;
   std::string e = "{";
-  for (auto& [k, n] : errors) e += (e.size() > 1 ? ", " : "") + json_string(k) + ": " + std::to_string(n);
+  for (auto& [k, n] : run.tally.errors) e += (e.size() > 1 ? ", " : "") + json_string(k) + ": " + std::to_string(n);
   e += "}";
   int c = run.cfg.effective_concurrency();
   std::string frames;
@@ -78,9 +56,12 @@ void print_json(FILE* out, const Run& run, double seconds, const Cost& cost) {
                     ", \"children\": " + std::to_string(cost.children_rss_kb) + "}";
   std::string conns = rss + ", \"cost\": " + cost_json(run, cost) + ", \"connections\": {\"opened\": " + std::to_string(run.totals.connections) +
                       ", \"reused\": " + std::to_string(run.totals.reused) + "}";
-  fprintf(out, "{\"model\": %s, \"concurrency\": %d, \"urls\": %zu, \"statuses\": %s, \"errors\": %s, \"seconds\": %.3f%s%s}\n",
-          json_string(run.cfg.model).c_str(), c, run.results.size(), statuses_json(run.results, false).c_str(),
-          e.c_str(), seconds, conns.c_str(), frames.c_str());
+  std::string extra;
+  if (run.tally.skipped) extra += ", \"skipped\": " + std::to_string(run.tally.skipped);
+  if (run.tally.cancelled) extra += ", \"cancelled\": " + std::to_string(run.tally.cancelled);
+  fprintf(out, "{\"model\": %s, \"concurrency\": %d, \"urls\": %llu, \"statuses\": %s, \"errors\": %s%s, \"seconds\": %.3f%s%s}\n",
+          json_string(run.cfg.model).c_str(), c, (unsigned long long)run.tally.results, run.tally.histogram(false).c_str(),
+          e.c_str(), extra.c_str(), seconds, conns.c_str(), frames.c_str());
 }
 
 Cost measure(const Run& run, double seconds) {
@@ -97,14 +78,11 @@ Cost measure(const Run& run, double seconds) {
   c.vcsw = self.ru_nvcsw + kids.ru_nvcsw;
   c.ivcsw = self.ru_nivcsw + kids.ru_nivcsw;
   c.minflt = self.ru_minflt + kids.ru_minflt;
-  std::vector<double> ms;
-  for (auto& r : run.results) ms.push_back(r.ms);
-  std::sort(ms.begin(), ms.end());
-  auto pct = [&](double p) { return ms.empty() ? 0 : ms[std::min(ms.size() - 1, size_t(p * double(ms.size())))]; };
-  c.p50 = pct(0.5);
-  c.p90 = pct(0.9);
-  c.p99 = pct(0.99);
-  c.max = ms.empty() ? 0 : ms.back();
+  const Latency& l = run.tally.latency;
+  c.p50 = l.percentile(0.5);
+  c.p90 = l.percentile(0.9);
+  c.p99 = l.percentile(0.99);
+  c.max = l.max();
   return c;
 }
 
@@ -142,10 +120,9 @@ void print_cost(FILE* out, const Run& run, const Cost& c) {
     text += line;
   };
   const Totals& t = run.totals;
-  double n = double(std::max<size_t>(1, run.results.size()));
+  double n = double(std::max<uint64_t>(1, run.tally.results));
   auto u = [](uint64_t v) { return (unsigned long long)v; };
-  put("cost (%s, c=%d, %zu urls)\n", run.cfg.model.c_str(), run.cfg.effective_concurrency(),
-          run.results.size());
+  put("cost (%s, c=%d, %llu urls)\n", run.cfg.model.c_str(), run.cfg.effective_concurrency(), u(run.tally.results));
   put("  wall              %.3f s, %.1f requests/s\n", c.wall, c.wall > 0 ? n / c.wall : 0);
   put("  cpu               %.3f s user, %.3f s system, %.3f ms per request\n", c.user, c.sys,
           (c.user + c.sys) * 1000 / n);
@@ -170,7 +147,7 @@ void print_cost(FILE* out, const Run& run, const Cost& c) {
 
 std::string cost_json(const Run& run, const Cost& c) {
   const Totals& t = run.totals;
-  double n = double(std::max<size_t>(1, run.results.size()));
+  double n = double(std::max<uint64_t>(1, run.tally.results));
   auto num = [](const char* k, double v, int prec = 0) {
     char b[64];
     snprintf(b, sizeof b, "\"%s\": %.*f", k, prec, v);
@@ -216,6 +193,7 @@ int curl_exitcode(const Result& r) {
     case Cause::worker: return -1;  // curl has no such thing
     case Cause::write: return 23;
     case Cause::content: return -1;
+    case Cause::cancelled: return -1;  // never journaled
   }
   return -1;
 }
@@ -239,7 +217,9 @@ std::string result_line(const Request& rq, const Result& r) {
   s += ", \"url_effective\": " + (!r.url.empty() ? json_string(r.url) : rq.error.empty() ? json_string(rq.url.href()) : "null");
   s += ", \"exitcode\": " + (code < 0 ? std::string("null") : std::to_string(code));
   s += ", \"errormsg\": " + (r.ok() ? std::string("null") : json_string(r.error));
+  if (!r.ok()) s += ", \"cause\": " + json_string(cause_name(r.cause));
   if (!r.file.empty()) s += ", \"filename_effective\": " + json_string(r.file);
+  if (r.skipped) s += ", \"skipped\": true";
   return s + ", \"worker\": " + std::to_string(r.worker) + "}\n";
 }
 

@@ -34,6 +34,9 @@ std::vector<Span> spans_of(const Result& r, int64_t run_start) {
     prev = at[p];
   }
   if (at[kEnd] && at[kEnd] >= prev) s.push_back({at[kFirstByte] ? "receive" : "failed", prev, at[kEnd]});
+  // A download's writes to disk, within its receive: from the first write
+  // to the rename, drawn as long as the writes took in all.
+  if (r.write_from) s.push_back({"write", r.write_from, r.write_from + r.write_ns});
   return s;
 }
 
@@ -53,7 +56,7 @@ const char* lane_kind(const std::string& model) {
 const char* color(const char* phase) {
   static const std::pair<const char*, const char*> colors[] = {
     {"queued", "#eeeeee"}, {"dns", "#9467bd"}, {"connect", "#ff7f0e"}, {"tls", "#d62728"},
-    {"send", "#1f77b4"}, {"wait", "#aec7e8"}, {"receive", "#2ca02c"}, {"failed", "#000000"},
+    {"send", "#1f77b4"}, {"wait", "#aec7e8"}, {"receive", "#2ca02c"}, {"write", "#8c564b"}, {"failed", "#000000"},
   };
   for (auto& c : colors)
     if (strcmp(c.first, phase) == 0) return c.second;
@@ -73,12 +76,11 @@ std::string chrome_json(const Run& run, int64_t t0) {
     s += buf;
     first = false;
   };
-  for (size_t i = 0; i < run.results.size(); i++) {
-    const Result& r = run.results[i];
+  for (auto& [text, r] : run.traced) {
     if (!r.at[kStart]) continue;  // never started (a worker that could not be)
     auto [pid, tid] = lane_of(run, r);
     lanes[{pid, tid}] = true;
-    std::string args = "{\"line\": " + std::to_string(r.line) + ", \"url\": " + json_string(run.reqs[i].text) +
+    std::string args = "{\"line\": " + std::to_string(r.line) + ", \"url\": " + json_string(text) +
                        ", \"status\": " + (r.ok() ? std::to_string(r.status) : "null") +
                        ", \"error\": " + (r.ok() ? "null" : json_string(r.error)) + "}";
     event("request", pid, tid, r.at[kStart], r.at[kEnd] ? r.at[kEnd] : r.at[kStart], args);
@@ -97,8 +99,8 @@ std::string chrome_json(const Run& run, int64_t t0) {
 std::string timeline_svg(const Run& run, int64_t t0) {
   std::map<std::pair<int, int>, std::vector<size_t>> lanes;
   int64_t end = t0;
-  for (size_t i = 0; i < run.results.size(); i++) {
-    const Result& r = run.results[i];
+  for (size_t i = 0; i < run.traced.size(); i++) {
+    const Result& r = run.traced[i].r;
     if (!r.at[kStart]) continue;
     lanes[lane_of(run, r)].push_back(i);
     end = std::max(end, r.at[kEnd]);
@@ -115,15 +117,15 @@ std::string timeline_svg(const Run& run, int64_t t0) {
   s += buf;
   snprintf(buf, sizeof buf,
            "<text x=\"10\" y=\"20\" font-size=\"14\">fanout %s, c=%d, %zu urls: %.3f s, one row per %s</text>\n",
-           run.cfg.model.c_str(), run.cfg.effective_concurrency(), run.results.size(), double(end - t0) / 1e9,
+           run.cfg.model.c_str(), run.cfg.effective_concurrency(), run.traced.size(), double(end - t0) / 1e9,
            lane_kind(run.cfg.model));
   s += buf;
   // As in the seeds' figures: what a worker spent waiting for I/O, and what
   // it spent working (TLS is mostly crypto; send and receive copy and parse).
-  const char* legend[] = {"dns", "connect", "wait", "tls", "send", "receive"};
+  const char* legend[] = {"dns", "connect", "wait", "tls", "send", "receive", "write"};
   s += "<text x=\"10\" y=\"39\">waiting for I/O:</text><text x=\"400\" y=\"39\">working:</text>\n";
-  for (int i = 0; i < 6; i++) {
-    int x = (i < 3 ? 110 : 460) + (i % 3) * 90;
+  for (int i = 0; i < 7; i++) {
+    int x = i < 3 ? 110 + i * 90 : 460 + (i - 3) * 90;
     snprintf(buf, sizeof buf,
              "<rect x=\"%d\" y=\"30\" width=\"10\" height=\"10\" fill=\"%s\" stroke=\"#999999\"/><text x=\"%d\" "
              "y=\"39\">%s</text>\n",
@@ -137,12 +139,13 @@ std::string timeline_svg(const Run& run, int64_t t0) {
              lane.first ? (" (w" + std::to_string(lane.first - 1) + ")").c_str() : "");
     s += buf;
     for (size_t i : idx)
-      for (auto& sp : spans_of(run.results[i], t0)) {
+      for (auto& sp : spans_of(run.traced[i].r, t0)) {
         if (!strcmp(sp.name, "queued")) continue;  // a lane shows what its worker did
+        bool write = !strcmp(sp.name, "write");    // the lower part of its receive
         snprintf(buf, sizeof buf,
                  "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\"><title>line %u %s</title></rect>",
-                 left + double(sp.from - t0) * scale, y, std::max(0.5, double(sp.to - sp.from) * scale), row - 3,
-                 color(sp.name), run.results[i].line, sp.name);
+                 left + double(sp.from - t0) * scale, y + (write ? (row - 3) / 2 : 0), std::max(0.5, double(sp.to - sp.from) * scale),
+                 write ? (row - 3) - (row - 3) / 2 : row - 3, color(sp.name), run.traced[i].r.line, sp.name);
         s += buf;
       }
     s += "</g>\n";

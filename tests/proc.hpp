@@ -29,6 +29,8 @@ struct Ran {
 // Starts build/fanout; with wait=false returns at once (pid in *pid).
 Ran fanout(const std::vector<std::string>& args, const std::string& stdin_text = "");
 pid_t spawn_fanout(const std::vector<std::string>& args, const std::string& out_path);
+// The same with stdin from in_path (a FIFO, say); stderr goes to out_path + ".err".
+pid_t spawn(const std::vector<std::string>& args, const std::string& in_path, const std::string& out_path);
 int wait_exit(pid_t pid);
 std::vector<pid_t> children(pid_t pid);
 

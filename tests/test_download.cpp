@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 #include <dirent.h>
+#include <map>
 #include <set>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -200,5 +201,76 @@ TEST_CASE("download: a folder that cannot be written gives each line its error, 
     INFO(x["errormsg"].str);
     CHECK(x["exitcode"].num == 23);
     CHECK(x["errormsg"].str.find("EROFS") != std::string::npos);
+  }
+}
+
+TEST_CASE("download: --skip-existing fetches only what is not there yet, in every model") {
+  t::Origin o;
+  std::string list;
+  for (int i = 0; i < 40; i++) list += o.url("/echo/skip/" + std::to_string(i)) + "\n";
+  std::string input = t::temp_dir() + "/skip.txt";
+  t::write_file(input, list);
+  for (const char* model : kModels) {
+    INFO("model " << std::string(model));
+    std::string dir = t::temp_dir() + "/skip-" + model, results = dir + ".jsonl";
+    REQUIRE(t::fanout({"-m", model, "-c", "4", "-w", "2", "-o", dir, input}).status == 0);
+    std::set<std::string> files;
+    files_below(dir, "", files);
+    REQUIRE(files.size() == 40);
+    int gone = 0;
+    for (auto& f : files)
+      if (gone < 10 && f.find("/1") != std::string::npos) gone += unlink((dir + "/" + f).c_str()) == 0;  // 1, 10-19: ten
+    REQUIRE(gone == 10);
+    // A symlink where a file should be is not a file that is there.
+    std::string planted = dir + "/" + path_of(o.url("/echo/skip/25").c_str());
+    REQUIRE(unlink(planted.c_str()) == 0);
+    REQUIRE(symlink("/etc/hostname", planted.c_str()) == 0);
+    t::Ran r = t::fanout({"-m", model, "-c", "4", "-w", "2", "-o", dir, "--skip-existing", "--results", results, input});
+    REQUIRE(r.status == 0);
+    CHECK(r.out.find("{\"200\": 11, \"skipped\": 29}") == 0);
+    int skipped = 0;
+    for (auto& v : t::jsonl(results)) {
+      if (!v.has("skipped")) continue;
+      skipped++;
+      CHECK(v["http_code"].num == 0);
+      CHECK(!v["filename_effective"].str.empty());
+    }
+    CHECK(skipped == 29);
+    files.clear();
+    files_below(dir, "", files);
+    CHECK(files.size() == 40);
+    std::string body;
+    REQUIRE(t::read_file(planted, body));
+    CHECK(body == "/echo/skip/25");  // the symlink was replaced, not followed
+  }
+  CHECK(t::fanout({"--skip-existing", "-"}, "").err.find("--skip-existing goes with -o DIR") != std::string::npos);
+}
+
+TEST_CASE("download: the trace shows each download's writes to disk within its request") {
+  t::Origin o;
+  std::string list;
+  for (int i = 0; i < 30; i++) list += o.url("/bytes/300000?w=" + std::to_string(i)) + "\n";
+  for (const char* model : {"threads", "hybrid"}) {
+    INFO("model " << std::string(model));
+    std::string dir = t::temp_dir() + "/wtrace-" + model, trace = dir + ".json";
+    REQUIRE(t::fanout({"-m", model, "-c", "4", "-w", "2", "-o", dir, "--trace", trace, "-"}, list).status == 0);
+    std::string text;
+    REQUIRE(t::read_file(trace, text));
+    tj::Value v = tj::parse(text);
+    std::map<int, std::pair<double, double>> request, write;  // line -> [ts, end]
+    for (auto& e : v["traceEvents"].arr) {
+      if (e["ph"].str != "X") continue;
+      int line = int(e["args"]["line"].num);
+      double ts = e["ts"].num, end = ts + e["dur"].num;
+      if (e["name"].str == "request") request[line] = {ts, end};
+      if (e["name"].str == "write") write[line] = {ts, end};
+    }
+    CHECK(request.size() == 30);
+    CHECK(write.size() == 30);
+    for (auto& [line, w] : write) {
+      CHECK(w.first >= request[line].first);
+      CHECK(w.second <= request[line].second + 1);  // µs rounding
+      CHECK(w.second > w.first);
+    }
   }
 }

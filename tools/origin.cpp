@@ -18,6 +18,8 @@
 //   /echo/ANYTHING                 200; the body is the request-target
 //   /json/N?per=K[&flaky=1]        a JSON array of K objects {"page": N, "item": i};
 //       flaky: pages with N % 10 == 3 fail their first request (500/502/504)
+//   /stats[?reset=1]               {"open": N, "max_open": M}: connections open
+//       now (this one too) and the most at once (reset: from now)
 // --idle-close: close a keep-alive connection idle that long, as real
 // servers do; what a client's pool must survive.
 #include <arpa/inet.h>
@@ -55,6 +57,13 @@ void on_signal(int) { g_stop = 1; }
 constexpr uint64_t kMaxBody = 1ull << 30;
 constexpr size_t kMaxRequest = 64 * 1024;
 constexpr size_t kFill = 64 * 1024;
+
+// Connections open now and the most at once, for /stats (one thread).
+int g_open = 0, g_max_open = 0;
+struct Counted {
+  Counted() { g_max_open = std::max(g_max_open, ++g_open); }
+  ~Counted() { g_open--; }
+};
 
 struct Settings {
   int latency_ms = 0;
@@ -222,6 +231,9 @@ Response route(const std::string& head, const Settings& set) {
         body_text += (i ? ", " : "") + std::string("{\"page\": ") + std::to_string(n) + ", \"item\": " + std::to_string(i) + "}";
       body_text += "]\n";
     }
+  } else if (path == "/stats") {
+    if (param("reset") == "1") g_max_open = g_open;
+    body_text = "{\"open\": " + std::to_string(g_open) + ", \"max_open\": " + std::to_string(g_max_open) + "}\n";
   } else if (path.rfind("/echo/", 0) == 0) {
     body_text = target;  // 200, and the body is the request-target itself
   } else if (path == "/headers") {
@@ -287,6 +299,7 @@ void generate(Response& resp, std::string& out) {
 
 // One connection, plain or TLS, through fanout's own transport table.
 Task serve(Reactor& r, int fd, const Settings& set) {
+  Counted counted;
   Conn c;
   c.fd = fd;
   c.reactor = &r;

@@ -19,7 +19,7 @@ Deadline deadline_in(double seconds);  // --timeout from now
 double ms_since(Clock::time_point t0);
 
 // Why a request has no HTTP status. Stable names: they are JSON keys.
-enum class Cause : uint8_t { none, input, dns, connect, tls, send, recv, http, timeout, worker, redirect, write, content };
+enum class Cause : uint8_t { none, input, dns, connect, tls, send, recv, http, timeout, worker, redirect, write, content, cancelled };
 const char* cause_name(Cause c);
 
 // A failure as a value: its cause and the words for the user.
@@ -30,6 +30,7 @@ struct Failure {
 
 struct Request {
   uint32_t line = 0;   // 1-based line number in the input
+  uint32_t seq = 0;    // its number among the requests of the run (0, 1, 2 ...): input order
   std::string text;    // the line as given (trimmed)
   Url url;
   std::string error;   // set when the line is not a URL fanout can fetch
@@ -53,6 +54,8 @@ struct Result {
   std::string url;   // where it ended after redirects (empty: where it began)
   std::string file;  // where the body was saved (download), relative to the folder
   std::string payload;  // what --out or --merge-json takes from it, until it lands
+  bool skipped = false;  // --skip-existing: the file was there, nothing was fetched
+  int64_t write_from = 0, write_ns = 0;  // download: the first write to disk, and the time all writes took
   int64_t at[kPhases] = {};
   void mark(Phase p) { at[p] = now_ns(); }
   // A fresh result for a request that starts now.
@@ -122,6 +125,10 @@ struct Config {
   std::string out;                   // --out FILE: every 2xx body, in input order
   std::string merge_json;            // --merge-json FILE: the elements of every page's JSON array, in order
   std::string pages;                 // --pages A..B: {page} in the URL given instead of a file
+  bool skip_existing = false;        // --skip-existing: a download whose file is there is not fetched
+  double grace = 2;                  // --grace: after SIGINT/SIGTERM, seconds for requests in flight
+  bool resume = false;               // --resume: skip the lines --results FILE already has
+  uint32_t shard_k = 0, shard_n = 1; // --shard K/N: this run takes shard K (0-based here) of N
   int effective_concurrency() const { return model == "seq" ? 1 : concurrency; }  // seq ignores -c
 };
 

@@ -42,7 +42,9 @@ class Engine {
   Engine(const Config& cfg, Memo& memo, TlsClient& tls, const Request& rq, Sink& sink, Result& r, int worker);
   Step step() const { return step_; }
   // Until when the current step may wait: --max-time for the try, and
-  // --connect-timeout while resolving, connecting and handshaking.
+  // --connect-timeout while resolving, connecting and handshaking; after
+  // SIGINT/SIGTERM, never past the grace (then the request is cancelled).
+  // Read it again after a wait was interrupted.
   Deadline deadline() const;
 
   // acquire: a connection to key() from the pool (an idle one, or a new
@@ -77,7 +79,7 @@ class Engine {
   bool keep() const { return keep_; }
   void released();
   // wait: until(), then waited().
-  Deadline until() const { return until_; }
+  Deadline until() const;  // never after the grace of a signal
   void waited();
 
   void failed(Failure f);  // the step's I/O failed

@@ -17,6 +17,9 @@ namespace http { class ResponseParser; }
 class Sink {
  public:
   virtual ~Sink() = default;
+  // The job has this one already (--skip-existing): nothing is fetched,
+  // and r says where it is. Asked once, before anything else.
+  virtual bool have(const Request&, Result&) { return false; }
   virtual void begin(const Request&) {}
   virtual void head(const http::ResponseParser&) {}
   virtual void body(const char*, size_t) {}

@@ -35,9 +35,23 @@ class Loop {
 // where that one blocks. Always fills r.
 Task fetch_async(Loop& l, const Request& rq, Sink& sink, Result& r);
 
-// Runs reqs[order[k]] for every k (all of reqs when order is null), at most
-// inflight at once, handing each result to done(ctx, i, result) as it ends.
-void run_loop(Loop& l, Job& job, const std::vector<Request>& reqs, const std::vector<uint32_t>* order,
-              size_t inflight, void (*done)(void*, size_t, Result&), void* ctx);
+// Where a loop's slots get their requests: the run's input (async), or
+// the parent's work pipe (hybrid). A slot told "wait" parks until wake().
+struct Feed {
+  enum Got { got, wait, end };
+  virtual ~Feed() = default;
+  virtual Got next(Request& out) = 0;
+  // What the feed must do by a time of its own (flush what it has landed):
+  // the loop wakes by due() and calls tick().
+  virtual Deadline due() { return Deadline::max(); }
+  virtual void tick() {}
+  void wake(Reactor& r);  // work came, or the end: the parked slots look again
+  std::vector<Waiter*> parked;
+};
+
+// Runs every request the feed gives, at most inflight at once, handing
+// each result to done(ctx, request, result) as it ends. After SIGINT or
+// SIGTERM it returns when the grace is over, whatever is still running.
+void run_loop(Loop& l, Job& job, Feed& feed, size_t inflight, void (*done)(void*, const Request&, Result&), void* ctx);
 
 }  // namespace fanout

@@ -1,6 +1,7 @@
 // A model decides who drives which request, and when. Every model fills
 // exactly one Result per Request, in input order, whatever happens.
 #pragma once
+#include <atomic>
 #include <cstdio>
 #include <map>
 #include <mutex>
@@ -9,7 +10,9 @@
 #include <vector>
 
 #include "fanout/core.hpp"
+#include "fanout/input.hpp"
 #include "fanout/job.hpp"
+#include "fanout/tally.hpp"
 #include "sys.hpp"
 
 namespace fanout {
@@ -36,36 +39,64 @@ struct Totals {
   static Totals of(const Loop& l);
 };
 
-// One run of a model over the input. Every finished request goes through
-// land(), in whichever thread or process holds the results: progress, the
-// count, and the results journal (--results), written as results land.
+// One run of a model over the input. Models take() requests as they are
+// ready for them and land() each result, in whichever thread or process
+// holds the run: progress, the tally, the results journal (--results) and
+// --out/--merge-json are fed as results land, and nothing keeps a list of
+// requests or results (only --trace keeps what it draws).
 struct Run {
-  Run(const Config& c, const std::vector<Request>& r, Job& j) : cfg(c), reqs(r), job(j), results(r.size()) {}
+  Run(const Config& c, Source& s, Job& j) : cfg(c), job(j), source_(s) {}
   ~Run();
   const Config& cfg;
-  const std::vector<Request>& reqs;
   Job& job;
-  std::vector<Result> results;
+  Tally tally;
   Totals totals;
+  struct Traced {
+    std::string text;
+    Result r;
+  };
+  std::vector<Traced> traced;  // --trace: every landed request, in landing order
   // When the last result was in: "took" ends here, before the model closes
   // its idle keep-alive connections and reaps its workers.
   Clock::time_point finished{};
   void mark_finished() { finished = Clock::now(); }
 
   bool open_journal(std::string& err);  // --results FILE, and --out or --merge-json FILE, before the run
-  // results[i] is final. Any thread; the journal gets its line now.
-  void land(size_t i);
+  // The next request, in input order; false at the end of the input, or
+  // once SIGINT/SIGTERM came. Any thread; it may wait for a slow writer.
+  bool take(Request& rq);
+  // The same for a loop that must not wait: Take::wait when the input is
+  // a pipe with no whole line in yet; then wait for input_fd().
+  using Take = Source::Take;
+  Take try_take(Request& rq);
+  int input_fd() const;
+  // r is rq's final result; the journal gets its line now. Any thread. A
+  // cancelled result (SIGINT/SIGTERM) is only counted: no outcome.
+  void land(const Request& rq, Result& r);
+  void land_failed(const Request& rq, Cause c, const std::string& why);  // rq never ran: why
+  // The run was interrupted: whatever was taken and has not landed is
+  // cancelled, and nothing lands from now on.
+  void interrupt();
   bool close_journal(std::string& err);  // after the run: flushed, closed
+  // The journal is at most 100 ms behind the results: a model that waits
+  // wakes by flush_by() and calls flush_due() (Deadline::max: nothing to do).
+  Deadline flush_by();
+  void flush_due();
 
  private:
-  std::mutex mu_;
-  void write_payload(size_t i);  // --out, --merge-json: in input order, as soon as it can
-  size_t landed_ = 0;
+  std::mutex in_mu_, mu_;  // the input; what lands (apart: a slow writer holds up no landing)
+  Take next(Request& rq, bool block);
+  void write_payload(uint32_t seq, std::string p);  // --out, --merge-json: in input order, as soon as it can
+  void flush_pages();
+  Source& source_;
+  std::atomic<bool> exhausted_{false}, closed_{false};
+  std::atomic<uint64_t> taken_{0};
+  uint64_t landed_ = 0;
   FILE* journal_ = nullptr;
-  Clock::time_point flushed_{};
-  FILE* pages_ = nullptr;                   // --out or --merge-json
-  std::map<size_t, std::string> waiting_;   // payloads landed before an earlier one
-  size_t next_page_ = 0;
+  Deadline dirty_since_ = Deadline::max();  // the oldest line not flushed
+  FILE* pages_ = nullptr;                    // --out or --merge-json
+  std::map<uint32_t, std::string> waiting_;  // payloads landed before an earlier one
+  uint32_t next_page_ = 0;
   bool merged_any_ = false;
 };
 

@@ -7,7 +7,7 @@
 
 namespace fanout::progress {
 
-void start(size_t total, bool enabled);
+void start(size_t total, bool enabled);  // total 0: not known (no ETA)
 void done(bool error);  // any thread; a relaxed atomic add
 void stop();            // clears the line
 

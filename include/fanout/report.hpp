@@ -10,7 +10,6 @@
 namespace fanout {
 
 std::string json_string(std::string_view s);
-std::string histogram(const std::vector<Result>& results);  // {"200": 3, "error": 1}
 void print_summary(FILE* out, const Run& run, double seconds);
 // The whole cost of a run, measured the same way for every model.
 struct Cost {

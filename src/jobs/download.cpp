@@ -44,12 +44,33 @@ std::string escape(std::string_view s, bool host = false) {
 
 class DownloadSink : public Sink {
  public:
-  explicit DownloadSink(int root) : root_(root) {}
+  DownloadSink(int root, bool skip_existing) : root_(root), skip_existing_(skip_existing) {}
   ~DownloadSink() override { discard(); }
+
+  // --skip-existing: a regular file already at the URL's name, found
+  // without following a symlink, is not fetched again (wget's -nc).
+  bool have(const Request& rq, Result& r) override {
+    if (!skip_existing_ || !rq.error.empty()) return false;
+    std::vector<std::string> parts = save_path(rq.url);
+    int dir = root_;
+    for (size_t i = 0; i + 1 < parts.size() && dir >= 0; i++) {
+      int next = sys::openat(dir, parts[i].c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (dir != root_) sys::close(dir);
+      dir = next;
+    }
+    struct stat st;
+    bool there = dir >= 0 && sys::fstatat(dir, parts.back().c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+    if (dir >= 0 && dir != root_) sys::close(dir);
+    if (!there) return false;
+    r.file.clear();
+    for (auto& p : parts) r.file += (r.file.empty() ? "" : "/") + p;
+    return true;
+  }
 
   void begin(const Request& rq) override {
     discard();  // a try before this one is void
     rq_ = &rq;
+    write_from_ = write_ns_ = 0;
   }
 
   void head(const http::ResponseParser& p) override {
@@ -75,11 +96,15 @@ class DownloadSink : public Sink {
 
   void body(const char* p, size_t n) override {
     if (fd_ < 0 || err_) return;
+    int64_t t = now_ns();
+    if (!write_from_) write_from_ = t;
     if (!sys::write_all(fd_, p, n)) failed("write");
+    write_ns_ += now_ns() - t;
   }
 
   void end(Result& r) override {
     if (err_ && r.ok()) r.fail(Cause::write, sys::describe(std::string(call_) + "(" + rel_ + ")", err_));
+    int64_t t = now_ns();
     if (fd_ >= 0 && r.ok()) {
       int fd = fd_;
       fd_ = -1;
@@ -90,6 +115,11 @@ class DownloadSink : public Sink {
         tmp_.clear();
         r.file = rel_;
       }
+      // The trace's write span: from the first write to the rename, and
+      // how long the writes, the close and the rename took in all.
+      if (!write_from_) write_from_ = t;
+      r.write_from = write_from_;
+      r.write_ns = write_ns_ + (now_ns() - t);
     }
     discard();
   }
@@ -114,6 +144,8 @@ class DownloadSink : public Sink {
   }
 
   int root_;
+  bool skip_existing_;
+  int64_t write_from_ = 0, write_ns_ = 0;
   const Request* rq_ = nullptr;
   int dir_ = -1, fd_ = -1, err_ = 0;
   const char* call_ = "";
@@ -122,13 +154,14 @@ class DownloadSink : public Sink {
 
 class DownloadJob : public Job {
  public:
-  explicit DownloadJob(int root) : root_(root) {}
+  DownloadJob(int root, bool skip_existing) : root_(root), skip_existing_(skip_existing) {}
   ~DownloadJob() override { ::close(root_); }
   const char* name() const override { return "download"; }
-  std::unique_ptr<Sink> sink(int) override { return std::make_unique<DownloadSink>(root_); }
+  std::unique_ptr<Sink> sink(int) override { return std::make_unique<DownloadSink>(root_, skip_existing_); }
 
  private:
   int root_;
+  bool skip_existing_;
 };
 
 }  // namespace
@@ -158,7 +191,7 @@ std::unique_ptr<Job> make_download_job(const Config& cfg, std::string& err) {
     err = "--output-dir " + sys::describe("open(" + cfg.output_dir + ")", errno);
     return nullptr;
   }
-  return std::make_unique<DownloadJob>(root);
+  return std::make_unique<DownloadJob>(root, cfg.skip_existing);
 }
 
 }  // namespace fanout

@@ -4,9 +4,11 @@
 #include <cerrno>
 #include <cstring>
 
+#include "fanout/input.hpp"
 #include "fanout/loop.hpp"
 #include "fanout/progress.hpp"
 #include "fanout/report.hpp"
+#include "fanout/stop.hpp"
 #include "fanout/worker.hpp"
 
 namespace fanout {
@@ -38,7 +40,8 @@ Run::~Run() {
 
 bool Run::open_journal(std::string& err) {
   if (!cfg.results.empty()) {
-    journal_ = cfg.results == "-" ? stdout : fopen(cfg.results.c_str(), "w");
+    // --resume appends to what the interrupted run wrote.
+    journal_ = cfg.results == "-" ? stdout : fopen(cfg.results.c_str(), cfg.resume ? "a" : "w");
     if (!journal_) {
       err = "--results " + cfg.results + ": " + strerror(errno);
       return false;
@@ -52,37 +55,101 @@ bool Run::open_journal(std::string& err) {
   return pages_ != nullptr;
 }
 
+Run::Take Run::next(Request& rq, bool block) {
+  std::lock_guard<std::mutex> lock(in_mu_);
+  if (exhausted_ || closed_ || stop::requested()) return Take::end;
+  Take t = source_.take(rq, block);
+  if (t == Take::got) taken_++;
+  if (t != Take::end) return t;
+  exhausted_ = true;
+  std::lock_guard<std::mutex> l(mu_);
+  if (landed_ == taken_) mark_finished();
+  return t;
+}
+
+bool Run::take(Request& rq) { return next(rq, true) == Take::got; }
+Run::Take Run::try_take(Request& rq) { return next(rq, false); }
+int Run::input_fd() const { return source_.fd(); }
+
+Deadline Run::flush_by() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return dirty_since_ == Deadline::max() ? dirty_since_ : dirty_since_ + std::chrono::milliseconds(100);
+}
+
+void Run::flush_due() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (journal_ && Clock::now() >= dirty_since_ + std::chrono::milliseconds(100)) {
+    fflush(journal_);
+    dirty_since_ = Deadline::max();
+  }
+}
+
 // Pages come out in input order, whatever order they landed in: a payload
 // waits until every one before it is out.
-void Run::write_payload(size_t i) {
-  waiting_[i] = std::move(results[i].payload);
-  results[i].payload = std::string();
-  for (auto it = waiting_.begin(); it != waiting_.end() && it->first == next_page_; it = waiting_.erase(it)) {
+void Run::write_payload(uint32_t seq, std::string p) {
+  waiting_[seq] = std::move(p);
+  flush_pages();
+}
+
+void Run::flush_pages() {
+  for (auto it = waiting_.begin(); it != waiting_.end() && (it->first == next_page_ || closed_); it = waiting_.erase(it)) {
     const std::string& p = it->second;
     if (!cfg.merge_json.empty() && !p.empty()) {
       if (merged_any_) fputc(',', pages_);
       merged_any_ = true;
     }
     fwrite(p.data(), 1, p.size(), pages_);
-    next_page_++;
+    next_page_ = it->first + 1;
   }
 }
 
-void Run::land(size_t i) {
-  progress::done(!results[i].ok());
+void Run::land(const Request& rq, Result& r) {
+  bool cancelled = r.cause == Cause::cancelled;
+  if (!cancelled) progress::done(!r.ok());
   std::lock_guard<std::mutex> lock(mu_);
-  if (journal_) {
-    std::string line = result_line(reqs[i], results[i]);
-    fwrite(line.data(), 1, line.size(), journal_);
-    // Out to the file at most every 100 ms, not a write per line: a fast
-    // run lands tens of thousands of results a second.
-    if (Clock::now() - flushed_ > std::chrono::milliseconds(100)) {
-      fflush(journal_);
-      flushed_ = Clock::now();
+  if (closed_) return;  // interrupted: this one was counted as cancelled
+  landed_++;
+  if (cancelled) {
+    tally.cancelled++;
+  } else {
+    tally.add(r);
+    if (journal_) {
+      std::string line = result_line(rq, r);
+      fwrite(line.data(), 1, line.size(), journal_);
+      // Out to the file at once when nothing else is under way, else within
+      // 100 ms (flush_by), not a write per line: a fast run lands tens of
+      // thousands of results a second.
+      auto now = Clock::now();
+      if (dirty_since_ == Deadline::max()) dirty_since_ = now;
+      if (landed_ == taken_ || now >= dirty_since_ + std::chrono::milliseconds(100)) {
+        fflush(journal_);
+        dirty_since_ = Deadline::max();
+      }
+    }
+    if (!cfg.trace.empty()) {
+      traced.push_back({rq.text, r});
+      traced.back().r.payload.clear();
     }
   }
-  if (pages_) write_payload(i);
-  if (++landed_ == results.size()) mark_finished();
+  if (pages_) write_payload(rq.seq, std::move(r.payload));
+  r.payload = std::string();
+  if (exhausted_ && landed_ == taken_) mark_finished();
+}
+
+void Run::land_failed(const Request& rq, Cause c, const std::string& why) {
+  Result r;
+  r.line = rq.line;
+  r.fail(c, why);
+  land(rq, r);
+}
+
+void Run::interrupt() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (closed_) return;
+  closed_ = true;
+  tally.cancelled += taken_ - landed_;
+  if (pages_) flush_pages();  // what landed, in order, without the gaps
+  mark_finished();
 }
 
 bool Run::close_journal(std::string& err) {

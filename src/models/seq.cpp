@@ -8,9 +8,11 @@ namespace fanout {
 
 bool run_seq(Run& run, std::string&) {
   Worker w(0, run.cfg, run.job);
-  for (size_t i = 0; i < run.reqs.size(); i++) {
-    fetch_blocking(w, run.reqs[i], run.results[i]);
-    run.land(i);
+  Request rq;
+  Result r;
+  while (run.take(rq)) {
+    fetch_blocking(w, rq, r);
+    run.land(rq, r);
   }
   run.totals.add(Totals::of(w));
   return true;

@@ -1,21 +1,30 @@
 #include "supervisor.hpp"
 
 #include <cerrno>
+#include <csignal>
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fanout/stop.hpp"
 #include "wire.hpp"
 
 namespace fanout {
+namespace {
 
-bool Supervisor::spawn(const Body& body, bool work, std::string& err) {
-  int result[2], jobs[2] = {-1, -1};
+// After the grace, how long workers have to report before they are killed.
+constexpr auto kReportTime = std::chrono::milliseconds(300);
+
+}  // namespace
+
+bool Supervisor::spawn(const Body& body, bool nonblocking, std::string& err) {
+  int result[2], jobs[2];
   if (sys::pipe(result) < 0) {
     err = sys::describe("pipe2", errno);
     return false;
   }
-  if (work && sys::pipe(jobs) < 0) {
+  if (sys::pipe(jobs, nonblocking ? O_NONBLOCK : 0) < 0) {
     err = sys::describe("pipe2", errno);
     sys::close(result[0]);
     sys::close(result[1]);
@@ -26,8 +35,7 @@ bool Supervisor::spawn(const Body& body, bool work, std::string& err) {
   pid_t pid = sys::fork();
   if (pid < 0) {
     err = sys::describe("fork", errno);
-    for (int fd : {result[0], result[1], jobs[0], jobs[1]})
-      if (fd >= 0) sys::close(fd);
+    for (int fd : {result[0], result[1], jobs[0], jobs[1]}) sys::close(fd);
     return false;
   }
   if (pid == 0) {
@@ -38,90 +46,134 @@ bool Supervisor::spawn(const Body& body, bool work, std::string& err) {
       if (k.work_fd >= 0) sys::close(k.work_fd);
     }
     sys::close(result[0]);
-    if (jobs[1] >= 0) sys::close(jobs[1]);
+    sys::close(jobs[1]);
     body(id, result[1], jobs[0]);
     _exit(0);
   }
   sys::close(result[1]);
-  if (jobs[0] >= 0) sys::close(jobs[0]);
-  kids_.push_back({id, pid, result[0], jobs[1], {}, {}});
+  sys::close(jobs[0]);
+  kids_.push_back({id, pid, result[0], jobs[1], {}, {}, false, false, {}});
   run_.totals.workers++;
   return true;
 }
 
-void Supervisor::send(size_t k, uint32_t i) {
-  hold(k, i);
-  // A dead reader gives EPIPE here; its EOF on the result pipe says the rest.
-  sys::write_all(kids_[k].work_fd, &i, sizeof i);
+void Supervisor::send(size_t k, Request rq) {
+  wire::put_request(kids_[k].out, rq);
+  kids_[k].held.emplace(rq.seq, std::move(rq));
 }
 
 void Supervisor::no_more_work(size_t k) {
-  if (kids_[k].work_fd >= 0) sys::close(kids_[k].work_fd);
-  kids_[k].work_fd = -1;
+  kids_[k].closing = true;
+  flush(kids_[k]);
 }
 
-void Supervisor::wait(const std::function<void(size_t)>& reported, const std::function<void(size_t)>& died) {
+// What can be written now; a dead reader gives EPIPE, and its EOF on the
+// result pipe says the rest.
+void Supervisor::flush(Kid& kid) {
+  while (!kid.out.empty() && kid.work_fd >= 0) {
+    ssize_t n = sys::write(kid.work_fd, kid.out.data(), kid.out.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return;
+    if (n < 0) kid.out.clear();
+    else kid.out.erase(0, size_t(n));
+  }
+  if (kid.closing && kid.work_fd >= 0) {
+    sys::close(kid.work_fd);
+    kid.work_fd = -1;
+  }
+}
+
+// The workers hear the signal too (a terminal sends it to them all; kill
+// does not): they take no more work and end what they have in the grace.
+void Supervisor::on_signal() {
+  told_ = true;
+  for (size_t k = 0; k < kids_.size(); k++) {
+    if (kids_[k].result_fd < 0) continue;
+    kill(kids_[k].pid, stop::signal());
+    kids_[k].out.clear();  // what was not sent stays unsent: cancelled
+    no_more_work(k);
+  }
+}
+
+void Supervisor::wait(const std::function<bool(size_t)>& more, const std::function<void(size_t)>& died) {
   std::vector<pollfd> pfds;
+  for (size_t k = 0; k < kids_.size(); k++) kids_[k].hungry = more(k);
   for (;;) {
+    if (stop::requested() && !told_) on_signal();
+    Deadline kill_at = told_ ? stop::cancel_at() + kReportTime : Deadline::max();
+    if (told_ && !killed_ && Clock::now() >= kill_at) {
+      killed_ = true;
+      for (auto& k : kids_)
+        if (k.result_fd >= 0) kill(k.pid, SIGKILL);
+    }
     pfds.clear();
-    for (auto& k : kids_) pfds.push_back({k.result_fd, POLLIN, 0});  // fd -1 is skipped
-    bool live = false;
-    for (auto& p : pfds) live |= p.fd >= 0;
+    bool live = false, hungry = false;
+    for (auto& k : kids_) {
+      flush(k);
+      pfds.push_back({k.result_fd, POLLIN, 0});  // fd -1 is skipped
+      pfds.push_back({k.out.empty() ? -1 : k.work_fd, POLLOUT, 0});
+      live |= k.result_fd >= 0;
+      hungry |= k.hungry && k.result_fd >= 0;
+    }
     if (!live) return;
-    if (sys::poll(pfds.data(), pfds.size(), -1) < 0 && errno != EINTR) return;
-    for (size_t k = 0; k < pfds.size(); k++)
-      if (pfds[k].revents) read_from(k, reported, died);
+    pfds.push_back({hungry && !told_ ? run_.input_fd() : -1, POLLIN, 0});
+    Deadline by = std::min(kill_at, run_.flush_by());
+    int timeout = by == Deadline::max() ? -1 : ms_left(by);
+    if (sys::poll(pfds.data(), pfds.size(), timeout) < 0 && errno != EINTR) return;
+    run_.flush_due();
+    size_t polled = (pfds.size() - 1) / 2;  // died() may add a worker as we go
+    for (size_t k = 0; k < polled; k++)
+      if (pfds[2 * k].revents) read_from(k, more, died);
+    if (pfds.back().revents)  // the input has more
+      for (size_t k = 0; k < kids_.size(); k++)
+        if (kids_[k].hungry && kids_[k].result_fd >= 0) kids_[k].hungry = more(k);
   }
 }
 
 void Supervisor::fail_unanswered(const std::string& why) {
-  for (size_t i = 0; i < answered_.size(); i++) {
-    if (answered_[i]) continue;
-    run_.results[i].line = run_.reqs[i].line;
-    run_.results[i].fail(Cause::worker, why);
-    answered_[i] = true;
-    run_.land(i);
-  }
+  for (Request rq; run_.take(rq);) run_.land_failed(rq, Cause::worker, why);
 }
 
-void Supervisor::read_from(size_t k, const std::function<void(size_t)>& reported,
+void Supervisor::read_from(size_t k, const std::function<bool(size_t)>& more,
                            const std::function<void(size_t)>& died) {
   char buf[65536];
   ssize_t got = sys::read(kids_[k].result_fd, buf, sizeof buf);
   if (got < 0 && errno == EINTR) return;
   if (got > 0) {
     kids_[k].in.append(buf, size_t(got));
+    bool any = false;
     wire::take(
         kids_[k].in,
-        [&](uint32_t i, Result& r) {
-          if (i >= answered_.size() || answered_[i]) return;
-          r.line = run_.reqs[i].line;
+        [&](uint32_t seq, Result& r) {
+          auto it = kids_[k].held.find(seq);
+          if (it == kids_[k].held.end()) return;  // not one it holds: nothing lands twice
+          r.line = it->second.line;
           r.worker = kids_[k].id;
-          run_.results[i] = std::move(r);
-          answered_[i] = true;
-          run_.land(i);
-          reported(k);
+          run_.land(it->second, r);
+          kids_[k].held.erase(it);
+          any = true;
         },
         [&](const Totals& t) { run_.totals.add(t); });
+    if (any && !told_) kids_[k].hungry = more(k);
     return;
   }
   // The pipe closed: the worker is done, or dead.
   Kid& kid = kids_[k];
   sys::close(kid.result_fd);
   kid.result_fd = -1;
+  kid.out.clear();
   no_more_work(k);
   int st = 0;
   while (sys::waitpid(kid.pid, &st, 0) < 0 && errno == EINTR) {}
-  bool lost = false;
-  for (uint32_t i : kid.held) {
-    if (answered_[i]) continue;
-    run_.results[i] = wire::died(run_.reqs[i].line, kid.id, kid.pid, st);
-    answered_[i] = true;
-    run_.land(i);
-    lost = true;
-  }
+  // After a signal, what it still held is cancelled (Run::interrupt counts it).
+  bool lost = !kid.held.empty() && !told_;
+  if (lost)
+    for (auto& [seq, rq] : kid.held) {
+      Result r = wire::died(rq.line, kid.id, kid.pid, st);
+      run_.land(rq, r);
+    }
   kid.held.clear();
-  if (lost || !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) died(k);
+  if (!told_ && (lost || !(WIFEXITED(st) && WEXITSTATUS(st) == 0))) died(k);
 }
 
 }  // namespace fanout

@@ -1,12 +1,16 @@
 // threads: ThreadPoolExecutor / Queue workers of the seeds. -c pthreads pull
-// the next request from one shared queue (an atomic index over the input)
-// and block in their own calls; the kernel switches between them. Each
-// thread owns its Worker; totals are added after pthread_join, as wrk does.
-#include <atomic>
+// the next request from one shared queue (the run's input) and block in
+// their own calls; the kernel switches between them. Each thread owns its
+// Worker; totals are added after pthread_join, as wrk does. After SIGINT
+// or SIGTERM the threads take no more; what is still running when the
+// grace is over is cancelled, and those threads are left to the exit.
 #include <cerrno>
+#include <ctime>
+#include <deque>
 #include <pthread.h>
 
 #include "fanout/model.hpp"
+#include "fanout/stop.hpp"
 #include "fanout/worker.hpp"
 
 namespace fanout {
@@ -16,17 +20,17 @@ namespace {
 constexpr size_t kStack = 256 * 1024;
 
 struct Shared {
-  Run& run;
-  std::atomic<size_t> next{0};  // the queue: the index of the next request
+  Run& run;  // the queue: run.take() gives the next request
   // Shared, because kept-alive connections move between threads: a TLS
   // connection must never point into a thread's state after it has ended.
   TlsClient tls;
-  Pool conns;                   // keep-alive connections (after tls: they point into it)
+  Pool conns;  // keep-alive connections (after tls: they point into it)
 };
 
 struct Thread {
   Shared* pool;
   int id;
+  Request first;  // taken before the thread starts: no thread without work
   pthread_t tid;
   Totals totals;
 };
@@ -36,46 +40,84 @@ void* thread_main(void* arg) {
   Run& run = t->pool->run;
   {
     Worker w(t->id, run.cfg, run.job, {&t->pool->conns, &t->pool->tls});
-    for (;;) {
-      size_t i = t->pool->next.fetch_add(1);
-      if (i >= run.reqs.size()) break;
-      fetch_blocking(w, run.reqs[i], run.results[i]);
-      run.land(i);
-    }
+    Request rq = std::move(t->first);
+    Result r;
+    do {
+      fetch_blocking(w, rq, r);
+      run.land(rq, r);
+    } while (run.take(rq));
     t->totals = Totals::of(w);
   }
   t->totals.add_calls(sys::counters());
   return nullptr;
 }
 
+// pthread_join, looking up every 200 ms (and when the journal is due):
+// false once a signal's grace is over and the thread is still running.
+bool join(Run& run, pthread_t tid) {
+  for (;;) {
+    run.flush_due();
+    Deadline until = std::min({stop::cancel_at(), run.flush_by(), Clock::now() + std::chrono::milliseconds(200)});
+    auto wall = std::chrono::system_clock::now() + (until - Clock::now());
+    int64_t ns = std::chrono::duration_cast<std::chrono::nanoseconds>(wall.time_since_epoch()).count();
+    timespec ts{time_t(ns / 1000000000), long(ns % 1000000000)};
+    if (pthread_timedjoin_np(tid, nullptr, &ts) != ETIMEDOUT) return true;
+    if (Clock::now() >= stop::cancel_at()) return false;
+  }
+}
+
 }  // namespace
 
 bool run_threads(Run& run, std::string& err) {
-  Shared pool{run, {}, TlsClient(run.cfg), Pool(run.cfg.per_host)};
-  size_t n = std::max<size_t>(1, std::min<size_t>(size_t(run.cfg.concurrency), run.reqs.size()));
-  std::vector<Thread> threads(n);
+  // On the heap: an interrupted run leaves threads that still use them.
+  auto* pool = new Shared{run, TlsClient(run.cfg), Pool(run.cfg.per_host)};
+  auto& threads = *new std::deque<Thread>;  // grows as threads start: -c 100000 over 3 lines makes 3
+  const size_t most = size_t(run.cfg.concurrency);
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setstacksize(&attr, kStack);
+  // A thread for each request the input has ready, up to -c, before any
+  // starts (so a fast origin cannot let one thread do it all); then one
+  // more for each line a slow pipe brings, while fewer than -c run.
+  std::vector<Request> ready;
+  Request rq;
+  if (run.take(rq)) ready.push_back(std::move(rq));
+  while (ready.size() < most && run.try_take(rq) == Run::Take::got) ready.push_back(std::move(rq));
   size_t started = 0;
-  for (; started < n; started++) {
-    threads[started] = {&pool, int(started), {}, {}};
-    int rc = sys::thread_create(&threads[started].tid, &attr, thread_main, &threads[started]);
+  bool have = false;  // a request no thread could be started for
+  for (size_t next = 0; started < most; started++) {
+    if (next < ready.size()) rq = std::move(ready[next++]);
+    else if (!run.take(rq)) break;
+    threads.push_back({pool, int(started), std::move(rq), {}, {}});
+    int rc = sys::thread_create(&threads.back().tid, &attr, thread_main, &threads.back());
     if (rc != 0) {
+      have = true;
       err = sys::describe("pthread_create", rc);
+      rq = std::move(threads.back().first);
+      threads.pop_back();
+      for (; next < ready.size(); next++) run.land_failed(ready[next], Cause::worker, "worker: " + err);
       break;  // run with the threads we have; with none, fail
     }
   }
   pthread_attr_destroy(&attr);
-  if (started == 0) return false;
-  err.clear();
+  if (started == 0) {
+    if (!have) err.clear();  // an empty input: nothing to do
+    return !have;
+  }
+  if (have) run.land_failed(rq, Cause::worker, "worker: " + err);  // the request of a thread that never ran
   for (size_t i = 0; i < started; i++) {
-    pthread_join(threads[i].tid, nullptr);
+    if (!join(run, threads[i].tid)) {
+      run.interrupt();
+      return true;
+    }
     run.totals.add(threads[i].totals);
   }
-  run.totals.connections += pool.conns.stats().opened;
-  run.totals.reused += pool.conns.stats().reused;
-  run.totals.add_tls(pool.tls);
+  err.clear();
+  run.totals.connections += pool->conns.stats().opened;
+  run.totals.reused += pool->conns.stats().reused;
+  run.totals.add_tls(pool->tls);
+  delete &threads;
+  delete pool;
   return true;
 }
 

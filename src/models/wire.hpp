@@ -1,6 +1,7 @@
-// Records a worker process sends its parent over a pipe: one per result,
-// and its totals at the end. Both sides are the same binary, so the layout
-// is simply the struct.
+// Records between a parent and its worker processes: requests down the
+// work pipe; one record per result, and the totals at the end, up the
+// result pipe. Both sides are the same binary, so the layout is simply the
+// struct. A result names its request by seq.
 #pragma once
 #include <cstring>
 #include <string>
@@ -17,13 +18,15 @@ struct Head {
   double ms;
   int64_t at[kPhases];
   uint16_t redirects, retries;
+  uint8_t skipped;
+  int64_t write_from, write_ns;
   uint32_t url_len, file_len, payload_len;  // of the bytes that follow: error, URL, file, payload
   uint32_t len;                             // bytes that follow: those four, or a Totals
 };
 
 inline void put_result(std::string& out, uint32_t index, const Result& r) {
   Head h{kResult, index, r.status, int32_t(r.cause), r.lane, r.bytes, r.ms, {}, r.redirects, r.retries,
-         uint32_t(r.url.size()), uint32_t(r.file.size()), uint32_t(r.payload.size()),
+         r.skipped, r.write_from, r.write_ns, uint32_t(r.url.size()), uint32_t(r.file.size()), uint32_t(r.payload.size()),
          uint32_t(r.error.size() + r.url.size() + r.file.size() + r.payload.size())};
   memcpy(h.at, r.at, sizeof h.at);
   out.append(reinterpret_cast<const char*>(&h), sizeof h);
@@ -34,9 +37,38 @@ inline void put_result(std::string& out, uint32_t index, const Result& r) {
 }
 
 inline void put_totals(std::string& out, const Totals& t) {
-  Head h{kTotals, 0, 0, 0, 0, 0, 0, {}, 0, 0, 0, 0, 0, uint32_t(sizeof t)};
+  Head h{kTotals, 0, 0, 0, 0, 0, 0, {}, 0, 0, 0, 0, 0, 0, 0, 0, uint32_t(sizeof t)};
   out.append(reinterpret_cast<const char*>(&h), sizeof h);
   out.append(reinterpret_cast<const char*>(&t), sizeof t);
+}
+
+// A request, down the work pipe: the worker parses its URL again.
+struct RequestHead {
+  uint32_t seq, line, text_len, error_len;
+};
+
+inline void put_request(std::string& out, const Request& rq) {
+  RequestHead h{rq.seq, rq.line, uint32_t(rq.text.size()), uint32_t(rq.error.size())};
+  out.append(reinterpret_cast<const char*>(&h), sizeof h);
+  out += rq.text;
+  out += rq.error;
+}
+
+// Takes the first whole request off in at *off; false if it is not all there.
+inline bool take_request(const std::string& in, size_t* off, Request& rq) {
+  RequestHead h;
+  if (in.size() - *off < sizeof h) return false;
+  memcpy(&h, in.data() + *off, sizeof h);
+  if (in.size() - *off - sizeof h < size_t(h.text_len) + h.error_len) return false;
+  const char* p = in.data() + *off + sizeof h;
+  rq = Request{};
+  rq.seq = h.seq;
+  rq.line = h.line;
+  rq.text.assign(p, h.text_len);
+  rq.error.assign(p + h.text_len, h.error_len);
+  if (rq.error.empty()) parse_url(rq.text, rq.url);  // it parsed in the parent
+  *off += sizeof h + h.text_len + h.error_len;
+  return true;
 }
 
 // The result of a request whose worker died before reporting it.
@@ -72,6 +104,9 @@ void take(std::string& in, OnResult on_result, OnTotals on_totals) {
       memcpy(r.at, h.at, sizeof r.at);
       r.redirects = h.redirects;
       r.retries = h.retries;
+      r.skipped = h.skipped;
+      r.write_from = h.write_from;
+      r.write_ns = h.write_ns;
       size_t err_len = h.len - h.url_len - h.file_len - h.payload_len;
       r.error.assign(body, err_len);
       r.url.assign(body + err_len, h.url_len);

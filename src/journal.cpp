@@ -1,0 +1,142 @@
+#include "fanout/journal.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <unistd.h>
+#include <vector>
+
+#include "fanout/input.hpp"
+#include "fanout/json.hpp"
+#include "fanout/report.hpp"
+#include "fanout/tally.hpp"
+#include "sys.hpp"
+
+namespace fanout {
+namespace {
+
+Cause cause_named(std::string_view name) {
+  for (int c = 0; c <= int(Cause::cancelled); c++)
+    if (name == cause_name(Cause(c))) return Cause(c);
+  return Cause::http;  // a name of a later version: an error all the same
+}
+
+bool parse_record(std::string_view text, Record& rec) {
+  std::vector<json::Field> fields;
+  if (!json::flat_object(text, fields)) return false;
+  rec = Record{};
+  bool has_line = false, has_url = false;
+  std::string error;
+  for (auto& f : fields) {
+    if (f.name == "line") has_line = (rec.line = uint32_t(strtoul(f.value.c_str(), nullptr, 10))) > 0;
+    else if (f.name == "url" && f.is_string) has_url = true, rec.url = f.value;
+    else if (f.name == "http_code") rec.r.status = atoi(f.value.c_str());
+    else if (f.name == "time_total") rec.r.ms = strtod(f.value.c_str(), nullptr) * 1000;
+    else if (f.name == "errormsg" && f.is_string) error = f.value;
+    else if (f.name == "cause" && f.is_string) rec.r.cause = cause_named(f.value);
+    else if (f.name == "skipped") rec.r.skipped = f.value == "true";
+  }
+  if (!error.empty()) rec.r.fail(rec.r.cause == Cause::none ? Cause::http : rec.r.cause, error);
+  rec.r.line = rec.line;
+  return has_line && has_url;
+}
+
+}  // namespace
+
+bool read_results(const std::string& path, bool trim, const std::function<void(const Record&)>& each, std::string& err) {
+  int fd = sys::open(path.c_str(), (trim ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT) return true;
+  if (fd < 0) {
+    err = sys::describe("open(" + path + ")", errno);
+    return false;
+  }
+  std::string buf;
+  off_t whole = 0;  // bytes up to the end of the last whole line
+  char chunk[65536];
+  Record rec;
+  for (;;) {
+    ssize_t n = sys::read(fd, chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      err = sys::describe("read(" + path + ")", errno);
+      sys::close(fd);
+      return false;
+    }
+    if (n == 0) break;
+    buf.append(chunk, size_t(n));
+    size_t at = 0;
+    for (size_t nl; (nl = buf.find('\n', at)) != std::string::npos; at = nl + 1) {
+      whole += off_t(nl + 1 - at);
+      if (parse_record(std::string_view(buf).substr(at, nl - at), rec)) each(rec);
+    }
+    buf.erase(0, at);
+  }
+  if (trim && !buf.empty() && ftruncate(fd, whole) < 0) {
+    err = sys::describe("ftruncate(" + path + ")", errno);
+    sys::close(fd);
+    return false;
+  }
+  sys::close(fd);
+  return true;
+}
+
+int merge_main(int argc, char** argv) {
+  bool json = false;
+  std::vector<std::string> files;
+  for (int i = 1; i < argc; i++) {
+    std::string a = argv[i];
+    if (a == "--json") json = true;
+    else if (a == "-h" || a == "--help") {
+      printf("usage: fanout merge [--json] FILE...\n"
+             "Adds up --results files (the shards of one list, say) into one summary:\n"
+             "the status histogram, the errors by cause and the latency.\n");
+      return 0;
+    } else if (a.size() > 1 && a[0] == '-') {
+      fprintf(stderr, "fanout merge: unknown option %s\n", a.c_str());
+      return 2;
+    } else files.push_back(a);
+  }
+  if (files.empty()) {
+    fprintf(stderr, "fanout merge: no files (usage: fanout merge [--json] FILE...)\n");
+    return 2;
+  }
+  Tally t;
+  std::vector<uint64_t> keys;
+  std::string err;
+  for (auto& f : files) {
+    if (access(f.c_str(), R_OK) != 0) {
+      fprintf(stderr, "fanout merge: %s: %s\n", f.c_str(), strerror(errno));
+      return 1;
+    }
+    bool ok = read_results(f, false, [&](const Record& rec) {
+      t.add(rec.r);
+      keys.push_back(request_key(rec.line, rec.url));
+    }, err);
+    if (!ok) {
+      fprintf(stderr, "fanout merge: %s\n", err.c_str());
+      return 1;
+    }
+  }
+  std::sort(keys.begin(), keys.end());
+  size_t twice = 0;
+  for (size_t i = 1; i < keys.size(); i++) twice += keys[i] == keys[i - 1];
+  if (twice)
+    fprintf(stderr, "fanout merge: %zu results are of a line and URL seen before (each counted: were two shards the same?)\n",
+            twice);
+  if (json) {
+    std::string e = "{";
+    for (auto& [k, n] : t.errors) e += (e.size() > 1 ? ", " : "") + json_string(k) + ": " + std::to_string(n);
+    printf("{\"files\": %zu, \"urls\": %llu, \"statuses\": %s, \"errors\": %s}, \"skipped\": %llu, "
+           "\"latency_ms\": {\"p50\": %.3f, \"p90\": %.3f, \"p99\": %.3f, \"max\": %.3f}}\n",
+           files.size(), (unsigned long long)t.results, t.histogram(false).c_str(), e.c_str(),
+           (unsigned long long)t.skipped, t.latency.percentile(0.5), t.latency.percentile(0.9),
+           t.latency.percentile(0.99), t.latency.max());
+  } else {
+    printf("%s\nmerged %llu results from %zu files\n", t.histogram().c_str(), (unsigned long long)t.results, files.size());
+  }
+  return fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
+}
+
+}  // namespace fanout

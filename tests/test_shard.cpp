@@ -1,0 +1,140 @@
+// --shard K/N splits one list by host over N runs (or Kubernetes / Slurm
+// array tasks), and fanout merge adds their --results up into the summary
+// one run of the whole list gives.
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <map>
+#include <set>
+
+#include "proc.hpp"
+#include "util.hpp"
+
+namespace {
+
+const char* kModels[] = {"seq", "threads", "procs", "async", "hybrid"};
+
+struct Sharded {
+  std::string input;
+  std::vector<std::string> resolve;  // --resolve for every host
+};
+
+// 800 lines over 40 host names (all 127.0.0.1 by --resolve), with several
+// statuses and a bad line.
+Sharded make_list(const t::Origin& o) {
+  Sharded s;
+  std::string port = std::to_string(o.http), text;
+  for (int h = 0; h < 40; h++) {
+    s.resolve.push_back("--resolve");
+    s.resolve.push_back("h" + std::to_string(h) + ".test:" + port + ":127.0.0.1");
+  }
+  const int statuses[] = {200, 200, 200, 404, 503};
+  for (int i = 0; i < 800; i++)
+    text += "http://h" + std::to_string(i % 40) + ".test:" + port + "/status/" + std::to_string(statuses[i % 5]) +
+            "?i=" + std::to_string(i) + "\n";
+  text += "ftp://h1.test/bad\n";
+  s.input = t::temp_dir() + "/shard.txt";
+  t::write_file(s.input, text);
+  return s;
+}
+
+std::vector<std::string> args(const Sharded& s, std::vector<std::string> a) {
+  a.insert(a.end(), s.resolve.begin(), s.resolve.end());
+  a.push_back(s.input);
+  return a;
+}
+
+std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+
+}  // namespace
+
+TEST_CASE("shard: 4 shards take every line once, each host in one shard; fanout merge equals the whole run") {
+  t::Origin o;
+  Sharded s = make_list(o);
+  std::string whole = t::temp_dir() + "/shard-whole.jsonl";
+  t::Ran all = t::fanout(args(s, {"-m", "hybrid", "-c", "20", "--results", whole}));
+  REQUIRE(all.status == 0);
+  std::vector<std::string> merge = {"merge"};
+  std::map<int, int> lines;                   // line -> shards that had it
+  std::map<std::string, std::set<int>> hosts;  // host -> shards
+  for (int k = 1; k <= 4; k++) {
+    std::string part = t::temp_dir() + "/shard-" + std::to_string(k) + ".jsonl";
+    const char* model = kModels[k - 1];  // each shard another model: the sum must not care
+    t::Ran r = t::fanout(args(s, {"-m", model, "-c", "20", "--shard", std::to_string(k) + "/4", "--results", part}));
+    REQUIRE(r.status == 0);
+    merge.push_back(part);
+    for (auto& rec : t::jsonl(part)) {
+      lines[int(rec["line"].num)]++;
+      std::string url = rec["url"].str;
+      if (url.rfind("http://", 0) == 0) hosts[url.substr(7, url.find(':', 7) - 7)].insert(k);
+    }
+  }
+  CHECK(lines.size() == 801);
+  for (auto& [line, n] : lines) CHECK(n == 1);
+  CHECK(hosts.size() == 40);
+  for (auto& [host, in] : hosts) CHECK(in.size() == 1);  // (the bad line goes by its text: it has no host)
+  std::set<int> used;
+  for (auto& [host, in] : hosts) used.insert(in.begin(), in.end());
+  CHECK(used.size() == 4);  // 40 hosts over 4 shards: none is empty
+
+  // The merged summary is the whole run's: {"200": 480, "404": 160, "503": 160, "error": 1}.
+  t::Ran merged = t::fanout(merge);
+  REQUIRE(merged.status == 0);
+  CHECK(first_line(merged.out) == first_line(all.out));
+  CHECK(first_line(all.out) == "{\"200\": 480, \"404\": 160, \"503\": 160, \"error\": 1}");
+  CHECK(merged.out.find("merged 801 results from 4 files") != std::string::npos);
+  t::Ran one = t::fanout({"merge", "--json", whole});
+  REQUIRE(one.status == 0);
+  tj::Value j = tj::parse(one.out);
+  CHECK(j["urls"].num == 801);
+  CHECK(j["statuses"]["404"].num == 160);
+  CHECK(j["errors"]["input"].num == 1);
+  // The same shard twice is told.
+  t::Ran twice = t::fanout({"merge", merge[1], merge[1]});
+  CHECK(twice.err.find("results are of a line and URL seen before") != std::string::npos);
+}
+
+TEST_CASE("shard: K and N from a Kubernetes Indexed Job or a Slurm array when --shard is not given") {
+  t::Origin o;
+  Sharded s = make_list(o);
+  auto lines_of = [](const std::string& path) {
+    std::set<int> v;
+    for (auto& rec : t::jsonl(path)) v.insert(int(rec["line"].num));
+    return v;
+  };
+  std::string given = t::temp_dir() + "/shard-given.jsonl", k8s = t::temp_dir() + "/shard-k8s.jsonl",
+              slurm = t::temp_dir() + "/shard-slurm.jsonl";
+  REQUIRE(t::fanout(args(s, {"-m", "async", "--shard", "2/4", "--results", given})).status == 0);
+  setenv("JOB_COMPLETION_INDEX", "1", 1);  // from 0
+  setenv("JOB_COMPLETIONS", "4", 1);
+  t::Ran r = t::fanout(args(s, {"-m", "async", "--results", k8s}));
+  unsetenv("JOB_COMPLETION_INDEX");
+  unsetenv("JOB_COMPLETIONS");
+  CHECK(r.status == 0);
+  CHECK(r.err.find("fanout: shard 2/4 (from JOB_COMPLETION_INDEX)") != std::string::npos);
+  setenv("SLURM_ARRAY_TASK_ID", "6", 1);  // an array 5-8
+  setenv("SLURM_ARRAY_TASK_MIN", "5", 1);
+  setenv("SLURM_ARRAY_TASK_COUNT", "4", 1);
+  r = t::fanout(args(s, {"-m", "async", "--results", slurm}));
+  unsetenv("SLURM_ARRAY_TASK_ID");
+  unsetenv("SLURM_ARRAY_TASK_MIN");
+  unsetenv("SLURM_ARRAY_TASK_COUNT");
+  CHECK(r.status == 0);
+  CHECK(lines_of(given).size() > 0);
+  CHECK(lines_of(k8s) == lines_of(given));
+  CHECK(lines_of(slurm) == lines_of(given));
+}
+
+TEST_CASE("shard: bad --shard and bad merge input are refused with what is wrong") {
+  t::Ran r = t::fanout({"--shard", "5/4", "-"}, "");
+  CHECK(r.status == 2);
+  CHECK(r.err.find("--shard takes a whole number from 1 to 4, not \"5\"") != std::string::npos);
+  r = t::fanout({"--shard", "2", "-"}, "");
+  CHECK(r.status == 2);
+  CHECK(r.err.find("--shard takes K/N") != std::string::npos);
+  r = t::fanout({"merge", t::temp_dir() + "/no-such.jsonl"});
+  CHECK(r.status == 1);
+  CHECK(r.err.find("no-such.jsonl: No such file or directory") != std::string::npos);
+  r = t::fanout({"merge"});
+  CHECK(r.status == 2);
+}
