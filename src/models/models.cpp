@@ -78,7 +78,7 @@ Deadline Run::flush_by() {
 
 void Run::flush_due() {
   std::lock_guard<std::mutex> lock(mu_);
-  if (journal_ && Clock::now() >= dirty_since_ + std::chrono::milliseconds(100)) {
+  if (journal_ && dirty_since_ != Deadline::max() && Clock::now() >= dirty_since_ + std::chrono::milliseconds(100)) {
     fflush(journal_);
     dirty_since_ = Deadline::max();
   }

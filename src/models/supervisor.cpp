@@ -100,7 +100,8 @@ void Supervisor::wait(const std::function<bool(size_t)>& more, const std::functi
   for (size_t k = 0; k < kids_.size(); k++) kids_[k].hungry = more(k);
   for (;;) {
     if (stop::requested() && !told_) on_signal();
-    Deadline kill_at = told_ ? stop::cancel_at() + kReportTime : Deadline::max();
+    Deadline cancel = stop::cancel_at();  // (max for a moment while the handler writes it)
+    Deadline kill_at = told_ && cancel != Deadline::max() ? cancel + kReportTime : Deadline::max();
     if (told_ && !killed_ && Clock::now() >= kill_at) {
       killed_ = true;
       for (auto& k : kids_)

@@ -100,8 +100,10 @@ bool run_threads(Run& run, std::string& err) {
     }
   }
   pthread_attr_destroy(&attr);
-  if (started == 0) {
-    if (!have) err.clear();  // an empty input: nothing to do
+  if (started == 0) {  // an empty input (nothing to do), or no thread could start
+    delete &threads;
+    delete pool;
+    if (!have) err.clear();
     return !have;
   }
   if (have) run.land_failed(rq, Cause::worker, "worker: " + err);  // the request of a thread that never ran
