@@ -83,9 +83,9 @@ $(BUILD)/fanout-tests: $(TEST_OBJ) $(BUILD)/libfanout.a
 
 # --- set-up ---------------------------------------------------------------
 # Debian packages: build, tests (clang: the second compiler; strace for
-# tools/strace-check), bench (wrk, curl: the peers measured in the same run).
-# No openssl: tools/certgen makes the test certificates with mbedTLS.
-DEB_PKGS := g++ clang make pkg-config libc-ares-dev libmbedtls-dev doctest-dev strace wrk curl
+# tools/strace-check; groff-base: the man page test), bench (wrk, curl: the
+# peers measured in the same run). No openssl: tools/certgen makes the test certificates with mbedTLS.
+DEB_PKGS := g++ clang make pkg-config libc-ares-dev libmbedtls-dev doctest-dev strace wrk curl groff-base
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
@@ -116,6 +116,8 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 $(BUILD)/fanout $(DESTDIR)$(PREFIX)/bin/fanout
 	install -m 755 $(BUILD)/origin $(DESTDIR)$(PREFIX)/bin/fanout-origin  # for fanout bench
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 644 tools/fanout.1 $(DESTDIR)$(PREFIX)/share/man/man1/fanout.1
 
 clean:
 	rm -rf $(BUILD)

@@ -5,6 +5,7 @@
 // Each run is a child fanout (this binary, re-executed with --json), so its
 // CPU, memory and syscalls are its own and not the bench's.
 #include "fanout/bench.hpp"
+#include "fanout/latency.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -273,15 +274,19 @@ int bench_main(int argc, char** argv) {
     } else usage("unknown option " + a);
   }
   // The latency profile, as origin takes it.
+  // Each URL's latency is a function of its target (latency.hpp), so the
+  // ideal of every cell is known: the best schedule of those latencies.
   std::vector<std::string> origin_latency;
-  double fixed_ms = -1;
+  LatencyProfile profile;
   if (latency.rfind("fixed:", 0) == 0) {
-    fixed_ms = atof(latency.c_str() + 6);
-    origin_latency = {"--latency", std::to_string(int(fixed_ms))};
-  } else if (latency.rfind("lognormal:", 0) == 0) {
+    profile = {atof(latency.c_str() + 6), 0};
+    origin_latency = {"--latency", std::to_string(int(profile.median_ms))};
+  } else if (double med, p90; latency.rfind("lognormal:", 0) == 0 && sscanf(latency.c_str() + 10, "%lf,%lf", &med, &p90) == 2 &&
+                              med > 0 && p90 > med) {
+    profile = LatencyProfile::lognormal(med, p90);
     origin_latency = {"--latency-lognormal", latency.substr(10)};
   } else {
-    usage("--latency takes fixed:MS or lognormal:MEDIAN,P90");
+    usage("--latency takes fixed:MS or lognormal:MEDIAN,P90 (P90 > MEDIAN > 0)");
   }
   std::string self = dir_of_self() + "/fanout", origin_exe = dir_of_self() + "/origin";
   if (access(origin_exe.c_str(), X_OK) != 0) origin_exe = dir_of_self() + "/fanout-origin";
@@ -298,7 +303,11 @@ int bench_main(int argc, char** argv) {
   for (int n : urls) {
     std::string list = tmp + "/urls-" + std::to_string(n);
     FILE* f = fopen(list.c_str(), "w");
-    for (int k = 0; k < n; k++) fprintf(f, "http://127.0.0.1:%d/?n=%d&i=%d\n", o.port, n, k);
+    std::vector<int> lat;  // what origin will take for each, in input order
+    for (int k = 0; k < n; k++) {
+      fprintf(f, "http://127.0.0.1:%d/?n=%d&i=%d\n", o.port, n, k);
+      lat.push_back(latency_ms(profile, "/?n=" + std::to_string(n) + "&i=" + std::to_string(k)));
+    }
     fclose(f);
     printf("    - Requesting %d URLs:\n", n);
     for (int c : conc) {
@@ -332,13 +341,12 @@ int bench_main(int argc, char** argv) {
         cell.urls = n;
         cell.c = m == "seq" ? 1 : c;
         cell.model = m;
-        if (fixed_ms >= 0) cell.ideal = (m == "seq" ? n : std::ceil(double(n) / c)) * fixed_ms / 1000;
+        cell.ideal = ideal_ms(lat, m == "seq" ? 1 : c) / 1000;
         cells.push_back(cell);
         cells.back().c = c;  // filed under the column it is shown in
-        printf("         >  %-8s time: %7.3f seconds   cpu %6.3f s   rss %6.1f MB   syscalls/req %5.2f%s%s\n",
-               m.c_str(), cell.seconds, cell.cpu, double(cell.rss_kb) / 1024, cell.syscalls_per_request,
-               fixed_ms >= 0 ? ("   ideal " + fmt("%.3f", cell.ideal)).c_str() : "",
-               cell.errors ? "   (ERRORS)" : "");
+        printf("         >  %-8s time: %7.3f seconds   ideal %7.3f (x%.2f)   cpu %6.3f s   rss %6.1f MB   syscalls/req %5.2f%s\n",
+               m.c_str(), cell.seconds, cell.ideal, cell.ideal > 0 ? cell.seconds / cell.ideal : 0, cell.cpu,
+               double(cell.rss_kb) / 1024, cell.syscalls_per_request, cell.errors ? "   (ERRORS)" : "");
         fflush(stdout);
       }
     }

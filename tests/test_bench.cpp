@@ -5,6 +5,7 @@
 #include <map>
 #include <sys/stat.h>
 
+#include "fanout/latency.hpp"
 #include "json.hpp"
 #include "proc.hpp"
 #include "util.hpp"
@@ -54,4 +55,73 @@ TEST_CASE("bench: a small grid writes the table, bench.csv, bench.json and an SV
     for (const char* m : {"seq", "threads", "procs", "async", "hybrid"}) CHECK(series[m] == 1);
   }
   CHECK(panel_count == 2 + 2);  // one per URL count, then CPU and memory
+}
+
+// Issue 9's fairness: origin gives each URL a latency made from the URL
+// itself, so every model and every repeat gets the same workload.
+TEST_CASE("latency: under lognormal each URL keeps its own latency, for every model and every repeat") {
+  fanout::LatencyProfile p = fanout::LatencyProfile::lognormal(700, 2500);
+  std::vector<int> v;
+  for (int i = 0; i < 20000; i++) v.push_back(fanout::latency_ms(p, "/?i=" + std::to_string(i)));
+  CHECK(fanout::latency_ms(p, "/?i=7") == v[7]);  // a function of the target alone
+  std::vector<int> sorted = v;
+  std::sort(sorted.begin(), sorted.end());
+  CHECK(sorted[10000] == doctest::Approx(700).epsilon(0.05));  // the median asked for
+  CHECK(sorted[18000] == doctest::Approx(2500).epsilon(0.08));  // and the 90th percentile
+  CHECK(fanout::ideal_ms({100, 200, 300}, 1) == 600);
+  CHECK(fanout::ideal_ms({100, 200, 300}, 2) == 400);  // 300 waits for the slot free at 100
+  CHECK(fanout::ideal_ms({100, 200, 300}, 3) == 300);
+
+  t::Origin o({"--latency-lognormal", "100,400"});
+  fanout::LatencyProfile q = fanout::LatencyProfile::lognormal(100, 400);
+  std::string list;
+  for (int i = 0; i < 30; i++) list += o.url("/?i=" + std::to_string(i)) + "\n";
+  std::map<int, std::vector<double>> seen;  // line -> each run's time_total, ms
+  for (const char* model : {"threads", "async", "threads", "async"}) {
+    std::string results = t::temp_dir() + "/lat-" + model + ".jsonl";
+    REQUIRE(t::fanout({"-m", model, "-c", "30", "--results", results, "-"}, list).status == 0);
+    for (auto& r : t::jsonl(results)) seen[int(r["line"].num)].push_back(r["time_total"].num * 1000);
+  }
+  REQUIRE(seen.size() == 30);
+  for (auto& kv : seen) {
+    int line = kv.first, want = fanout::latency_ms(q, "/?i=" + std::to_string(line - 1));
+    INFO("line " << line << ": origin's latency " << want << " ms");
+    REQUIRE(kv.second.size() == 4);
+    for (double ms : kv.second) {
+      CHECK(ms >= want - 1);
+      CHECK(ms <= want + 80);  // what a loaded 2-CPU machine adds, at most
+    }
+  }
+}
+
+// The man page: groff finds nothing to warn about, and it has every option
+// --help lists (so the two cannot drift apart).
+TEST_CASE("man: tools/fanout.1 renders without warnings and covers every option of --help") {
+  std::string page;
+  REQUIRE(t::read_file("tools/fanout.1", page));
+  std::string warn = t::temp_dir() + "/groff.err";
+  int rc = system(("groff -man -ww -z tools/fanout.1 2> " + warn).c_str());
+  if (rc == 127 * 256 || system("command -v groff > /dev/null") != 0) {
+    t::skip("groff is not installed (groff-base)");
+  } else {
+    std::string err;
+    t::read_file(warn, err);
+    CHECK(rc == 0);
+    CHECK(err == "");
+  }
+  t::Ran help = t::fanout({"--help"});
+  REQUIRE(help.status == 0);
+  int options = 0;
+  for (size_t at = 0; (at = help.out.find("--", at)) != std::string::npos;) {
+    size_t end = help.out.find_first_not_of("abcdefghijklmnopqrstuvwxyz-", at + 2);
+    std::string opt = help.out.substr(at, end - at);
+    at = end;
+    if (opt.size() < 4) continue;
+    options++;
+    std::string roff;  // "--max-time" is "\-\-max\-time" in the page
+    for (char c : opt) roff += c == '-' ? std::string("\\-") : std::string(1, c);
+    INFO(opt);
+    CHECK(page.find(roff) != std::string::npos);
+  }
+  CHECK(options > 40);
 }

@@ -7,6 +7,8 @@
 //          [--latency-lognormal MEDIAN,P90] [--idle-close MS] [--listen ADDR]
 //          [--lifetime SEC]
 // Prints "http PORT" (and "https PORT") on stdout once it listens.
+// --latency-lognormal: each URL's latency is drawn from its target (path
+// and query: include/fanout/latency.hpp), the same in every run.
 //
 // Endpoints: /status/N  /sleep?ms=N  /bytes/N  /chunked/N  /eof/N
 //            /redirect/N  /  (anything else is 404). HEAD works on all.
@@ -30,7 +32,6 @@
 #include <cmath>
 #include <cstring>
 #include <map>
-#include <random>
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
 #include <mbedtls/error.h>
@@ -44,6 +45,7 @@
 #include <unistd.h>
 
 #include "fanout/coro.hpp"
+#include "fanout/latency.hpp"
 #include "fanout/transport.hpp"
 #include "reactor.hpp"
 
@@ -66,18 +68,9 @@ struct Counted {
 };
 
 struct Settings {
-  int latency_ms = 0;
-  double lognormal_sigma = 0;  // > 0: latency_ms is the median of a lognormal
+  LatencyProfile latency;  // fixed, or lognormal like real sites', by target
   int idle_close_ms = 0;
   mbedtls_ssl_config* tls = nullptr;
-  // This request's latency: fixed, or drawn like real sites' (a seeded
-  // generator, so runs are repeatable).
-  int latency() const {
-    if (lognormal_sigma <= 0) return latency_ms;
-    static std::mt19937 rng(42);
-    static std::normal_distribution<double> z;
-    return int(latency_ms * std::exp(lognormal_sigma * z(rng)) + 0.5);
-  }
 };
 
 // Resumption as real servers offer it: session tickets (RFC 5077) and a
@@ -190,7 +183,7 @@ Response route(const std::string& head, const Settings& set) {
   uint64_t bytes = 3;  // a short generated body, as for any other path
   bool eof = false;
   std::string location, extra, body_text;
-  resp.delay_ms = set.latency();
+  resp.delay_ms = latency_ms(set.latency, target);  // the same for this URL in every run
   if (path == "/") {
   } else if (path.rfind("/status/", 0) == 0 && number(path.substr(8), n) && n >= 200 && n <= 599) {
     status = int(n);
@@ -458,14 +451,13 @@ int main(int argc, char** argv) {
     else if (a == "--tls-port") tls_port = atoi(val());
     else if (a == "--cert") cert = val();
     else if (a == "--key") key = val();
-    else if (a == "--latency") plain.latency_ms = atoi(val());
+    else if (a == "--latency") plain.latency = {double(atoi(val())), 0};
     else if (a == "--idle-close") plain.idle_close_ms = atoi(val());
     else if (a == "--latency-lognormal") {  // MEDIAN,P90 in ms
       double median = 0, p90 = 0;
       if (sscanf(val(), "%lf,%lf", &median, &p90) != 2 || median <= 0 || p90 <= median)
         usage("--latency-lognormal takes MEDIAN,P90 in ms, with P90 > MEDIAN");
-      plain.latency_ms = int(median);
-      plain.lognormal_sigma = std::log(p90 / median) / 1.2815515655;  // z of the 90th percentile
+      plain.latency = LatencyProfile::lognormal(median, p90);
     }
     else if (a == "--listen") listen_addr = val();
     else if (a == "--lifetime") lifetime = atol(val());
