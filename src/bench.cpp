@@ -28,9 +28,48 @@ const char kUsage[] =
     "usage: fanout bench [--urls 50,100,200] [--concurrency 5,10,15]\n"
     "                    [--models seq,threads,procs,async,hybrid]\n"
     "                    [--latency fixed:50 | lognormal:MEDIAN,P90] [--repeats 3] [--out DIR]\n"
+    "       fanout bench --seed 002|000 [--repeats 1] [--out DIR]\n"
     "Starts the local origin (the `origin` next to this binary), runs every\n"
     "cell --repeats times and prints the median; writes DIR/bench.csv,\n"
-    "DIR/bench.json and DIR/bench.svg.\n";
+    "DIR/bench.json and DIR/bench.svg. Each URL's latency is its own (the\n"
+    "same in every run), and each cell's ideal is the best schedule of them.\n"
+    "--seed runs a seed's experiment as it was published, its figures beside\n"
+    "fanout's: DIR/seed-NNN.csv and DIR/seed-NNN.svg.\n";
+
+// The seeds' experiments as published (../shared/seeds): what each program
+// was, the fanout model and -c that does the same, and its time.
+struct SeedRow {
+  const char* program;
+  const char* model;
+  int urls, c;
+  double published;  // seconds
+};
+struct Seed {
+  const char* id;
+  const char* title;
+  // The latency: fixed_ms, or lognormal with p90 = spread x median, the
+  // median chosen so the first row's URLs take `sequential` seconds one by one.
+  double fixed_ms, spread, sequential;
+  std::vector<SeedRow> rows;
+};
+const Seed kSeeds[] = {
+  {"002", "Python 3.5+ Async: the website checker (31 sites)", 0, 2.0, 35.1,
+   {{"naive-checker.py", "seq", 31, 1, 35.1},
+    {"subprocess-checker.py list.txt 3", "procs", 31, 3, 9.6},
+    {"thread-checker.py: a thread a site", "threads", 31, 31, 5.7},
+    {"asyncio-checker.py: all at once", "async", 31, 31, 2.8}}},
+  // 000's 50 URLs at 5 took its threads 5.64 s: 10 rounds of 564 ms.
+  {"000", "AsyncIO vs threads vs processes: web content connections", 564, 0, 0,
+   {{"threads, 50 URLs, 5", "threads", 50, 5, 5.643}, {"coroutines", "async", 50, 5, 6.230}, {"processes", "procs", 50, 5, 5.842},
+    {"threads, 50 URLs, 10", "threads", 50, 10, 2.680}, {"coroutines", "async", 50, 10, 2.810}, {"processes", "procs", 50, 10, 3.492},
+    {"threads, 50 URLs, 15", "threads", 50, 15, 1.967}, {"coroutines", "async", 50, 15, 2.066}, {"processes", "procs", 50, 15, 2.397},
+    {"threads, 100 URLs, 5", "threads", 100, 5, 10.729}, {"coroutines", "async", 100, 5, 10.181}, {"processes", "procs", 100, 5, 12.540},
+    {"threads, 100 URLs, 10", "threads", 100, 10, 6.375}, {"coroutines", "async", 100, 10, 5.942}, {"processes", "procs", 100, 10, 6.645},
+    {"threads, 100 URLs, 15", "threads", 100, 15, 3.701}, {"coroutines", "async", 100, 15, 3.871}, {"processes", "procs", 100, 15, 4.932},
+    {"threads, 200 URLs, 5", "threads", 200, 5, 21.588}, {"coroutines", "async", 200, 5, 20.816}, {"processes", "procs", 200, 5, 23.113},
+    {"threads, 200 URLs, 10", "threads", 200, 10, 11.150}, {"coroutines", "async", 200, 10, 10.274}, {"processes", "procs", 200, 10, 13.325},
+    {"threads, 200 URLs, 15", "threads", 200, 15, 7.853}, {"coroutines", "async", 200, 15, 7.414}, {"processes", "procs", 200, 15, 9.254}}},
+};
 
 const char* const kAllModels[] = {"seq", "threads", "procs", "async", "hybrid"};
 const char* const kColors[] = {"#7f7f7f", "#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd"};
@@ -146,6 +185,12 @@ std::string fmt(const char* f, double v) {
   return b;
 }
 
+// Round steps for an axis: 1, 2 or 5 times a power of ten, about five of them.
+double nice_step(double max) {
+  double raw = std::max(max, 1e-9) / 5, p = std::pow(10, std::floor(std::log10(raw)));
+  return raw <= p ? p : raw <= 2 * p ? 2 * p : raw <= 5 * p ? 5 * p : 10 * p;
+}
+
 void write_svg(const std::string& path, const std::vector<Cell>& cells, const std::vector<int>& urls,
                const std::vector<int>& conc, const std::vector<std::string>& models, const std::string& profile) {
   const int W = 900, panel_h = 240, top = 50;
@@ -176,18 +221,21 @@ void write_svg(const std::string& path, const std::vector<Cell>& cells, const st
     for (size_t g = 0; g < groups.size(); g++)
       for (auto& m : models) vmax = std::max(vmax, value(g, m));
     if (vmax <= 0) vmax = 1;
-    int x0 = 60, plot_w = W - 80, plot_h = panel_h - 40;
+    double step = nice_step(vmax);
+    int ticks = int(std::ceil(vmax / step - 1e-9));
+    vmax = step * ticks;  // the axis ends on a round tick
+    int x0 = 90, plot_w = W - 110, plot_h = panel_h - 40;
     s += "<g class=\"panel\" data-title=\"" + title + "\">\n";
     s += "<text x=\"" + std::to_string(x0) + "\" y=\"" + std::to_string(y0 + 14) + "\" font-size=\"14\">" + title + " (" +
          unit + ")</text>\n";
     int base = y0 + 20 + plot_h;
     s += "<line x1=\"" + std::to_string(x0) + "\" y1=\"" + std::to_string(base) + "\" x2=\"" + std::to_string(x0 + plot_w) +
          "\" y2=\"" + std::to_string(base) + "\" stroke=\"black\"/>\n";
-    for (int t = 0; t <= 4; t++) {
-      double v = vmax * t / 4;
-      int y = base - int(plot_h * t / 4);
+    for (int t = 0; t <= ticks; t++) {
+      double v = step * t;
+      int y = base - int(plot_h * t / ticks);
       s += "<text x=\"" + std::to_string(x0 - 6) + "\" y=\"" + std::to_string(y + 4) + "\" text-anchor=\"end\">" +
-           fmt("%.3g", v) + "</text>";
+           fmt("%g", v) + " " + unit + "</text>";
       s += "<line x1=\"" + std::to_string(x0) + "\" y1=\"" + std::to_string(y) + "\" x2=\"" + std::to_string(x0 + plot_w) +
            "\" y2=\"" + std::to_string(y) + "\" stroke=\"#dddddd\"/>\n";
     }
@@ -238,6 +286,113 @@ void write_svg(const std::string& path, const std::vector<Cell>& cells, const st
   }
 }
 
+// --seed: one seed's experiment, its figures beside fanout's and the ideal.
+int run_seed(const Seed& seed, int repeats, const std::string& out, const std::string& self, const std::string& origin_exe) {
+  auto target = [&](int n, int k) { return "/?seed=" + std::string(seed.id) + "&n=" + std::to_string(n) + "&i=" + std::to_string(k); };
+  LatencyProfile profile{seed.fixed_ms, 0};
+  std::vector<std::string> origin_latency = {"--latency", std::to_string(int(seed.fixed_ms))};
+  char spec[64] = "";
+  if (seed.fixed_ms <= 0) {  // lognormal, scaled so the first row's URLs take `sequential` seconds in a row
+    LatencyProfile unit = LatencyProfile::lognormal(1000, 1000 * seed.spread);
+    double sum = 0;
+    for (int k = 0; k < seed.rows[0].urls; k++) sum += latency_ms(unit, target(seed.rows[0].urls, k));
+    double median = 1000 * seed.sequential * 1000 / sum;
+    snprintf(spec, sizeof spec, "%.3f,%.3f", median, median * seed.spread);
+    double m, p90;
+    sscanf(spec, "%lf,%lf", &m, &p90);  // exactly what origin will read
+    profile = LatencyProfile::lognormal(m, p90);
+    origin_latency = {"--latency-lognormal", spec};
+  }
+  Origin o;
+  if (!start_origin(origin_exe, origin_latency, o)) usage("origin did not start");
+  char tmpl[] = "/tmp/fanout-seed-XXXXXX";
+  if (!mkdtemp(tmpl)) usage("mkdtemp failed");
+  std::string tmp = tmpl;
+  printf("[*] Seed %s: %s\n    on loopback, latency %s%s, median of %d runs\n", seed.id, seed.title,
+         seed.fixed_ms > 0 ? ("fixed " + fmt("%.0f", seed.fixed_ms) + " ms").c_str() : "lognormal ",
+         seed.fixed_ms > 0 ? "" : (fmt("(median %.0f ms", profile.median_ms) + ", p90 " + fmt("%.0f ms", profile.median_ms * seed.spread) +
+                                   ": " + fmt("%.1f s", seed.sequential) + " in sequence, as the seed's)").c_str(),
+         repeats);
+  printf("    %-36s %-8s %5s %5s %9s %9s %9s %7s\n", "the seed's program", "fanout", "urls", "-c", "seed", "fanout", "ideal", "/ideal");
+  struct Got { const SeedRow* row; double secs, ideal; };
+  std::vector<Got> got;
+  int errors = 0;
+  for (auto& row : seed.rows) {
+    std::string list = tmp + "/urls-" + std::to_string(row.urls);
+    std::vector<int> lat;
+    FILE* f = fopen(list.c_str(), "w");
+    for (int k = 0; k < row.urls; k++) {
+      fprintf(f, "http://127.0.0.1:%d%s\n", o.port, target(row.urls, k).c_str());
+      lat.push_back(latency_ms(profile, target(row.urls, k)));
+    }
+    fclose(f);
+    std::vector<double> secs;
+    for (int r = 0; r < repeats; r++) {
+      std::string json;
+      run_capture({self, "-m", row.model, "-c", std::to_string(row.c), "--json", "--no-progress", "--timeout", "120", list}, json);
+      secs.push_back(number_after(json, "seconds"));
+      if (json.find("\"errors\": {}") == std::string::npos || number_after(json, "urls") != row.urls) errors++;
+    }
+    std::sort(secs.begin(), secs.end());
+    Got g{&row, secs[secs.size() / 2], ideal_ms(lat, row.c) / 1000};
+    got.push_back(g);
+    printf("    %-36s %-8s %5d %5d %8.1fs %8.3fs %8.3fs %7.2f%s\n", row.program, row.model, row.urls, row.c, row.published, g.secs,
+           g.ideal, g.ideal > 0 ? g.secs / g.ideal : 0, errors ? "  (ERRORS)" : "");
+    fflush(stdout);
+    unlink(list.c_str());
+  }
+  rmdir(tmp.c_str());
+
+  std::string csv = "program,model,urls,concurrency,seed_seconds,fanout_seconds,ideal_seconds\n";
+  for (auto& g : got)
+    csv += std::string(g.row->program) + "," + g.row->model + "," + std::to_string(g.row->urls) + "," + std::to_string(g.row->c) +
+           "," + fmt("%.3f", g.row->published) + "," + fmt("%.3f", g.secs) + "," + fmt("%.3f", g.ideal) + "\n";
+  // The chart: a pair of bars a row (the seed's, grey; fanout's, blue), the
+  // ideal as a tick, on an axis of round seconds.
+  double most = 0;
+  for (auto& g : got) most = std::max({most, g.row->published, g.secs, g.ideal});
+  double step = nice_step(most), top = std::ceil(most / step) * step;
+  const int left = 360, W = 960, bar = 11, gap = 10, head = 60;
+  int H = head + int(got.size()) * (2 * bar + gap) + 50;
+  double scale = double(W - left - 30) / top;
+  std::string svg = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" +
+                    std::to_string(W) + "\" height=\"" + std::to_string(H) +
+                    "\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+  svg += "<text x=\"10\" y=\"22\" font-size=\"15\">Seed " + std::string(seed.id) + ": the seed's times (grey) and fanout's (blue), seconds</text>\n";
+  svg += "<text x=\"10\" y=\"42\" fill=\"#555555\">black tick: the ideal, the best schedule of the same latencies on the same -c</text>\n";
+  int axis_y = H - 40;
+  for (double t = 0; t <= top + step / 2; t += step) {
+    double x = left + t * scale;
+    svg += "<line x1=\"" + fmt("%.1f", x) + "\" y1=\"" + std::to_string(head - 6) + "\" x2=\"" + fmt("%.1f", x) + "\" y2=\"" +
+           std::to_string(axis_y) + "\" stroke=\"#dddddd\"/><text x=\"" + fmt("%.1f", x) + "\" y=\"" + std::to_string(axis_y + 16) +
+           "\" text-anchor=\"middle\">" + (step < 1 ? fmt("%.1f", t) : fmt("%.0f", t)) + " s</text>\n";
+  }
+  int y = head;
+  for (auto& g : got) {
+    svg += "<text x=\"" + std::to_string(left - 8) + "\" y=\"" + std::to_string(y + bar + 4) + "\" text-anchor=\"end\">" +
+           std::string(g.row->program) + " (" + g.row->model + ", c=" + std::to_string(g.row->c) + ")</text>\n";
+    svg += "<rect x=\"" + std::to_string(left) + "\" y=\"" + std::to_string(y) + "\" width=\"" + fmt("%.1f", g.row->published * scale) +
+           "\" height=\"" + std::to_string(bar) + "\" fill=\"#aaaaaa\"><title>seed " + fmt("%.1f s", g.row->published) + "</title></rect>\n";
+    svg += "<rect x=\"" + std::to_string(left) + "\" y=\"" + std::to_string(y + bar) + "\" width=\"" + fmt("%.1f", std::max(1.0, g.secs * scale)) +
+           "\" height=\"" + std::to_string(bar) + "\" fill=\"#1f77b4\"><title>fanout " + fmt("%.3f s", g.secs) + "</title></rect>\n";
+    double ix = left + g.ideal * scale;
+    svg += "<line x1=\"" + fmt("%.1f", ix) + "\" y1=\"" + std::to_string(y + bar - 2) + "\" x2=\"" + fmt("%.1f", ix) + "\" y2=\"" +
+           std::to_string(y + 2 * bar + 2) + "\" stroke=\"black\" stroke-width=\"2\"/>\n";
+    y += 2 * bar + gap;
+  }
+  svg += "</svg>\n";
+  for (auto& [name, data] : {std::pair<std::string, const std::string&>{"csv", csv}, {"svg", svg}}) {
+    std::string path = out + "/seed-" + seed.id + "." + name;
+    FILE* f = fopen(path.c_str(), "w");
+    if (!f || fwrite(data.data(), 1, data.size(), f) != data.size() || fclose(f) != 0) {
+      fprintf(stderr, "fanout bench: cannot write %s: %s\n", path.c_str(), strerror(errno));
+      return 1;
+    }
+  }
+  printf("wrote %s/seed-%s.csv, %s/seed-%s.svg\n", out.c_str(), seed.id, out.c_str(), seed.id);
+  return errors ? 1 : 0;
+}
+
 }  // namespace
 
 int bench_main(int argc, char** argv) {
@@ -245,6 +400,7 @@ int bench_main(int argc, char** argv) {
   std::vector<std::string> models(std::begin(kAllModels), std::end(kAllModels));
   std::string latency = "fixed:50", out = ".";
   int repeats = 3;
+  const Seed* seed = nullptr;
   for (int i = 1; i < argc; i++) {
     std::string a = argv[i];
     auto val = [&]() -> const char* {
@@ -265,6 +421,12 @@ int bench_main(int argc, char** argv) {
         if (e == std::string::npos) break;
         p = e + 1;
       }
+    } else if (a == "--seed") {
+      std::string id = val();
+      for (auto& sd : kSeeds)
+        if (id == sd.id) seed = &sd;
+      if (!seed) usage("--seed takes 002 or 000 (the seeds whose figures are published and whose jobs fanout has), not \"" + id + "\"");
+      repeats = 1;  // one run of each, as the seeds did; --repeats after it says otherwise
     } else if (a == "--latency") latency = val();
     else if (a == "--repeats") repeats = std::max(1, atoi(val()));
     else if (a == "--out") out = val();
@@ -291,6 +453,7 @@ int bench_main(int argc, char** argv) {
   std::string self = dir_of_self() + "/fanout", origin_exe = dir_of_self() + "/origin";
   if (access(origin_exe.c_str(), X_OK) != 0) origin_exe = dir_of_self() + "/fanout-origin";
   if (access(origin_exe.c_str(), X_OK) != 0) usage("no origin next to this binary (" + dir_of_self() + "/origin)");
+  if (seed) return run_seed(*seed, repeats, out, self, origin_exe);
   char tmpl[] = "/tmp/fanout-bench-XXXXXX";
   if (!mkdtemp(tmpl)) usage("mkdtemp failed");
   std::string tmp = tmpl;

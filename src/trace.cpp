@@ -1,12 +1,14 @@
 #include "fanout/trace.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <map>
 #include <vector>
 
+#include "fanout/latency.hpp"
 #include "fanout/report.hpp"
 
 namespace fanout {
@@ -76,7 +78,7 @@ std::string chrome_json(const Run& run, int64_t t0) {
     s += buf;
     first = false;
   };
-  for (auto& [text, r] : run.traced) {
+  for (auto& [text, seq, r] : run.traced) {
     if (!r.at[kStart]) continue;  // never started (a worker that could not be)
     auto [pid, tid] = lane_of(run, r);
     lanes[{pid, tid}] = true;
@@ -106,7 +108,7 @@ std::string timeline_svg(const Run& run, int64_t t0) {
     end = std::max(end, r.at[kEnd]);
   }
   const int W = 1000, left = 110, row = 14, top = 56;
-  int H = top + int(lanes.size()) * row + 40;
+  int H = top + int(lanes.size()) * row + 56;
   double scale = double(W - left - 20) / double(std::max<int64_t>(1, end - t0));
   char buf[512];
   std::string s = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
@@ -151,6 +153,34 @@ std::string timeline_svg(const Run& run, int64_t t0) {
     s += "</g>\n";
     y += row;
   }
+  // A time axis of round seconds, and the ideal finish: the requests' own
+  // times, in input order, on the best schedule of c slots (what a model
+  // with no cost of its own would reach).
+  double span = double(end - t0) / 1e9;
+  double raw = std::max(span, 1e-6) / 8, p = std::pow(10, std::floor(std::log10(raw)));
+  double step = raw <= p ? p : raw <= 2 * p ? 2 * p : raw <= 5 * p ? 5 * p : 10 * p;
+  int axis = y + 6;
+  for (double t = 0; t <= span + step / 1000; t += step) {
+    double x = left + t * 1e9 * scale;
+    snprintf(buf, sizeof buf,
+             "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#999999\"/><text x=\"%.1f\" y=\"%d\" "
+             "text-anchor=\"middle\">%g s</text>\n",
+             x, axis, x, axis + 4, x, axis + 16, std::round(t / step) * step);
+    s += buf;
+  }
+  std::vector<std::pair<uint32_t, int>> in_order;
+  for (auto& tr : run.traced)
+    if (tr.r.at[kStart]) in_order.push_back({tr.seq, int(std::max<int64_t>(0, tr.r.at[kEnd] - tr.r.at[kStart]) / 1000)});
+  std::sort(in_order.begin(), in_order.end());
+  std::vector<int> us;
+  for (auto& [seq, d] : in_order) us.push_back(d);
+  double ideal_ns = ideal_ms(us, run.cfg.effective_concurrency()) * 1000;  // (microseconds in, here)
+  double ix = left + ideal_ns * scale;
+  snprintf(buf, sizeof buf,
+           "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"black\" stroke-dasharray=\"4,3\"/>"
+           "<text x=\"%.1f\" y=\"%d\" font-size=\"10\" text-anchor=\"end\">ideal %.3f s</text>\n",
+           ix, top - 4, ix, axis, ix - 3, top - 6, ideal_ns / 1e9);
+  s += buf;
   return s + "</svg>\n";
 }
 

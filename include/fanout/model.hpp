@@ -53,6 +53,7 @@ struct Run {
   Totals totals;
   struct Traced {
     std::string text;
+    uint32_t seq;  // input order
     Result r;
   };
   std::vector<Traced> traced;  // --trace: every landed request, in landing order

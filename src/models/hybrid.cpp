@@ -148,8 +148,8 @@ bool run_hybrid(Run& run, std::string& err) {
   // Requests are dealt in input order by share of -c (so with equal
   // latencies all workers end on the same round), into a queue per worker
   // here, and sent as each has room. A worker with room and an empty queue
-  // takes from one that is behind (a whole window more queued than it has
-  // been sent: slow hosts), so a stuck worker holds up little beyond that.
+  // takes from one more than a round of its slots behind (slow hosts), so a
+  // stuck worker holds up little beyond what it has been sent.
   std::vector<std::deque<Request>> queued(n);
   std::vector<uint64_t> dealt(n, 0), sent(n, 0);
   // Each worker is sent what it has in flight and about 20 ms of its own
@@ -195,10 +195,13 @@ bool run_hybrid(Run& run, std::string& err) {
         deal(std::move(rq));
       input_done |= t == Run::Take::end;
       if (queued[k].empty()) {
+        // The one furthest behind, in rounds of its slots; taken from only
+        // if it is more than a round behind what k would be with one more.
+        auto rounds = [&](size_t j, size_t more) { return double(queued[j].size() + sup.held(j) + more) / double(inflight(slot_of[j])); };
         size_t v = 0;
         for (size_t j = 1; j < n; j++)
-          if (queued[j].size() > queued[v].size()) v = j;
-        if (queued[v].size() <= ahead(v)) break;  // nobody is a whole window behind
+          if (rounds(j, 0) > rounds(v, 0)) v = j;
+        if (queued[v].empty() || rounds(v, 0) <= rounds(k, 1) + 1) break;
         queued[k].push_back(std::move(queued[v].back()));
         queued[v].pop_back();
       }

@@ -127,7 +127,7 @@ void Run::land(const Request& rq, Result& r) {
       }
     }
     if (!cfg.trace.empty()) {
-      traced.push_back({rq.text, r});
+      traced.push_back({rq.text, rq.seq, r});
       traced.back().r.payload.clear();
     }
   }
