@@ -28,7 +28,7 @@ const char kUsage[] =
     "usage: fanout bench [--urls 50,100,200] [--concurrency 5,10,15]\n"
     "                    [--models seq,threads,procs,async,hybrid]\n"
     "                    [--latency fixed:50 | lognormal:MEDIAN,P90] [--repeats 3] [--out DIR]\n"
-    "       fanout bench --seed 002|000 [--repeats 1] [--out DIR]\n"
+    "       fanout bench --seed 000|001|002|003|004 [--repeats 1] [--out DIR]\n"
     "Starts the local origin (the `origin` next to this binary), runs every\n"
     "cell --repeats times and prints the median; writes DIR/bench.csv,\n"
     "DIR/bench.json and DIR/bench.svg. Each URL's latency is its own (the\n"
@@ -42,24 +42,31 @@ struct SeedRow {
   const char* program;
   const char* model;
   int urls, c;
-  double published;  // seconds
+  double published;  // seconds; < 0: not in the seed's text
+  int workers = 0;   // hybrid: -w
 };
 struct Seed {
   const char* id;
   const char* title;
+  const char* job;  // "check", "pages" (003's API with retries), "download" (004)
   // The latency: fixed_ms, or lognormal with p90 = spread x median, the
-  // median chosen so the first row's URLs take `sequential` seconds one by one.
-  double fixed_ms, spread, sequential;
+  // median chosen so the first row's URLs take `target` seconds one after
+  // another (or, with slowest, so the slowest of them takes `target`).
+  double fixed_ms, spread, target;
+  bool slowest;
+  const char* assumed;  // what the seed does not say and this preset assumes
   std::vector<SeedRow> rows;
 };
 const Seed kSeeds[] = {
-  {"002", "Python 3.5+ Async: the website checker (31 sites)", 0, 2.0, 35.1,
+  {"002", "Python 3.5+ Async: the website checker (31 sites)", "check", 0, 2.0, 35.1, false,
+   "the 31 latencies add up to the naive checker's 35.1 s; p90 twice the median",
    {{"naive-checker.py", "seq", 31, 1, 35.1},
     {"subprocess-checker.py list.txt 3", "procs", 31, 3, 9.6},
     {"thread-checker.py: a thread a site", "threads", 31, 31, 5.7},
     {"asyncio-checker.py: all at once", "async", 31, 31, 2.8}}},
   // 000's 50 URLs at 5 took its threads 5.64 s: 10 rounds of 564 ms.
-  {"000", "AsyncIO vs threads vs processes: web content connections", 564, 0, 0,
+  {"000", "AsyncIO vs threads vs processes: web content connections", "check", 564, 0, 0, false,
+   "564 ms a URL: its threads' 5.64 s for 50 URLs at 5 (10 rounds)",
    {{"threads, 50 URLs, 5", "threads", 50, 5, 5.643}, {"coroutines", "async", 50, 5, 6.230}, {"processes", "procs", 50, 5, 5.842},
     {"threads, 50 URLs, 10", "threads", 50, 10, 2.680}, {"coroutines", "async", 50, 10, 2.810}, {"processes", "procs", 50, 10, 3.492},
     {"threads, 50 URLs, 15", "threads", 50, 15, 1.967}, {"coroutines", "async", 50, 15, 2.066}, {"processes", "procs", 50, 15, 2.397},
@@ -69,6 +76,26 @@ const Seed kSeeds[] = {
     {"threads, 200 URLs, 5", "threads", 200, 5, 21.588}, {"coroutines", "async", 200, 5, 20.816}, {"processes", "procs", 200, 5, 23.113},
     {"threads, 200 URLs, 10", "threads", 200, 10, 11.150}, {"coroutines", "async", 200, 10, 10.274}, {"processes", "procs", 200, 10, 13.325},
     {"threads, 200 URLs, 15", "threads", 200, 15, 7.853}, {"coroutines", "async", 200, 15, 7.414}, {"processes", "procs", 200, 15, 9.254}}},
+  // 001's ten most visited domains: aiohttp's gather took 1.62 s, the slowest site.
+  {"001", "Asyncio vs multithreading vs multiprocessing (the top 10 sites)", "check", 0, 2.0, 1.621, true,
+   "the slowest of the 10 takes 1.62 s (its gather); the executors' defaults on 4 CPUs: 8 threads, 4 processes",
+   {{"multithreading_scraper", "threads", 10, 8, 5.100},
+    {"multiprocessing_scraper", "procs", 10, 4, 5.454},
+    {"async_aiohttp_scraper", "async", 10, 10, 1.621},
+    {"async_multiprocessing_scraper: 1 a core", "hybrid", 10, 4, 4.309, 4}}},
+  // 003's API: 6000 pages at 50 took "around 6 minutes for both": 120 rounds of 3 s.
+  {"003", "Multi-threading vs event loop: paging a JSON API with retries (6000 pages)", "pages", 3000, 0, 0, false,
+   "3 s a page (6 minutes at 50 is 120 rounds); a tenth of the pages fail their first try (500, 502, 504). "
+   "It takes 12 minutes, as the seed's did",
+   {{"ThreadPoolExecutor(max_workers=50)", "threads", 6000, 50, 360},
+    {"asyncio, Semaphore(50)", "async", 6000, 50, 360}}},
+  // 004's figures are charts (pictures), not in the text.
+  {"004", "Parallelism shootout: downloading pages to a folder (30 URLs)", "download", 0, 2.0, 30, false,
+   "1 s a page on average (30 s in sequence); 10 workers. The seed's times are in its charts, not its text",
+   {{"sequential", "seq", 30, 1, -1},
+    {"threads", "threads", 30, 10, -1},
+    {"multiprocessing Pool", "procs", 30, 10, -1},
+    {"asyncio", "async", 30, 10, -1}}},
 };
 
 const char* const kAllModels[] = {"seq", "threads", "procs", "async", "hybrid"};
@@ -288,15 +315,26 @@ void write_svg(const std::string& path, const std::vector<Cell>& cells, const st
 
 // --seed: one seed's experiment, its figures beside fanout's and the ideal.
 int run_seed(const Seed& seed, int repeats, const std::string& out, const std::string& self, const std::string& origin_exe) {
-  auto target = [&](int n, int k) { return "/?seed=" + std::string(seed.id) + "&n=" + std::to_string(n) + "&i=" + std::to_string(k); };
+  std::string job = seed.job;
+  size_t row_no = 0;  // 003's flaky pages fail once each: every row its own pages
+  auto target = [&](int n, int k) {
+    std::string q = "seed=" + std::string(seed.id) + "&n=" + std::to_string(n) + "&i=" + std::to_string(k);
+    if (job == "pages") return "/json/" + std::to_string(row_no * 1000000 + size_t(k) + 1) + "?per=3&flaky=1&" + q;
+    if (job == "download") return "/echo/seed-" + std::string(seed.id) + "/page-" + std::to_string(k) + "?" + q;
+    return "/?" + q;
+  };
   LatencyProfile profile{seed.fixed_ms, 0};
   std::vector<std::string> origin_latency = {"--latency", std::to_string(int(seed.fixed_ms))};
   char spec[64] = "";
   if (seed.fixed_ms <= 0) {  // lognormal, scaled so the first row's URLs take `sequential` seconds in a row
     LatencyProfile unit = LatencyProfile::lognormal(1000, 1000 * seed.spread);
-    double sum = 0;
-    for (int k = 0; k < seed.rows[0].urls; k++) sum += latency_ms(unit, target(seed.rows[0].urls, k));
-    double median = 1000 * seed.sequential * 1000 / sum;
+    double sum = 0, slowest = 0;
+    for (int k = 0; k < seed.rows[0].urls; k++) {
+      double l = latency_ms(unit, target(seed.rows[0].urls, k));
+      sum += l;
+      slowest = std::max(slowest, l);
+    }
+    double median = 1000 * seed.target * 1000 / (seed.slowest ? slowest : sum);
     snprintf(spec, sizeof spec, "%.3f,%.3f", median, median * seed.spread);
     double m, p90;
     sscanf(spec, "%lf,%lf", &m, &p90);  // exactly what origin will read
@@ -311,13 +349,15 @@ int run_seed(const Seed& seed, int repeats, const std::string& out, const std::s
   printf("[*] Seed %s: %s\n    on loopback, latency %s%s, median of %d runs\n", seed.id, seed.title,
          seed.fixed_ms > 0 ? ("fixed " + fmt("%.0f", seed.fixed_ms) + " ms").c_str() : "lognormal ",
          seed.fixed_ms > 0 ? "" : (fmt("(median %.0f ms", profile.median_ms) + ", p90 " + fmt("%.0f ms", profile.median_ms * seed.spread) +
-                                   ": " + fmt("%.1f s", seed.sequential) + " in sequence, as the seed's)").c_str(),
+                                   ": " + fmt("%.1f s", seed.target) + (seed.slowest ? " for the slowest)" : " in sequence)")).c_str(),
          repeats);
-  printf("    %-36s %-8s %5s %5s %9s %9s %9s %7s\n", "the seed's program", "fanout", "urls", "-c", "seed", "fanout", "ideal", "/ideal");
+  if (*seed.assumed) printf("    assumed: %s\n", seed.assumed);
+  printf("    %-40s %-8s %5s %5s %9s %9s %9s %7s\n", "the seed's program", "fanout", "urls", "-c", "seed", "fanout", "ideal", "/ideal");
   struct Got { const SeedRow* row; double secs, ideal; };
   std::vector<Got> got;
   int errors = 0;
   for (auto& row : seed.rows) {
+    row_no++;
     std::string list = tmp + "/urls-" + std::to_string(row.urls);
     std::vector<int> lat;
     FILE* f = fopen(list.c_str(), "w");
@@ -328,16 +368,28 @@ int run_seed(const Seed& seed, int repeats, const std::string& out, const std::s
     fclose(f);
     std::vector<double> secs;
     for (int r = 0; r < repeats; r++) {
-      std::string json;
-      run_capture({self, "-m", row.model, "-c", std::to_string(row.c), "--json", "--no-progress", "--timeout", "120", list}, json);
+      std::string json, dir = tmp + "/out";
+      std::vector<std::string> args = {self, "-m", row.model, "-c", std::to_string(row.c), "--json", "--no-progress", "--timeout", "120"};
+      if (row.workers) args.insert(args.end(), {"-w", std::to_string(row.workers)});
+      if (job == "pages")  // the seed's urllib3 Retry and its secret header
+        args.insert(args.end(), {"--merge-json", tmp + "/merged.json", "--retry", "3", "--retry-delay", "0.1", "--retry-on",
+                                 "500,502,504", "-H", "API-Auth-Secret-Key: not-a-real-key"});
+      if (job == "download") args.insert(args.end(), {"-o", dir});
+      args.push_back(list);
+      run_capture(args, json);
       secs.push_back(number_after(json, "seconds"));
       if (json.find("\"errors\": {}") == std::string::npos || number_after(json, "urls") != row.urls) errors++;
+      if (job != "check") {
+        std::string rm = "rm -rf '" + dir + "' '" + tmp + "/merged.json'";
+        if (system(rm.c_str()) != 0) errors++;
+      }
     }
     std::sort(secs.begin(), secs.end());
     Got g{&row, secs[secs.size() / 2], ideal_ms(lat, row.c) / 1000};
     got.push_back(g);
-    printf("    %-36s %-8s %5d %5d %8.1fs %8.3fs %8.3fs %7.2f%s\n", row.program, row.model, row.urls, row.c, row.published, g.secs,
-           g.ideal, g.ideal > 0 ? g.secs / g.ideal : 0, errors ? "  (ERRORS)" : "");
+    printf("    %-40s %-8s %5d %5d %9s %8.3fs %8.3fs %7.2f%s\n", row.program, row.model, row.urls, row.c,
+           row.published < 0 ? "-" : fmt("%.1fs", row.published).c_str(), g.secs, g.ideal, g.ideal > 0 ? g.secs / g.ideal : 0,
+           errors ? "  (ERRORS)" : "");
     fflush(stdout);
     unlink(list.c_str());
   }
@@ -346,7 +398,8 @@ int run_seed(const Seed& seed, int repeats, const std::string& out, const std::s
   std::string csv = "program,model,urls,concurrency,seed_seconds,fanout_seconds,ideal_seconds\n";
   for (auto& g : got)
     csv += std::string(g.row->program) + "," + g.row->model + "," + std::to_string(g.row->urls) + "," + std::to_string(g.row->c) +
-           "," + fmt("%.3f", g.row->published) + "," + fmt("%.3f", g.secs) + "," + fmt("%.3f", g.ideal) + "\n";
+           "," + (g.row->published < 0 ? std::string("") : fmt("%.3f", g.row->published)) + "," + fmt("%.3f", g.secs) + "," +
+           fmt("%.3f", g.ideal) + "\n";
   // The chart: a pair of bars a row (the seed's, grey; fanout's, blue), the
   // ideal as a tick, on an axis of round seconds.
   double most = 0;
@@ -371,8 +424,9 @@ int run_seed(const Seed& seed, int repeats, const std::string& out, const std::s
   for (auto& g : got) {
     svg += "<text x=\"" + std::to_string(left - 8) + "\" y=\"" + std::to_string(y + bar + 4) + "\" text-anchor=\"end\">" +
            std::string(g.row->program) + " (" + g.row->model + ", c=" + std::to_string(g.row->c) + ")</text>\n";
-    svg += "<rect x=\"" + std::to_string(left) + "\" y=\"" + std::to_string(y) + "\" width=\"" + fmt("%.1f", g.row->published * scale) +
-           "\" height=\"" + std::to_string(bar) + "\" fill=\"#aaaaaa\"><title>seed " + fmt("%.1f s", g.row->published) + "</title></rect>\n";
+    svg += "<rect x=\"" + std::to_string(left) + "\" y=\"" + std::to_string(y) + "\" width=\"" + fmt("%.1f", std::max(0.0, g.row->published) * scale) +
+           "\" height=\"" + std::to_string(bar) + "\" fill=\"#aaaaaa\"><title>seed " +
+           (g.row->published < 0 ? std::string("not in its text") : fmt("%.1f s", g.row->published)) + "</title></rect>\n";
     svg += "<rect x=\"" + std::to_string(left) + "\" y=\"" + std::to_string(y + bar) + "\" width=\"" + fmt("%.1f", std::max(1.0, g.secs * scale)) +
            "\" height=\"" + std::to_string(bar) + "\" fill=\"#1f77b4\"><title>fanout " + fmt("%.3f s", g.secs) + "</title></rect>\n";
     double ix = left + g.ideal * scale;
@@ -425,7 +479,7 @@ int bench_main(int argc, char** argv) {
       std::string id = val();
       for (auto& sd : kSeeds)
         if (id == sd.id) seed = &sd;
-      if (!seed) usage("--seed takes 002 or 000 (the seeds whose figures are published and whose jobs fanout has), not \"" + id + "\"");
+      if (!seed) usage("--seed takes 000, 001, 002, 003 or 004, not \"" + id + "\"");
       repeats = 1;  // one run of each, as the seeds did; --repeats after it says otherwise
     } else if (a == "--latency") latency = val();
     else if (a == "--repeats") repeats = std::max(1, atoi(val()));
