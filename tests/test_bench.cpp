@@ -125,3 +125,32 @@ TEST_CASE("man: tools/fanout.1 renders without warnings and covers every option 
   }
   CHECK(options > 40);
 }
+
+// --seed: a seed's experiment as published, its figures beside fanout's.
+TEST_CASE("bench: --seed 001 prints the seed's figures beside fanout's and the ideal, and writes its CSV and SVG") {
+  std::string out = t::temp_dir() + "/seed";
+  mkdir(out.c_str(), 0755);
+  t::Ran r = t::fanout({"bench", "--seed", "001", "--out", out});
+  REQUIRE(r.status == 0);
+  CHECK(r.out.find("[*] Seed 001: ") == 0);
+  CHECK(r.out.find("    assumed: ") != std::string::npos);
+  for (const char* fig : {" 5.1s ", " 5.5s ", " 1.6s ", " 4.3s "}) CHECK(r.out.find(fig) != std::string::npos);
+  std::string csv, svg;
+  REQUIRE(t::read_file(out + "/seed-001.csv", csv));
+  REQUIRE(t::read_file(out + "/seed-001.svg", svg));
+  std::vector<std::string> rows;
+  for (size_t at = 0, nl; (nl = csv.find('\n', at)) != std::string::npos; at = nl + 1) rows.push_back(csv.substr(at, nl - at));
+  REQUIRE(rows.size() == 5);
+  CHECK(rows[0] == "program,model,urls,concurrency,seed_seconds,fanout_seconds,ideal_seconds");
+  for (size_t i = 1; i < rows.size(); i++) {
+    double fanout_s = std::stod(rows[i].substr(rows[i].rfind(',', rows[i].rfind(',') - 1) + 1));
+    double ideal_s = std::stod(rows[i].substr(rows[i].rfind(',') + 1));
+    INFO(rows[i]);
+    CHECK(fanout_s >= ideal_s - 0.002);  // nobody beats the best schedule of the same latencies
+    CHECK(fanout_s <= ideal_s * 1.25 + 0.1);  // a loose bound: this is a test, make bench has the tight one
+  }
+  CHECK(svg.find("<svg") != std::string::npos);
+  t::Ran bad = t::fanout({"bench", "--seed", "999"});
+  CHECK(bad.status == 2);
+  CHECK(bad.err.find("--seed takes 000, 001, 002, 003 or 004, not \"999\"") != std::string::npos);
+}
