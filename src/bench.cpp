@@ -212,12 +212,6 @@ std::string fmt(const char* f, double v) {
   return b;
 }
 
-// Round steps for an axis: 1, 2 or 5 times a power of ten, about five of them.
-double nice_step(double max) {
-  double raw = std::max(max, 1e-9) / 5, p = std::pow(10, std::floor(std::log10(raw)));
-  return raw <= p ? p : raw <= 2 * p ? 2 * p : raw <= 5 * p ? 5 * p : 10 * p;
-}
-
 void write_svg(const std::string& path, const std::vector<Cell>& cells, const std::vector<int>& urls,
                const std::vector<int>& conc, const std::vector<std::string>& models, const std::string& profile) {
   const int W = 900, panel_h = 240, top = 50;
@@ -248,7 +242,7 @@ void write_svg(const std::string& path, const std::vector<Cell>& cells, const st
     for (size_t g = 0; g < groups.size(); g++)
       for (auto& m : models) vmax = std::max(vmax, value(g, m));
     if (vmax <= 0) vmax = 1;
-    double step = nice_step(vmax);
+    double step = round_step(vmax, 5);
     int ticks = int(std::ceil(vmax / step - 1e-9));
     vmax = step * ticks;  // the axis ends on a round tick
     int x0 = 90, plot_w = W - 110, plot_h = panel_h - 40;
@@ -408,7 +402,7 @@ int run_seed(const Seed& seed, int repeats, const std::string& out, const std::s
   // ideal as a tick, on an axis of round seconds.
   double most = 0;
   for (auto& g : got) most = std::max({most, g.row->published, g.secs, g.ideal});
-  double step = nice_step(most), top = std::ceil(most / step) * step;
+  double step = round_step(most, 5), top = std::ceil(most / step) * step;
   const int left = 360, W = 960, bar = 11, gap = 10, head = 60;
   int H = head + int(got.size()) * (2 * bar + gap) + 50;
   double scale = double(W - left - 30) / top;

@@ -260,19 +260,10 @@ void parse_input(std::string_view text, std::vector<Request>& out) {
   for (Request r; src->next(r);) out.push_back(r);
 }
 
-// FNV-1a, 64 bits: stable across runs, machines and shards.
-static uint64_t fnv(uint64_t h, std::string_view s) {
-  for (unsigned char c : s) h = (h ^ c) * 1099511628211ULL;
-  return h;
-}
-
-uint64_t request_key(uint32_t line, std::string_view text) {
-  return fnv(fnv(14695981039346656037ULL, std::to_string(line) + "\t"), text);
-}
+uint64_t request_key(uint32_t line, std::string_view text) { return fnv1a(text, fnv1a(std::to_string(line) + "\t")); }
 
 uint32_t shard_of(const Request& rq, uint32_t n) {
-  std::string_view by = rq.error.empty() ? std::string_view(rq.url.host) : std::string_view(rq.text);
-  return uint32_t(fnv(14695981039346656037ULL, by) % n);
+  return uint32_t(fnv1a(rq.error.empty() ? std::string_view(rq.url.host) : std::string_view(rq.text)) % n);
 }
 
 }  // namespace fanout

@@ -157,8 +157,7 @@ std::string timeline_svg(const Run& run, int64_t t0) {
   // times, in input order, on the best schedule of c slots (what a model
   // with no cost of its own would reach).
   double span = double(end - t0) / 1e9;
-  double raw = std::max(span, 1e-6) / 8, p = std::pow(10, std::floor(std::log10(raw)));
-  double step = raw <= p ? p : raw <= 2 * p ? 2 * p : raw <= 5 * p ? 5 * p : 10 * p;
+  double step = round_step(span, 8);
   int axis = y + 6;
   for (double t = 0; t <= span + step / 1000; t += step) {
     double x = left + t * 1e9 * scale;

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "fanout/url.hpp"
@@ -40,6 +41,12 @@ struct Request {
 // same clock in every thread and forked worker); 0 where it never got.
 enum Phase { kStart, kDns, kConnect, kTls, kSent, kFirstByte, kEnd, kPhases };
 int64_t now_ns();
+
+// FNV-1a, 64 bits: the same on every run, machine and shard.
+inline uint64_t fnv1a(std::string_view s, uint64_t h = 14695981039346656037ULL) {
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ULL;
+  return h;
+}
 
 struct Result {
   uint32_t line = 0;

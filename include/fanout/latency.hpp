@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "fanout/core.hpp"
+
 namespace fanout {
 
 struct LatencyProfile {
@@ -25,15 +27,20 @@ struct LatencyProfile {
 // Whole milliseconds, as origin waits them.
 inline int latency_ms(const LatencyProfile& p, std::string_view target) {
   if (p.sigma <= 0) return int(p.median_ms + 0.5);
-  uint64_t h = 14695981039346656037ULL;  // FNV-1a, then splitmix64 to spread it
-  for (unsigned char c : target) h = (h ^ c) * 1099511628211ULL;
-  h += 0x9e3779b97f4a7c15ULL;
+  uint64_t h = fnv1a(target) + 0x9e3779b97f4a7c15ULL;  // then splitmix64, to spread it
   h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
   h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
   h ^= h >> 31;
   double u1 = (double(h >> 40) + 0.5) / 16777216.0, u2 = (double(h & 0xffffff) + 0.5) / 16777216.0;
   double z = std::sqrt(-2 * std::log(u1)) * std::cos(6.283185307179586 * u2);  // Box-Muller
   return int(p.median_ms * std::exp(p.sigma * z) + 0.5);
+}
+
+// Round steps for an axis: 1, 2 or 5 times a power of ten, about `ticks`
+// of them up to max (the bench chart, the seed chart, the trace timeline).
+inline double round_step(double max, int ticks) {
+  double raw = std::max(max, 1e-9) / ticks, p = std::pow(10, std::floor(std::log10(raw)));
+  return raw <= p ? p : raw <= 2 * p ? 2 * p : raw <= 5 * p ? 5 * p : 10 * p;
 }
 
 // The best a model with no overhead can do: requests started in input
