@@ -174,6 +174,7 @@ const char* ResponseParser::check_status_line(const char* p, size_t n) {
     if (p[i] < '0' || p[i] > '9') return "bad status code";
   status_ = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
   if (n > 12 && p[12] != ' ') return "bad status code";
+  if (status_ < 100) return "unsupported status code (below 100)";  // curl: "Unsupported response code"
   for (size_t i = 13; i < n; i++)
     if (bad_text(p[i])) return "control character in reason phrase";
   return nullptr;
@@ -291,11 +292,18 @@ ResponseParser::Step ResponseParser::feed_chunked(const char* p, size_t n, BodyF
           chunk_ = c_ext_name_start;
         } else if (c == '\r') {
           chunk_ = c_size_lf;
+        } else if (c == ' ' || c == '\t') {
+          chunk_ = c_size_ws;  // BWS before an extension (RFC 9112 7.1.1)
         } else {
           return fail("bad chunk size", i);
         }
         break;
+      case c_size_ws:  // after BWS only another extension may come
+        if (c == ';') chunk_ = c_ext_name_start;
+        else if (c != ' ' && c != '\t') return fail("bad chunk size", i);
+        break;
       case c_ext_name_start:
+        if (c == ' ' || c == '\t') break;  // BWS after ';'
         if (!is_tchar(c)) return fail("bad chunk extension", i);
         chunk_ = c_ext_name;
         break;
@@ -303,9 +311,16 @@ ResponseParser::Step ResponseParser::feed_chunked(const char* p, size_t n, BodyF
         if (c == '=') chunk_ = c_ext_value_start;
         else if (c == ';') chunk_ = c_ext_name_start;
         else if (c == '\r') chunk_ = c_size_lf;
+        else if (c == ' ' || c == '\t') chunk_ = c_ext_name_ws;
         else if (!is_tchar(c)) return fail("bad chunk extension", i);
         break;
+      case c_ext_name_ws:  // BWS before '=' or the next ';'
+        if (c == '=') chunk_ = c_ext_value_start;
+        else if (c == ';') chunk_ = c_ext_name_start;
+        else if (c != ' ' && c != '\t') return fail("bad chunk extension", i);
+        break;
       case c_ext_value_start:
+        if (c == ' ' || c == '\t') break;  // BWS after '='
         if (c == '"') chunk_ = c_ext_quoted;
         else if (is_tchar(c)) chunk_ = c_ext_token;
         else return fail("bad chunk extension", i);
@@ -313,6 +328,7 @@ ResponseParser::Step ResponseParser::feed_chunked(const char* p, size_t n, BodyF
       case c_ext_token:
         if (c == ';') chunk_ = c_ext_name_start;
         else if (c == '\r') chunk_ = c_size_lf;
+        else if (c == ' ' || c == '\t') chunk_ = c_size_ws;
         else if (!is_tchar(c)) return fail("bad chunk extension", i);
         break;
       case c_ext_quoted:
@@ -327,6 +343,7 @@ ResponseParser::Step ResponseParser::feed_chunked(const char* p, size_t n, BodyF
       case c_ext_after_quote:
         if (c == ';') chunk_ = c_ext_name_start;
         else if (c == '\r') chunk_ = c_size_lf;
+        else if (c == ' ' || c == '\t') chunk_ = c_size_ws;
         else return fail("bad chunk extension", i);
         break;
       case c_size_lf:

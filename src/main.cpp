@@ -365,6 +365,8 @@ int main(int argc, char** argv) {
   if (argc > 1 && std::string(argv[1]) == "merge") return merge_main(argc - 1, argv + 1);
   Config cfg = parse_args(argc, argv);
   signal(SIGPIPE, SIG_IGN);  // pipes to dead workers; sockets use MSG_NOSIGNAL
+  std::string fit = fit_fd_limit(cfg);  // once, before anything is opened
+  if (!fit.empty()) fprintf(stderr, "fanout: %s\n", fit.c_str());
   stop::install(cfg.grace);
 
   std::string err;

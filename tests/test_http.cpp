@@ -135,6 +135,10 @@ TEST_CASE("http: responses that parse") {
      "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
      "5;a=b;c=\"q;\\\"x\"\r\nhello\r\n1\r\n!\r\n0;last\r\nX-Trailer: 1\r\nY: 2\r\n\r\n",
      false, {{200, "hello!", true}}},
+    {"chunk extensions with BWS (RFC 9112 7.1.1, as curl)",
+     "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+     "5 ;name=value\r\nhello\r\n1\t; a = b ;c\r\n!\r\n2;q=\"x\" ;r\r\n!!\r\n0\r\n\r\n",
+     false, {{200, "hello!!!", true}}},
     {"close-delimited", "HTTP/1.0 200 OK\r\n\r\nuntil the end", false, {{200, "until the end", true}}},
     {"HEAD ignores Content-Length", "HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n", true, {{200, "", true}}},
     {"204 has no body", "HTTP/1.1 204 No Content\r\nContent-Length: 7\r\n\r\n", false, {{204, "", true}}},
@@ -197,6 +201,12 @@ TEST_CASE("http: responses that are errors") {
     {"not HTTP", "SSH-2.0-OpenSSH\r\n", "response does not start with HTTP/"},
     {"bad version", "HTTP/2.0 200 OK\r\n\r\n", "unsupported HTTP version"},
     {"bad status", "HTTP/1.1 20x OK\r\n\r\n", "bad status code"},
+    {"status 000", "HTTP/1.1 000 Nothing\r\nContent-Length: 0\r\n\r\n", "unsupported status code (below 100)"},
+    {"status 099", "HTTP/1.1 099 Early\r\nContent-Length: 0\r\n\r\n", "unsupported status code (below 100)"},
+    {"space after a chunk size, then not ';'", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5 x\r\nhello\r\n0\r\n\r\n",
+     "bad chunk size"},
+    {"space after a chunk size, then CRLF", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5 \r\nhello\r\n0\r\n\r\n",
+     "bad chunk size"},
     {"101 headers", [] {
        std::string s = "HTTP/1.1 200 OK\r\n";
        for (int i = 0; i < 101; i++) s += "X: v\r\n";

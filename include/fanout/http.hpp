@@ -82,7 +82,7 @@ class ResponseParser {
 
   enum State { s_head, s_body, s_done, s_error };
   enum Chunk {
-    c_size, c_size_more, c_ext_name_start, c_ext_name, c_ext_value_start, c_ext_token,
+    c_size, c_size_more, c_size_ws, c_ext_name_start, c_ext_name, c_ext_name_ws, c_ext_value_start, c_ext_token,
     c_ext_quoted, c_ext_escape, c_ext_after_quote, c_size_lf, c_data, c_data_cr, c_data_lf,
     c_trailer_start, c_trailer_line, c_trailer_lf, c_end_lf
   };

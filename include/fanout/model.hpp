@@ -110,6 +110,12 @@ struct Model {
   bool (*run)(Run& run, std::string& err);
 };
 const Model* find_model(std::string_view name);
+// hybrid's -w: as given, or the CPUs this process may use; at most -c.
+size_t hybrid_workers(const Config& cfg);
+// Raises the soft limit of open files to the hard one; where that is still
+// short of what the model needs for -c, lowers cfg.concurrency (and hybrid's
+// -w) to fit, and says so (empty: it fits).
+std::string fit_fd_limit(Config& cfg);
 std::string model_names();  // "seq, threads, procs"
 
 bool run_seq(Run& run, std::string& err);

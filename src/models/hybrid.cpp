@@ -99,13 +99,9 @@ Task read_work(PipeFeed& f) {
 }  // namespace
 
 bool run_hybrid(Run& run, std::string& err) {
-  // The CPUs this process may run on (taskset, cpusets), not all there are.
-  cpu_set_t set;
-  int cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
-  size_t w = size_t(run.cfg.workers > 0 ? run.cfg.workers : cpus > 0 ? cpus : 1);
+  size_t w = hybrid_workers(run.cfg);
   // Worker k runs inflight(k) at once (with -c 5 over 2 workers: 3 and 2).
   size_t c = size_t(run.cfg.concurrency);
-  w = std::max<size_t>(1, std::min(w, c));
   auto inflight = [&](size_t k) { return std::max<size_t>(1, c / w + (k < c % w ? 1 : 0)); };
   auto most_ahead = [&](size_t k) { return 4 * inflight(k) + 64; };
 

@@ -1,4 +1,5 @@
 #include "fanout/model.hpp"
+#include <sched.h>
 #include <sys/resource.h>
 
 #include <cerrno>
@@ -31,6 +32,45 @@ std::string model_names() {
   std::string s;
   for (auto& m : kModels) s += std::string(s.empty() ? "" : ", ") + m.name;
   return s;
+}
+
+size_t hybrid_workers(const Config& cfg) {
+  // The CPUs this process may run on (taskset, cpusets), not all there are.
+  cpu_set_t set;
+  int cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+  size_t w = size_t(cfg.workers > 0 ? cfg.workers : cpus > 0 ? cpus : 1);
+  return std::max<size_t>(1, std::min(w, size_t(cfg.concurrency)));
+}
+
+// Open files: what a model needs a slot (threads: the socket and the
+// thread's own c-ares socket; async: the socket; procs: the parent's two
+// pipes a worker; hybrid: a worker's share of sockets, and the parent's
+// pipes), and a reserve for stdio, the input, --results, the poller, c-ares
+// and the CA file.
+std::string fit_fd_limit(Config& cfg) {
+  constexpr long kReserve = 32;
+  rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || cfg.model == "seq") return "";
+  rlim_t most = std::min<rlim_t>(rl.rlim_max, 1 << 20);  // Linux' nr_open
+  if (rl.rlim_cur < most) {
+    rlimit up = rl;
+    up.rlim_cur = most;
+    if (setrlimit(RLIMIT_NOFILE, &up) == 0) rl = up;
+  }
+  long room = std::max<long>(1, long(rl.rlim_cur) - kReserve), c = cfg.concurrency, fit = c;
+  if (cfg.model == "threads") fit = room / 2;
+  else if (cfg.model == "async") fit = room;
+  else if (cfg.model == "procs") fit = room / 2;
+  else if (cfg.model == "hybrid") {
+    long w = long(hybrid_workers(cfg));
+    if (2 * w > room) cfg.workers = int(w = std::max<long>(1, room / 2));
+    fit = w * room;  // each worker's share, in its own process
+  }
+  fit = std::max<long>(1, fit);
+  if (c <= fit) return "";
+  cfg.concurrency = int(fit);
+  return "-c " + std::to_string(c) + " needs more open files than the limit of " + std::to_string(rl.rlim_cur) +
+         " (ulimit -n; the hard limit is " + std::to_string(rl.rlim_max) + "): running with -c " + std::to_string(fit);
 }
 
 Run::~Run() {
