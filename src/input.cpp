@@ -102,11 +102,16 @@ std::unique_ptr<Source> Source::file(const std::string& path, std::string& err) 
     err = sys::describe("open(" + path + ")", errno);
     return nullptr;
   }
+  struct stat st;
+  if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+    err = sys::describe("open(" + path + ")", EISDIR);
+    if (fd) sys::close(fd);
+    return nullptr;
+  }
   std::unique_ptr<Source> s(new Source);
   s->fd_ = fd;
   s->path_ = path;
-  struct stat st;
-  s->regular_ = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+  s->regular_ = S_ISREG(st.st_mode);
   return s;
 }
 
@@ -140,11 +145,15 @@ Source::Take Source::line(std::string& out, bool block) {
     return Take::got;
   }
   for (;;) {
-    size_t nl = buf_.find('\n', pos_);
-    if (nl != std::string::npos || (eof_ && pos_ < buf_.size())) {
+    // A line ends at LF, CRLF or a lone CR (old Mac files): a CR at the end
+    // of what is read waits for the next byte, which may be its LF.
+    size_t nl = buf_.find_first_of("\r\n", pos_);
+    bool cr_last = nl != std::string::npos && buf_[nl] == '\r' && nl + 1 == buf_.size() && !eof_;
+    if ((nl != std::string::npos && !cr_last) || (eof_ && pos_ < buf_.size())) {
       size_t end = nl == std::string::npos ? buf_.size() : nl;
       out.assign(buf_, pos_, end - pos_);
-      pos_ = end + 1;
+      pos_ = end + 1 + (end + 1 < buf_.size() && buf_[end] == '\r' && buf_[end + 1] == '\n');
+      if (line_ == 0 && out.compare(0, 3, "\xEF\xBB\xBF") == 0) out.erase(0, 3);  // a UTF-8 BOM is no part of a URL
       return Take::got;
     }
     if (eof_) return Take::end;
@@ -247,7 +256,9 @@ uint64_t Source::count_ahead() const {
   for (ssize_t got; (got = sys::read(fd, chunk, sizeof chunk)) > 0;) {
     part.append(chunk, size_t(got));
     size_t at = 0;
-    for (size_t nl; (nl = part.find('\n', at)) != std::string::npos; at = nl + 1) one(std::string_view(part).substr(at, nl - at));
+    // (CRLF makes an empty line between: skipped, as blank lines are.)
+    for (size_t nl; (nl = part.find_first_of("\r\n", at)) != std::string::npos; at = nl + 1)
+      one(std::string_view(part).substr(at, nl - at));
     part.erase(0, at);
   }
   one(part);

@@ -150,7 +150,7 @@ std::string unescape(std::string_view q) {
       case 'u': {
         unsigned cp = unsigned(std::stoul(std::string(q.substr(i + 1, 4)), nullptr, 16));
         i += 4;
-        if (cp < 0x80) {
+        if (cp <= 0xff) {  // fanout writes a byte that is not UTF-8 as \u00XX: it is that byte
           o += char(cp);
         } else if (cp < 0x800) {
           o += char(0xc0 | (cp >> 6));

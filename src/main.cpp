@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fcntl.h>
 #include <getopt.h>
 #include <unistd.h>
 
@@ -329,6 +330,14 @@ Config parse_args(int argc, char** argv) {
   return cfg;
 }
 
+// The summary, and --out/--merge-json or --results when they are '-': a
+// full disk or a closed pipe is an error, not exit 0.
+bool stdout_ok() {
+  if (fflush(stdout) == 0 && !ferror(stdout)) return true;
+  fprintf(stderr, "fanout: stdout: write failed: %s\n", strerror(errno));
+  return false;
+}
+
 // The input: a file, stdin, or --pages; less another shard's lines and,
 // with --resume, the lines the journal has already.
 std::unique_ptr<Source> open_input(const Config& cfg, std::vector<uint64_t>& done, std::string& err) {
@@ -363,6 +372,19 @@ std::unique_ptr<Source> open_input(const Config& cfg, std::vector<uint64_t>& don
 int main(int argc, char** argv) {
   if (argc > 1 && std::string(argv[1]) == "bench") return bench_main(argc - 1, argv + 1);
   if (argc > 1 && std::string(argv[1]) == "merge") return merge_main(argc - 1, argv + 1);
+  // A closed standard fd would be handed to the first file opened (the
+  // summary written into --results, say): /dev/null takes its place, and a
+  // closed stdout is refused, for the summary goes there.
+  bool no_stdout = false;
+  for (int fd = 0; fd <= 2; fd++)
+    if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+      no_stdout |= fd == 1;
+      if (open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) != fd) return 1;
+    }
+  if (no_stdout) {
+    fprintf(stderr, "fanout: stdout is closed: the summary goes there (> /dev/null drops it)\n");
+    return 1;
+  }
   Config cfg = parse_args(argc, argv);
   signal(SIGPIPE, SIG_IGN);  // pipes to dead workers; sockets use MSG_NOSIGNAL
   std::string fit = fit_fd_limit(cfg);  // once, before anything is opened
@@ -387,6 +409,11 @@ int main(int argc, char** argv) {
   Run run(cfg, *src, *job);
   if (!run.open_journal(err)) {
     fprintf(stderr, "fanout: %s\n", err.c_str());
+    return 1;
+  }
+  FILE* trace = nullptr;  // every output is opened before the run: a bad path is found now
+  if (!cfg.trace.empty() && !(trace = fopen(cfg.trace.c_str(), "w"))) {
+    fprintf(stderr, "fanout: --trace %s: %s\n", cfg.trace.c_str(), strerror(errno));
     return 1;
   }
   const Model* model = find_model(cfg.model);
@@ -418,7 +445,7 @@ int main(int argc, char** argv) {
   if (cfg.json) print_json(out, run, seconds, cost);
   else print_summary(out, run, seconds);
   print_cost(stderr, run, cost);
-  if (!cfg.trace.empty() && !write_trace(cfg.trace, run, t0, err)) {
+  if (trace && !write_trace(trace, cfg.trace, run, t0, err)) {
     fprintf(stderr, "fanout: %s\n", err.c_str());
     return 1;
   }
@@ -437,9 +464,9 @@ int main(int argc, char** argv) {
             (unsigned long long)run.tally.results, (unsigned long long)run.tally.cancelled,
             cfg.results.empty() ? "with --results FILE, --resume would finish the rest"
                                 : ("--resume --results " + cfg.results + " finishes the rest").c_str());
-    fflush(nullptr);
-    _exit(128 + sig);
+    _exit(stdout_ok() ? 128 + sig : 1);
   }
+  if (!stdout_ok()) return 1;
   // --fail: curl's 22 ("HTTP page not retrieved") when any line failed.
   return cfg.fail && run.tally.failed ? 22 : 0;
 }

@@ -10,9 +10,40 @@
 
 namespace fanout {
 
+namespace {
+
+// The length of the valid UTF-8 sequence at s[i], or 0 (RFC 3629: no
+// overlong forms, no surrogates, nothing past U+10FFFF).
+size_t utf8_len(std::string_view s, size_t i) {
+  unsigned char c = (unsigned char)s[i];
+  size_t n = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+  if (!n || i + n > s.size()) return 0;
+  unsigned char d = (unsigned char)s[i + 1];
+  if ((c == 0xe0 && d < 0xa0) || (c == 0xed && d > 0x9f) || (c == 0xf0 && d < 0x90) || (c == 0xf4 && d > 0x8f)) return 0;
+  for (size_t k = 1; k < n; k++)
+    if (((unsigned char)s[i + k] & 0xc0) != 0x80) return 0;
+  return n;
+}
+
+}  // namespace
+
+// Valid JSON whatever the bytes: UTF-8 passes through, and a byte that is not
+// part of valid UTF-8 is \u00XX (json::flat_object reads that back as the byte).
 std::string json_string(std::string_view s) {
   std::string o = "\"";
-  for (unsigned char c : s) {
+  for (size_t i = 0; i < s.size(); i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c >= 0x80) {
+      if (size_t n = utf8_len(s, i)) {
+        o.append(s.substr(i, n));
+        i += n - 1;
+      } else {
+        char b[8];
+        snprintf(b, sizeof b, "\\u%04x", c);
+        o += b;
+      }
+      continue;
+    }
     switch (c) {
       case '"': o += "\\\""; break;
       case '\\': o += "\\\\"; break;
@@ -25,7 +56,7 @@ std::string json_string(std::string_view s) {
           snprintf(b, sizeof b, "\\u%04x", c);
           o += b;
         } else {
-          o += char(c);  // UTF-8 passes through; invalid bytes too (input is bytes)
+          o += char(c);
         }
     }
   }

@@ -185,12 +185,12 @@ std::string timeline_svg(const Run& run, int64_t t0) {
 
 }  // namespace
 
-bool write_trace(const std::string& path, const Run& run, Clock::time_point t0, std::string& err) {
+bool write_trace(FILE* f, const std::string& path, const Run& run, Clock::time_point t0, std::string& err) {
   int64_t start = std::chrono::duration_cast<std::chrono::nanoseconds>(t0.time_since_epoch()).count();
   bool svg = path.size() > 4 && path.compare(path.size() - 4, 4, ".svg") == 0;
   std::string text = svg ? timeline_svg(run, start) : chrome_json(run, start);
-  FILE* f = fopen(path.c_str(), "w");
-  if (!f || fwrite(text.data(), 1, text.size(), f) != text.size() || fclose(f) != 0) {
+  bool wrote = fwrite(text.data(), 1, text.size(), f) == text.size();
+  if (fclose(f) != 0 || !wrote) {
     err = "--trace " + path + ": " + strerror(errno);
     return false;
   }

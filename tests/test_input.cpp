@@ -19,3 +19,18 @@ TEST_CASE("input: comments, blanks, CRLF and bad lines keep their line numbers")
   CHECK(r[6].line == 9);
   CHECK(r[6].url.host == "e");
 }
+
+TEST_CASE("input: LF, CRLF and lone CR all end a line; a UTF-8 BOM is not part of the first URL") {
+  std::vector<fanout::Request> r;
+  fanout::parse_input("\xEF\xBB\xBFhttp://a/\rhttp://b/\r\nhttp://c/\n\rhttp://d/", r);
+  REQUIRE(r.size() == 4);
+  CHECK(r[0].error == "");
+  CHECK(r[0].url.host == "a");
+  CHECK(r[0].line == 1);
+  CHECK(r[1].url.host == "b");
+  CHECK(r[1].line == 2);
+  CHECK(r[2].url.host == "c");
+  CHECK(r[2].line == 3);
+  CHECK(r[3].url.host == "d");
+  CHECK(r[3].line == 5);  // "\n\r": an empty line 4 between them
+}
