@@ -65,8 +65,13 @@ TEST_CASE("tls: verified with --cacert, refused without, and every failure says 
           "tls: localhost: certificate verify failed: certificate may not be used by a server for this key exchange (key usage)");
   }
   {
-    std::vector<std::string> bad = {"--cacert", "/nonexistent/ca.pem"};
-    CHECK(fetch_one(bad, "https://127.0.0.1:1/") == "connect(127.0.0.1:1): ECONNREFUSED (Connection refused)");
+    // A CA file that is not there, against a server that is: the handshake
+    // is what fails, and says which file (issue 10: it used to be a closed
+    // port, so the file was never read).
+    t::Origin o({}, d + "/server.crt", d + "/server.key");
+    std::vector<std::string> bad = resolve(o);
+    bad.insert(bad.end(), {"--cacert", "/nonexistent/ca.pem"});
+    CHECK(fetch_one(bad, o.tls_url("/")) == "tls: CA certificates: stat(/nonexistent/ca.pem): ENOENT (No such file or directory)");
   }
 }
 
