@@ -25,6 +25,20 @@ constexpr bool kTsan = true;
 #else
 constexpr bool kTsan = false;
 #endif
+// Built with AddressSanitizer: its runtime makes syscalls of its own, and
+// LeakSanitizer cannot run under ptrace (strace).
+#if defined(__SANITIZE_ADDRESS__)
+#define T_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define T_ASAN 1
+#endif
+#endif
+#ifdef T_ASAN
+constexpr bool kAsan = true;
+#else
+constexpr bool kAsan = false;
+#endif
 // A public test suite from ../shared/corpora is missing: a skip on a
 // developer's machine, a failure under CI (CI=true), where it must be.
 void no_corpus(const std::string& what);
