@@ -20,6 +20,9 @@
 //   /echo/ANYTHING                 200; the body is the request-target
 //   /json/N?per=K[&flaky=1]        a JSON array of K objects {"page": N, "item": i};
 //       flaky: pages with N % 10 == 3 fail their first request (500/502/504)
+//   /unasked?status=S              200 "ok", then at once, unasked, a second
+//       response with status S on the same kept-alive connection
+//   /blanks/N                      N bytes of CRLF before the status line
 //   /stats[?reset=1]               {"open": N, "max_open": M}: connections open
 //       now (this one too) and the most at once (reset: from now)
 // --idle-close: close a keep-alive connection idle that long, as real
@@ -183,6 +186,7 @@ Response route(const std::string& head, const Settings& set) {
   uint64_t bytes = 3;  // a short generated body, as for any other path
   bool eof = false;
   std::string location, extra, body_text;
+  std::string before, after;  // bytes before the status line, and after the response (faults)
   resp.delay_ms = latency_ms(set.latency, target);  // the same for this URL in every run
   if (path == "/") {
   } else if (path.rfind("/status/", 0) == 0 && number(path.substr(8), n) && n >= 200 && n <= 599) {
@@ -224,6 +228,14 @@ Response route(const std::string& head, const Settings& set) {
         body_text += (i ? ", " : "") + std::string("{\"page\": ") + std::to_string(n) + ", \"item\": " + std::to_string(i) + "}";
       body_text += "]\n";
     }
+  } else if (path == "/unasked") {
+    uint64_t s = 0;
+    body_text = "ok";
+    after = "HTTP/1.1 " + std::string(number(param("status"), s) && s >= 100 && s <= 599 ? std::to_string(s) : "408") +
+            " Unasked\r\nContent-Length: 0\r\n\r\n";
+  } else if (path.rfind("/blanks/", 0) == 0 && number(path.substr(8), n) && n <= 1000000) {
+    before.assign(size_t(n / 2) * 2, '\n');
+    for (size_t k = 0; k < before.size(); k += 2) before[k] = '\r';
   } else if (path == "/stats") {
     if (param("reset") == "1") g_max_open = g_open;
     body_text = "{\"open\": " + std::to_string(g_open) + ", \"max_open\": " + std::to_string(g_max_open) + "}\n";
@@ -240,7 +252,7 @@ Response route(const std::string& head, const Settings& set) {
     status = 404;
   }
   std::string& h = resp.head;
-  h = "HTTP/1.1 " + std::to_string(status) + " " + reason(status) + "\r\n";
+  h = before + "HTTP/1.1 " + std::to_string(status) + " " + reason(status) + "\r\n";
   h += "Server: fanout-origin\r\nContent-Type: text/plain\r\n";
   if (!location.empty()) h += "Location: " + location + "\r\n";
   h += extra;
@@ -249,6 +261,7 @@ Response route(const std::string& head, const Settings& set) {
     if (resp.close) h += "Connection: close\r\n";
     h += "\r\n";
     if (!head_only) h += body_text;
+    h += after;
     resp.body = 0;
     return resp;
   }
