@@ -1,3 +1,4 @@
+#include <doctest/doctest.h>
 #include <algorithm>
 #include "proc.hpp"
 
@@ -113,6 +114,12 @@ std::vector<pid_t> children(pid_t pid) {
     while (in >> c) out.push_back(c);
   }
   return out;
+}
+
+tj::Value origin_stats(const Origin& o, const std::string& query) {
+  Ran r = fanout({"-m", "seq", "--out", "-", "-"}, o.url("/stats" + query) + "\n");
+  REQUIRE(r.status == 0);
+  return tj::parse(r.out);
 }
 
 std::string certs() {

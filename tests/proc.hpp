@@ -34,6 +34,10 @@ pid_t spawn(const std::vector<std::string>& args, const std::string& in_path, co
 int wait_exit(pid_t pid);
 std::vector<pid_t> children(pid_t pid);
 
+// origin's /stats (connections open now, and the most at once), fetched by
+// fanout; "?reset=1" starts the count again.
+tj::Value origin_stats(const Origin& o, const std::string& query = "");
+
 std::string certs();     // makes the test PKI once (build/certgen); returns its dir
 int free_port();         // a loopback port nothing listens on
 std::vector<tj::Value> jsonl(const std::string& path);

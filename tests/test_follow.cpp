@@ -148,24 +148,19 @@ TEST_CASE("rate: --rate spaces request starts across all workers of every model"
 // procs and hybrid workers each keep a pool of their own: N each.
 TEST_CASE("per-host: --per-host holds while requests are retried, in every model") {
   t::Origin o;
-  auto stats = [&](const std::string& q) {
-    t::Ran r = t::fanout({"-m", "seq", "--out", "-", "-"}, o.url("/stats" + q) + "\n");
-    REQUIRE(r.status == 0);
-    return tj::parse(r.out);
-  };
   const std::map<std::string, int> workers = {{"seq", 1}, {"threads", 1}, {"procs", 4}, {"async", 1}, {"hybrid", 2}};
   for (const char* model : kModels) {
     INFO("model " << std::string(model));
     std::string m = model, list;
     for (int i = 0; i < 40; i++) list += o.url("/flaky/ph-" + m + std::to_string(i) + "?fail=1&status=503") + "\n";
-    stats("?reset=1");
+    t::origin_stats(o, "?reset=1");
     auto v = run({"-m", model, "--per-host", "2", "--retry", "2", "--retry-delay", "0.01"}, list, "per-host-" + m);
     REQUIRE(v.size() == 40);
     for (auto& r : v) {
       CHECK(r["http_code"].num == 200);
       CHECK(r["num_retries"].num == 1);
     }
-    int most = int(stats("")["max_open"].num);
+    int most = int(t::origin_stats(o)["max_open"].num);
     CHECK(most >= 1);
     CHECK(most <= 2 * workers.at(m));  // (-c 4: procs has 4 workers, hybrid -w 2)
   }

@@ -66,18 +66,13 @@ TEST_CASE("limits: ulimit -n 256 and -c 5000: 1,500 URLs all succeed in every mo
 // -w more than -c: never more than -c in flight (it had 300 at the server).
 TEST_CASE("limits: hybrid -w 1000 -c 10 keeps at most 10 requests in flight") {
   t::Origin o;
-  auto stats = [&](const std::string& q) {
-    t::Ran r = t::fanout({"-m", "seq", "--out", "-", "-"}, o.url("/stats" + q) + "\n");
-    REQUIRE(r.status == 0);
-    return tj::parse(r.out);
-  };
   std::string list;
   for (int i = 0; i < 100; i++) list += o.url("/sleep?ms=50&w=" + std::to_string(i)) + "\n";
-  stats("?reset=1");
+  t::origin_stats(o, "?reset=1");
   t::Ran r = t::fanout({"-m", "hybrid", "-w", "1000", "-c", "10", "-"}, list);
   CHECK(r.status == 0);
   CHECK(r.out.find("{\"200\": 100}") == 0);
-  int most = int(stats("")["max_open"].num);
+  int most = int(t::origin_stats(o)["max_open"].num);
   CHECK(most >= 2);
   CHECK(most <= 10);
 }

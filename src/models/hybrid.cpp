@@ -7,7 +7,6 @@
 // request it had not yet reported given an error that says how.
 #include <cerrno>
 #include <deque>
-#include <sched.h>
 #include <unistd.h>
 
 #include "fanout/loop.hpp"
