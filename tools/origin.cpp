@@ -5,7 +5,7 @@
 //
 //   origin [--port N] [--tls-port N --cert F --key F] [--latency MS]
 //          [--latency-lognormal MEDIAN,P90] [--idle-close MS] [--listen ADDR]
-//          [--lifetime SEC]
+//          [--lifetime SEC] [--fault-ports]
 // Prints "http PORT" (and "https PORT") on stdout once it listens.
 // --latency-lognormal: each URL's latency is drawn from its target (path
 // and query: include/fanout/latency.hpp), the same in every run.
@@ -25,6 +25,11 @@
 //   /blanks/N                      N bytes of CRLF before the status line
 //   /stats[?reset=1]               {"open": N, "max_open": M}: connections open
 //       now (this one too) and the most at once (reset: from now)
+//   /fault/NAME                    a broken server, one NAME each (see faults())
+// --fault-ports: two more listeners, printed as "fault NAME PORT": hangup
+// (reads what comes, a TLS client's hello say, and closes) and eager (answers
+// 200 before the request is read). A request that does not start with a
+// letter (a TLS hello on the plain port) gets a 400, as nginx answers it.
 // --idle-close: close a keep-alive connection idle that long, as real
 // servers do; what a client's pool must survive.
 #include <arpa/inet.h>
@@ -74,6 +79,7 @@ struct Settings {
   LatencyProfile latency;  // fixed, or lognormal like real sites', by target
   int idle_close_ms = 0;
   mbedtls_ssl_config* tls = nullptr;
+  const char* fault_port = nullptr;  // --fault-ports: "hangup" or "eager"
 };
 
 // Resumption as real servers offer it: session tickets (RFC 5077) and a
@@ -118,11 +124,91 @@ const std::string& pattern() {
   return s;
 }
 
+// Broken servers, one path each (/fault/NAME): the bytes go out as they
+// are, and then the connection is closed, reset, left hanging, kept for the
+// next request, dripped a byte at a time, or fed for ever.
+enum class Then { close, reset, hang, keep, drip, endless };
+struct Fault {
+  std::string bytes;
+  Then then;
+  std::string more;  // drip: a byte every ms; endless: again and again, every ms
+  int ms;
+  Fault(std::string b, Then t = Then::close, std::string m = "", int every = 0)
+      : bytes(std::move(b)), then(t), more(std::move(m)), ms(every) {}
+};
+
+const Fault* fault(const std::string& name) {
+  static const std::map<std::string, Fault> table = [] {
+    const std::string ok = "HTTP/1.1 200 OK\r\n", te = ok + "Transfer-Encoding: chunked\r\n\r\n";
+    const std::string empty = "Content-Length: 0\r\n\r\n";
+    auto with = [](const std::string& head, const std::string& body) {
+      return head + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    };
+    std::string ones, many;
+    for (int i = 0; i < 100; i++) ones += "1\r\nx\r\n";
+    for (int i = 0; i < 200; i++) many += "X-H" + std::to_string(i) + ": v\r\n";
+    std::map<std::string, Fault> t = {
+      {"empty", {""}},
+      {"short-body", {ok + "Content-Length: 100\r\n\r\n0123456789"}},
+      {"cut-chunked", {te + "5\r\nhello\r\n"}},
+      {"bad-chunk-size", {te + "zz\r\nhello\r\n0\r\n\r\n"}},
+      {"huge-chunk-size", {te + "10000000000000000\r\nhello\r\n0\r\n\r\n"}},
+      {"chunk-ext-space", {te + "5 ;name=value\r\nhello\r\n0\r\n\r\n", Then::keep}},
+      {"one-byte-chunks", {te + ones + "0\r\n\r\n", Then::keep}},
+      {"huge-chunk-ext", {te + "5;ext=" + std::string(40000, 'x') + "\r\nhello\r\n0\r\n\r\n"}},
+      {"te-and-cl", {ok + "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n5\r\nhello\r\n0\r\n\r\n"}},
+      {"two-cl", {ok + "Content-Length: 5\r\nContent-Length: 6\r\n\r\nhello!"}},
+      {"same-cl-twice", {ok + "Content-Length: 5\r\nContent-Length: 5\r\n\r\nhello", Then::keep}},
+      {"cl-negative", {ok + "Content-Length: -1\r\n\r\n"}},
+      {"cl-text", {ok + "Content-Length: five\r\n\r\nhello"}},
+      {"cl-2-64", {ok + "Content-Length: 18446744073709551616\r\n\r\nhello"}},
+      {"te-unknown", {ok + "Transfer-Encoding: gzip\r\n\r\nnot really gzip"}},
+      {"no-length", {ok + "\r\n" + std::string(1000, 'n')}},
+      {"204-body", {"HTTP/1.1 204 No Content\r\n\r\nhello", Then::keep}},
+      {"304-body", {"HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\nhello", Then::keep}},
+      {"head-body", {with(ok, "hello"), Then::keep}},  // to HEAD too
+      {"interim", {"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n" +
+                   with(ok, "ok"), Then::keep}},
+      {"switching", {"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n", Then::hang}},
+      {"status-000", {"HTTP/1.1 000 Zero\r\n" + empty}},
+      {"status-099", {"HTTP/1.1 099 Low\r\n" + empty}},
+      {"status-1000", {"HTTP/1.1 1000 High\r\n" + empty}},
+      {"status-2x0", {"HTTP/1.1 2x0 OK\r\n" + empty}},
+      {"status-600", {"HTTP/1.1 600 Beyond\r\n" + empty, Then::keep}},
+      {"status-no-reason", {with("HTTP/1.1 200\r\n", "ok"), Then::keep}},
+      {"status-http10", {with("HTTP/1.0 200 OK\r\n", "ok")}},
+      {"status-http2", {"HTTP/2 200\r\n\r\n"}},
+      {"not-http", {"ICY 200 OK\r\n\r\n"}},
+      {"header-nul", {ok + std::string("X-A: a\0b\r\n", 10) + empty}},
+      {"header-bare-cr", {ok + "X-A: a\rb\r\n" + empty}},
+      {"header-no-colon", {ok + "X-A value\r\n" + empty}},
+      {"header-space-name", {ok + "X-A : v\r\n" + empty}},
+      {"header-obs-fold", {with(ok + "X-A: a\r\n  b\r\n", "ok"), Then::keep}},
+      {"header-fold-te", {ok + "Transfer-Encoding: gzip,\r\n chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"}},
+      {"header-100k", {ok + "X-Big: " + std::string(100 * 1024, 'a') + "\r\n" + empty}},
+      {"header-many", {ok + many + empty}},
+      {"header-endless", {ok + "X-Endless: ", Then::endless, std::string(1024, 'a'), 1}},
+      {"redirect-no-location", {"HTTP/1.1 302 Found\r\n" + empty, Then::keep}},
+      {"redirect-bad-location", {"HTTP/1.1 302 Found\r\nLocation: http://[::1\r\n" + empty, Then::keep}},
+      {"drip-ok", {ok + "Content-Length: 10\r\n\r\n", Then::drip, "0123456789", 20}},
+      {"drip-slow", {ok + "Content-Length: 1000\r\n\r\n", Then::drip, std::string(1000, 'd'), 100}},
+      {"idle-body", {ok + "Content-Length: 100\r\n\r\n", Then::hang}},
+      {"endless-body", {te, Then::endless, "4000\r\n" + std::string(0x4000, 'e') + "\r\n", 1}},
+      {"reset-body", {ok + "Content-Length: 100000\r\n\r\n" + std::string(1000, 'r'), Then::reset}},
+      {"silent", {"", Then::hang}},
+    };
+    return t;
+  }();
+  auto it = table.find(name);
+  return it == table.end() ? nullptr : &it->second;
+}
+
 struct Response {
   std::string head;
   uint64_t body = 0;  // bytes to generate
   bool chunked = false, close = false;
   int delay_ms = 0;
+  const Fault* fault = nullptr;  // /fault/NAME: played as it is
 };
 
 // %XX escapes of a query parameter, and '+' as a space.
@@ -236,6 +322,8 @@ Response route(const std::string& head, const Settings& set) {
   } else if (path.rfind("/blanks/", 0) == 0 && number(path.substr(8), n) && n <= 1000000) {
     before.assign(size_t(n / 2) * 2, '\n');
     for (size_t k = 0; k < before.size(); k += 2) before[k] = '\r';
+  } else if (path.rfind("/fault/", 0) == 0 && (resp.fault = fault(path.substr(7)))) {
+    return resp;
   } else if (path == "/stats") {
     if (param("reset") == "1") g_max_open = g_open;
     body_text = "{\"open\": " + std::to_string(g_open) + ", \"max_open\": " + std::to_string(g_max_open) + "}\n";
@@ -303,6 +391,66 @@ void generate(Response& resp, std::string& out) {
   resp.body -= take;
 }
 
+Task send_all(Reactor& r, Conn& c, std::string_view s, bool& ok) {
+  ok = true;
+  for (size_t off = 0; off < s.size();) {
+    size_t n = 0;
+    Io io = c.t->write(c, s.data() + off, s.size() - off, &n);
+    if (io == Io::ok) off += n;
+    else if (io == Io::error || co_await IoWait{r, c.fd, io == Io::want_write, nullptr} != Waiter::kReady) ok = false;
+    if (!ok) co_return;
+  }
+}
+
+// Reads (and drops) until the peer closes, or until what came holds
+// `until`; a close with unread bytes would be a reset, not the fault meant.
+Task drain(Reactor& r, Conn& c, std::string& in, const char* until) {
+  char buf[16384];
+  while (!until || in.find(until) == std::string::npos) {
+    size_t n = 0;
+    Io io = c.t->read(c, buf, sizeof buf, &n);
+    if (io == Io::error || (io == Io::ok && n == 0)) co_return;
+    if (io == Io::ok) in.append(buf, std::min(n, kMaxRequest - std::min(in.size(), kMaxRequest)));
+    else if (co_await IoWait{r, c.fd, io == Io::want_write, nullptr} != Waiter::kReady) co_return;
+  }
+}
+
+// A half close, then what the peer still sends: its reads see our bytes
+// and then the end, never a reset.
+Task lingering_close(Reactor& r, Conn& c) {
+  std::string sink;
+  shutdown(c.fd, SHUT_WR);
+  co_await drain(r, c, sink, nullptr);
+}
+
+// One /fault/NAME response. keep: the connection serves the next request.
+Task play(Reactor& r, Conn& c, const Fault& f, bool& keep) {
+  keep = false;
+  bool ok = true;
+  co_await send_all(r, c, f.bytes, ok);
+  auto pause = [&] { return sleep_until(r, Clock::now() + std::chrono::milliseconds(f.ms)); };
+  if (f.then == Then::drip)
+    for (size_t i = 0; ok && i < f.more.size(); i++) {
+      co_await pause();
+      co_await send_all(r, c, std::string_view(f.more).substr(i, 1), ok);
+    }
+  while (ok && f.then == Then::endless) {  // until the peer goes
+    co_await send_all(r, c, f.more, ok);
+    co_await pause();
+  }
+  if (!ok) co_return;
+  if (f.then == Then::keep) keep = true;
+  else if (f.then == Then::close) co_await lingering_close(r, c);
+  else if (f.then == Then::hang) {  // nothing more, until the peer gives up
+    std::string sink;
+    co_await drain(r, c, sink, nullptr);
+  }
+  else if (f.then == Then::reset) {
+    linger l{1, 0};  // close() now sends RST
+    setsockopt(c.fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+  }
+}
+
 // One connection, plain or TLS, through fanout's own transport table.
 Task serve(Reactor& r, int fd, const Settings& set) {
   Counted counted;
@@ -314,6 +462,20 @@ Task serve(Reactor& r, int fd, const Settings& set) {
   for (Io io; (io = c.t->handshake(c)) != Io::ok;)
     if (io == Io::error || co_await wait(io, nullptr) != Waiter::kReady) co_return;  // refused: fine in tests
   std::string in, out;
+  if (set.fault_port) {
+    if (strcmp(set.fault_port, "hangup") == 0) {  // what the first read brings, then close
+      co_await readable(r, fd, nullptr);
+      size_t n = 0;
+      char one[16384];
+      c.t->read(c, one, sizeof one, &n);
+      co_return;
+    }
+    bool ok = true;  // eager: the answer first, then the request
+    co_await send_all(r, c, "HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\neager\n", ok);
+    if (ok) co_await drain(r, c, in, "\r\n\r\n");
+    if (ok) co_await lingering_close(r, c);
+    co_return;
+  }
   char buf[16384];
   for (;;) {
     // Read until a whole request head is in.
@@ -324,6 +486,12 @@ Task serve(Reactor& r, int fd, const Settings& set) {
       if (io == Io::error || (io == Io::ok && n == 0) || in.size() > kMaxRequest) co_return;
       if (io == Io::ok) {
         in.append(buf, n);
+        if (!isalpha((unsigned char)in[0])) {  // not HTTP (a TLS hello, say): 400, as nginx
+          bool ok = true;
+          co_await send_all(r, c, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", ok);
+          if (ok) co_await lingering_close(r, c);
+          co_return;
+        }
         continue;
       }
       Deadline idle = Clock::now() + std::chrono::milliseconds(set.idle_close_ms);
@@ -332,6 +500,12 @@ Task serve(Reactor& r, int fd, const Settings& set) {
     }
     Response resp = route(in.substr(0, end + 2), set);
     in.erase(0, end + 4);
+    if (resp.fault) {
+      bool keep = false;
+      co_await play(r, c, *resp.fault, keep);
+      if (keep) continue;
+      co_return;
+    }
     if (resp.delay_ms > 0) co_await sleep_until(r, Clock::now() + std::chrono::milliseconds(resp.delay_ms));
     out = std::move(resp.head);
     if (resp.body) generate(resp, out);  // head and first bytes in one send
@@ -442,7 +616,8 @@ bool tls_setup(Tls& t, const char* cert, const char* key) {
 
 [[noreturn]] void usage(const char* why) {
   fprintf(stderr, "origin: %s\nusage: origin [--port N] [--tls-port N --cert F --key F] [--latency MS] "
-                  "[--latency-lognormal MEDIAN,P90] [--idle-close MS] [--listen ADDR] [--lifetime SEC]\n", why);
+                  "[--latency-lognormal MEDIAN,P90] [--idle-close MS] [--listen ADDR] [--lifetime SEC] "
+                  "[--fault-ports]\n", why);
   exit(2);
 }
 
@@ -454,6 +629,7 @@ int main(int argc, char** argv) {
   const char *cert = nullptr, *key = nullptr;
   Settings plain;
   long lifetime = 0;
+  bool fault_ports = false;
   for (int i = 1; i < argc; i++) {
     std::string a = argv[i];
     auto val = [&]() -> const char* {
@@ -474,6 +650,7 @@ int main(int argc, char** argv) {
     }
     else if (a == "--listen") listen_addr = val();
     else if (a == "--lifetime") lifetime = atol(val());
+    else if (a == "--fault-ports") fault_ports = true;
     else usage(("unknown option " + a).c_str());
   }
   // Thousands of connections: take every file descriptor we are allowed.
@@ -506,6 +683,17 @@ int main(int argc, char** argv) {
     printf("https %d\n", bound);
     r.add(https_fd);
     listen_loop(r, https_fd, secure).start(nullptr, nullptr);
+  }
+  Settings hangup = plain, eager = plain;
+  hangup.fault_port = "hangup";
+  eager.fault_port = "eager";
+  for (const Settings* f : {&hangup, &eager}) {
+    if (!fault_ports) break;
+    int fd = listen_on(listen_addr, 0, bound);
+    if (fd < 0) return 1;
+    printf("fault %s %d\n", f->fault_port, bound);
+    r.add(fd);
+    listen_loop(r, fd, *f).start(nullptr, nullptr);
   }
   fflush(stdout);
   Deadline end = Clock::now() + std::chrono::seconds(lifetime > 0 ? lifetime : 1L << 30);
