@@ -56,7 +56,7 @@ LIB_OBJ   := $(LIB_SRC:%.cpp=$(BUILD)/obj/%.o)
 TEST_SRC  := $(wildcard tests/*.cpp)
 TEST_OBJ  := $(TEST_SRC:%.cpp=$(BUILD)/obj/%.o)
 
-BINS := $(BUILD)/fanout $(BUILD)/origin $(BUILD)/certgen
+BINS := $(BUILD)/fanout $(BUILD)/origin $(BUILD)/dnsd $(BUILD)/certgen
 
 all: $(BINS)
 
