@@ -2,16 +2,26 @@
 // (no openssl needed). Writes into DIR:
 //   ca.crt         a test CA (EC P-256)
 //   server.key     the one key every server certificate below uses
-//   server.crt     CN=localhost, SAN localhost, signed by the CA, valid to 2045
-//   expired.crt    the same, valid 2010-2020
+//   server.crt     CN=localhost, SAN localhost, signed by the CA, valid from
+//                  yesterday for 20 years
+//   expired.crt    the same, valid from 2 years ago to 1 year ago
+//   notyet.crt     the same, valid from a year from now
 //   wronghost.crt  CN=wrong.example, SAN wrong.example
+//   keyusage.crt   key agreement only: not for signing a key exchange
+//   selfsigned.crt CN=localhost, signed by its own key
+//   untrusted.crt  CN=localhost, signed by another CA, not in ca.crt
+//   badsig.crt     server.crt's twin with a byte of its signature changed
+// Every date is from the time it runs, so the tests that make them at
+// run time never expire.
 // usage: certgen DIR
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/ecp.h>
 #include <mbedtls/entropy.h>
 #include <mbedtls/oid.h>
+#include <mbedtls/pem.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/x509_crt.h>
 #include <string>
@@ -58,7 +68,7 @@ std::string san_der(const std::string& name) {
 
 void write_cert(const std::string& path, mbedtls_pk_context& subject_key, mbedtls_pk_context& issuer_key,
                 const char* subject, const char* issuer, bool is_ca, const char* from, const char* to,
-                const char* dns_name, int serial, unsigned char usage = 0) {
+                const char* dns_name, int serial, unsigned char usage = 0, bool bad_signature = false) {
   mbedtls_x509write_cert c;
   mbedtls_x509write_crt_init(&c);
   mbedtls_mpi sn;
@@ -86,11 +96,27 @@ void write_cert(const std::string& path, mbedtls_pk_context& subject_key, mbedtl
                                               MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME), 0,
                                               reinterpret_cast<const unsigned char*>(san.data()), san.size()));
   }
-  unsigned char pem[4096];
-  check("crt_pem", mbedtls_x509write_crt_pem(&c, pem, sizeof pem, mbedtls_ctr_drbg_random, &g_drbg));
+  unsigned char der[4096], pem[4096];
+  int len = mbedtls_x509write_crt_der(&c, der, sizeof der, mbedtls_ctr_drbg_random, &g_drbg);
+  if (len < 0) die("crt_der", len);
+  unsigned char* start = der + sizeof der - len;  // written at the end of the buffer
+  if (bad_signature) der[sizeof der - 1] ^= 0x01;  // the last byte of the signature's s
+  size_t olen = 0;
+  check("pem_write_buffer", mbedtls_pem_write_buffer("-----BEGIN CERTIFICATE-----\n", "-----END CERTIFICATE-----\n",
+                                                     start, size_t(len), pem, sizeof pem, &olen));
   write_file(path, pem);
   mbedtls_x509write_crt_free(&c);
   mbedtls_mpi_free(&sn);
+}
+
+// "YYYYMMDDhhmmss" (UTC), seconds from now.
+std::string stamp(long from_now) {
+  time_t t = time(nullptr) + from_now;
+  tm u{};
+  gmtime_r(&t, &u);
+  char buf[16];
+  strftime(buf, sizeof buf, "%Y%m%d%H%M%S", &u);
+  return buf;
 }
 
 }  // namespace
@@ -106,24 +132,35 @@ int main(int argc, char** argv) {
   mbedtls_ctr_drbg_init(&g_drbg);
   check("drbg_seed", mbedtls_ctr_drbg_seed(&g_drbg, mbedtls_entropy_func, &g_entropy, nullptr, 0));
 
-  mbedtls_pk_context ca, server;
+  mbedtls_pk_context ca, other_ca, server;
   gen_key(ca);
+  gen_key(other_ca);
   gen_key(server);
-  const char* ca_name = "CN=fanout test CA,O=fanout";
-  write_cert(dir + "/ca.crt", ca, ca, ca_name, ca_name, true, "20200101000000", "20491231235959", nullptr, 1);
-  write_cert(dir + "/server.crt", server, ca, "CN=localhost,O=fanout", ca_name, false, "20200101000000",
-             "20451231235959", "localhost", 2);
-  write_cert(dir + "/expired.crt", server, ca, "CN=localhost,O=fanout", ca_name, false, "20100101000000",
-             "20200101000000", "localhost", 3);
-  write_cert(dir + "/wronghost.crt", server, ca, "CN=wrong.example,O=fanout", ca_name, false,
-             "20200101000000", "20451231235959", "wrong.example", 4);
+  const long day = 86400, year = 365 * day;
+  std::string yesterday = stamp(-day), in20 = stamp(20 * year), in30 = stamp(30 * year);
+  const char *ca_name = "CN=fanout test CA,O=fanout", *other_name = "CN=another test CA,O=elsewhere";
+  const char* host = "CN=localhost,O=fanout";
+  write_cert(dir + "/ca.crt", ca, ca, ca_name, ca_name, true, yesterday.c_str(), in30.c_str(), nullptr, 1);
+  write_cert(dir + "/server.crt", server, ca, host, ca_name, false, yesterday.c_str(), in20.c_str(), "localhost", 2);
+  write_cert(dir + "/expired.crt", server, ca, host, ca_name, false, stamp(-2 * year).c_str(), stamp(-year).c_str(),
+             "localhost", 3);
+  write_cert(dir + "/notyet.crt", server, ca, host, ca_name, false, stamp(year).c_str(), stamp(2 * year).c_str(),
+             "localhost", 6);
+  write_cert(dir + "/wronghost.crt", server, ca, "CN=wrong.example,O=fanout", ca_name, false, yesterday.c_str(),
+             in20.c_str(), "wrong.example", 4);
   // Key agreement only: a server may not sign an ECDHE exchange with it.
-  write_cert(dir + "/keyusage.crt", server, ca, "CN=localhost,O=fanout", ca_name, false, "20200101000000",
-             "20451231235959", "localhost", 5, MBEDTLS_X509_KU_KEY_AGREEMENT);
+  write_cert(dir + "/keyusage.crt", server, ca, host, ca_name, false, yesterday.c_str(), in20.c_str(), "localhost", 5,
+             MBEDTLS_X509_KU_KEY_AGREEMENT);
+  write_cert(dir + "/selfsigned.crt", server, server, host, host, false, yesterday.c_str(), in20.c_str(), "localhost", 7);
+  write_cert(dir + "/untrusted.crt", server, other_ca, host, other_name, false, yesterday.c_str(), in20.c_str(),
+             "localhost", 8);
+  write_cert(dir + "/badsig.crt", server, ca, host, ca_name, false, yesterday.c_str(), in20.c_str(), "localhost", 9, 0,
+             true);
   unsigned char pem[4096];
   check("write_key_pem", mbedtls_pk_write_key_pem(&server, pem, sizeof pem));
   write_file(dir + "/server.key", pem);
   mbedtls_pk_free(&ca);
+  mbedtls_pk_free(&other_ca);
   mbedtls_pk_free(&server);
   mbedtls_ctr_drbg_free(&g_drbg);
   mbedtls_entropy_free(&g_entropy);
