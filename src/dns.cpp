@@ -131,7 +131,11 @@ void start_query(ares_channel ch, const Url& url, Answer* ans) {
 bool answer_ok(const Answer& ans, const Url& url, const std::vector<Addr>& out, Result& r) {
   if (ans.status == ARES_SUCCESS && !out.empty()) return true;
   int st = ans.status == ARES_SUCCESS ? ARES_ENODATA : ans.status;
-  r.fail(Cause::dns, "dns: " + url.host + ": " + ares_strerror(st) + " (" + ares_code(st) + ")");
+  // c-ares says "Could not contact DNS servers" also when each answered
+  // SERVFAIL or REFUSED (it tries the next one then, and ends with this).
+  const char* words = st == ARES_ECONNREFUSED ? "no DNS server answered (each refused, failed or said SERVFAIL)"
+                                              : ares_strerror(st);
+  r.fail(Cause::dns, "dns: " + url.host + ": " + words + " (" + ares_code(st) + ")");
   return false;
 }
 

@@ -1,4 +1,5 @@
 #include "fanout/tls.hpp"
+#include <cstring>
 
 #include <cerrno>
 #include <mbedtls/error.h>
@@ -153,6 +154,21 @@ uint32_t TlsClient::verify(const mbedtls_x509_crt* chain, const std::string& hos
   return flags;
 }
 
+// mbedTLS has one flag for "no trusted issuer" and "the trusted issuer's
+// signature does not verify"; the names in the chain tell them apart.
+const char* why_untrusted(const mbedtls_x509_crt* chain) {
+  auto same = [](const mbedtls_x509_buf& a, const mbedtls_x509_buf& b) {
+    return a.len == b.len && memcmp(a.p, b.p, a.len) == 0;
+  };
+  for (const mbedtls_x509_crt* c = chain; c; c = c->next)
+    for (const mbedtls_x509_crt* ca = &g_ca; ca && ca->raw.len; ca = ca->next)
+      if (same(c->issuer_raw, ca->subject_raw)) return "certificate signature does not verify (issuer is trusted)";
+  const mbedtls_x509_crt* top = chain;
+  while (top && top->next) top = top->next;
+  if (top && same(top->issuer_raw, top->subject_raw)) return "certificate is self-signed and not trusted";
+  return "certificate is not trusted (unknown issuer)";
+}
+
 TlsConn::TlsConn() { mbedtls_ssl_init(&ssl_); }
 TlsConn::~TlsConn() { mbedtls_ssl_free(&ssl_); }
 
@@ -188,6 +204,7 @@ int TlsConn::handshake() {
   uint32_t usage = 0;
   if (peer && suite && mbedtls_ssl_check_cert_usage(peer, suite, MBEDTLS_SSL_IS_CLIENT, &usage) != 0)
     verify_flags |= usage;
+  if (verify_flags & MBEDTLS_X509_BADCERT_NOT_TRUSTED) untrusted = why_untrusted(peer);
   return verify_flags ? MBEDTLS_ERR_X509_CERT_VERIFY_FAILED : 0;
 }
 
@@ -207,7 +224,7 @@ std::string TlsConn::describe(int ret, const std::string& host, const char* duri
     if (f & MBEDTLS_X509_BADCERT_EXPIRED) add("certificate has expired");
     if (f & MBEDTLS_X509_BADCERT_FUTURE) add("certificate is not yet valid");
     if (f & MBEDTLS_X509_BADCERT_CN_MISMATCH) add("certificate is not for host " + host);
-    if (f & MBEDTLS_X509_BADCERT_NOT_TRUSTED) add("certificate is not trusted (unknown issuer)");
+    if (f & MBEDTLS_X509_BADCERT_NOT_TRUSTED) add(untrusted ? untrusted : "certificate is not trusted (unknown issuer)");
     if (f & (MBEDTLS_X509_BADCERT_KEY_USAGE | MBEDTLS_X509_BADCERT_EXT_KEY_USAGE))
       add("certificate may not be used by a server for this key exchange (key usage)");
     if (why.empty()) {
@@ -219,6 +236,8 @@ std::string TlsConn::describe(int ret, const std::string& host, const char* duri
     return "tls: " + host + ": certificate verify failed: " + why;
   }
   if (ret == MBEDTLS_ERR_SSL_CONN_EOF) return std::string("tls: ") + host + ": connection closed during " + during;
+  if (ret == MBEDTLS_ERR_SSL_INVALID_RECORD && ssl_.state != MBEDTLS_SSL_HANDSHAKE_OVER)  // curl: "wrong version number"
+    return std::string("tls: ") + host + ": the server does not speak TLS (its answer is not a TLS record; a plain HTTP port?)";
   char buf[160];
   mbedtls_strerror(ret, buf, sizeof buf);
   char code[16];

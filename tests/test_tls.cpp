@@ -86,8 +86,8 @@ TEST_CASE("tls: mbedTLS' own test certificates") {
     {"server5.crt", "200"},
     {"server5-expired.crt", "tls: localhost: certificate verify failed: certificate has expired"},
     {"server5-future.crt", "tls: localhost: certificate verify failed: certificate is not yet valid"},
-    {"server5-badsign.crt", "tls: localhost: certificate verify failed: certificate is not trusted (unknown issuer)"},
-    {"server5-selfsigned.crt", "tls: localhost: certificate verify failed: certificate is not for host localhost; certificate is not trusted (unknown issuer)"},
+    {"server5-badsign.crt", "tls: localhost: certificate verify failed: certificate signature does not verify (issuer is trusted)"},
+    {"server5-selfsigned.crt", "tls: localhost: certificate verify failed: certificate is not for host localhost; certificate is self-signed and not trusted"},
   };
   for (auto& c : cases) {
     INFO(c.cert);

@@ -97,6 +97,7 @@ class TlsConn {
   int sys_errno = 0;        // errno of a failed send/recv in the BIO
   bool resumed = false;     // the server took our session: no public-key work
   uint32_t verify_flags = 0;  // why the server's chain was refused
+  const char* untrusted = nullptr;  // with BADCERT_NOT_TRUSTED: in what way
 
  private:
   friend class TlsClient;
