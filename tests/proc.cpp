@@ -27,14 +27,13 @@ std::vector<char*> argv_of(const std::string& exe, const std::vector<std::string
 
 }  // namespace
 
-Origin::Origin(std::vector<std::string> extra, const std::string& cert, const std::string& key) {
-  std::string exe = build_dir() + "/origin";
-  std::vector<std::string> args = {"--port", "0", "--lifetime", "900"};
-  if (!cert.empty()) args.insert(args.end(), {"--tls-port", "0", "--cert", cert, "--key", key});
-  args.insert(args.end(), extra.begin(), extra.end());
+// Starts a tool of build/ and reads its first `want` lines ("http 8080").
+static pid_t start_tool(const std::string& name, const std::vector<std::string>& args, int want,
+                 void (*line)(const char*, void*), void* ctx) {
+  std::string exe = build_dir() + "/" + name;
   int p[2];
   if (pipe(p) != 0) throw std::runtime_error("pipe");
-  pid = fork();
+  pid_t pid = fork();
   if (pid == 0) {
     dup2(p[1], 1);
     close(p[0]);
@@ -45,22 +44,44 @@ Origin::Origin(std::vector<std::string> extra, const std::string& cert, const st
   }
   close(p[1]);
   FILE* f = fdopen(p[0], "r");
-  char line[128];
-  int want = cert.empty() ? 1 : 2;
-  while (want > 0 && fgets(line, sizeof line, f)) {
-    if (sscanf(line, "http %d", &http) == 1) want--;
-    else if (sscanf(line, "https %d", &https) == 1) want--;
-  }
+  char buf[128];
+  for (; want > 0 && fgets(buf, sizeof buf, f); want--) line(buf, ctx);
   fclose(f);
-  if (!http) throw std::runtime_error("origin did not start (is build/origin built?)");
+  return pid;
 }
 
-Origin::~Origin() {
+static void stop_tool(pid_t pid) {
   if (pid > 0) {
     kill(pid, SIGTERM);
     waitpid(pid, nullptr, 0);
   }
 }
+
+Origin::Origin(std::vector<std::string> extra, const std::string& cert, const std::string& key) {
+  std::vector<std::string> args = {"--port", "0", "--lifetime", "900"};
+  if (!cert.empty()) args.insert(args.end(), {"--tls-port", "0", "--cert", cert, "--key", key});
+  args.insert(args.end(), extra.begin(), extra.end());
+  int want = (cert.empty() ? 1 : 2) + (std::find(extra.begin(), extra.end(), "--fault-ports") != extra.end() ? 2 : 0);
+  pid = start_tool("origin", args, want, [](const char* l, void* ctx) {
+    auto* o = static_cast<Origin*>(ctx);
+    if (sscanf(l, "http %d", &o->http) != 1 && sscanf(l, "https %d", &o->https) != 1 &&
+        sscanf(l, "fault hangup %d", &o->hangup) != 1)
+      sscanf(l, "fault eager %d", &o->eager);
+  }, this);
+  if (!http) throw std::runtime_error("origin did not start (is build/origin built?)");
+}
+
+Origin::~Origin() { stop_tool(pid); }
+
+Dnsd::Dnsd() {
+  static int n = 0;
+  log = temp_dir() + "/dnsd" + std::to_string(++n) + ".log";
+  pid = start_tool("dnsd", {"--port", "0", "--lifetime", "900", "--log", log}, 1,
+                   [](const char* l, void* ctx) { sscanf(l, "dns %d", static_cast<int*>(ctx)); }, &port);
+  if (!port) throw std::runtime_error("dnsd did not start (is build/dnsd built?)");
+}
+
+Dnsd::~Dnsd() { stop_tool(pid); }
 
 std::string Origin::url(const std::string& path) const {
   return "http://127.0.0.1:" + std::to_string(http) + path;

@@ -12,6 +12,7 @@ namespace t {
 struct Origin {
   pid_t pid = -1;
   int http = 0, https = 0;
+  int hangup = 0, eager = 0;  // with --fault-ports
   // extra: e.g. {"--latency", "50"}; tls: cert and key paths, or empty.
   explicit Origin(std::vector<std::string> extra = {}, const std::string& cert = "", const std::string& key = "");
   ~Origin();
@@ -19,6 +20,18 @@ struct Origin {
   Origin& operator=(const Origin&) = delete;
   std::string url(const std::string& path) const;   // http://127.0.0.1:PORT/path
   std::string tls_url(const std::string& path) const;  // https://localhost:PORT/path
+};
+
+// build/dnsd on a loopback port (UDP and TCP); log: where it writes each query.
+struct Dnsd {
+  pid_t pid = -1;
+  int port = 0;
+  std::string log;
+  Dnsd();
+  ~Dnsd();
+  Dnsd(const Dnsd&) = delete;
+  Dnsd& operator=(const Dnsd&) = delete;
+  std::string server() const { return "127.0.0.1:" + std::to_string(port); }  // for --dns-server
 };
 
 struct Ran {
