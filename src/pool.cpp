@@ -1,5 +1,8 @@
 #include "fanout/pool.hpp"
 
+#include <algorithm>
+#include <sys/resource.h>
+
 #include "fanout/coro.hpp"
 #include "sys.hpp"
 
@@ -26,6 +29,19 @@ bool quiet(Conn& c) {
 
 }  // namespace
 
+size_t idle_cap(size_t slots, int fds_per_slot) {
+  rlimit rl;
+  long files = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? long(std::min<rlim_t>(rl.rlim_cur, 1 << 20)) : 1024;
+  long room = files - 32 - long(slots) * fds_per_slot;  // 32: as fit_fd_limit keeps for the rest
+  return size_t(std::clamp<long>(room, 0, 4 * long(slots)));
+}
+
+void IdleOrder::kept(const std::string& key, Conn& c) {
+  c.idle_mark = ++marks_;
+  order_.push_back({key, &c, c.idle_mark});
+  idle_++;
+}
+
 std::unique_ptr<Conn> HostConns::take_idle(PoolStats& st) {
   while (!idle.empty()) {
     std::unique_ptr<Conn> c = std::move(idle.back());
@@ -51,32 +67,59 @@ std::unique_ptr<Conn> HostConns::put_back(std::unique_ptr<Conn> c, bool keep, Po
 }
 
 bool Pool::acquire(const std::string& key, bool fresh, Deadline dl, std::unique_ptr<Conn>& out) {
+  std::unique_ptr<Conn> drop;  // closed as it goes, outside the lock
   std::unique_lock<std::mutex> lock(mu_);
   Host& h = hosts_[key];
   for (;;) {
-    if (!fresh && (out = h.take_idle(stats_))) return true;
+    size_t idle = h.idle.size();
+    if (!fresh) out = h.take_idle(stats_);
+    order_.dropped(idle - h.idle.size());
+    if (out) return true;
     if (per_host_ <= 0 || h.open < per_host_) {
       h.open++;
       out = std::make_unique<Conn>();
       return true;
     }
     if (fresh && !h.idle.empty()) {  // make room: drop an idle one for a new one
-      std::unique_ptr<Conn> drop = std::move(h.idle.back());
+      drop = std::move(h.idle.back());
       h.idle.pop_back();
+      order_.dropped(1);
       out = std::make_unique<Conn>();
-      return true;  // drop's slot becomes ours; it closes as it goes
+      return true;  // drop's slot becomes ours
     }
-    if (cv_.wait_until(lock, dl) == std::cv_status::timeout) return false;
+    h.waiters++;
+    bool timeout = cv_.wait_until(lock, dl) == std::cv_status::timeout;
+    h.waiters--;
+    if (timeout) {
+      forget_if_unused(key);
+      return false;
+    }
   }
 }
 
 void Pool::release(const std::string& key, std::unique_ptr<Conn> c, bool keep) {
-  std::unique_ptr<Conn> drop;
+  std::vector<std::unique_ptr<Conn>> drop;  // closed outside the lock
+  bool elsewhere = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    drop = hosts_[key].put_back(std::move(c), keep, stats_);  // closed outside the lock
+    Host& h = hosts_[key];
+    drop.push_back(h.put_back(std::move(c), keep, stats_));
+    if (!drop.back() && keep) order_.kept(key, *h.idle.back());
+    std::string from;
+    while (auto old = order_.over(hosts_, &from)) {  // over the cap: the one idle longest goes
+      drop.push_back(std::move(old));
+      elsewhere |= from != key;
+      forget_if_unused(from);
+    }
+    forget_if_unused(key);
   }
-  cv_.notify_one();
+  if (elsewhere) cv_.notify_all();  // room at another host too
+  else cv_.notify_one();
+}
+
+void Pool::forget_if_unused(const std::string& key) {
+  auto it = hosts_.find(key);
+  if (it != hosts_.end() && it->second.unused()) hosts_.erase(it);
 }
 
 PoolStats Pool::stats() {
@@ -86,11 +129,14 @@ PoolStats Pool::stats() {
 
 bool LoopPool::try_take(const std::string& key, bool fresh, std::unique_ptr<Conn>& out) {
   Host& h = hosts_[key];
-  if (!fresh && (out = h.take_idle(stats_))) return true;
+  size_t idle = h.idle.size();
+  if (!fresh) out = h.take_idle(stats_);
   if (fresh && per_host_ > 0 && h.open >= per_host_ && !h.idle.empty()) {
     h.idle.pop_back();  // make room for the new one
     h.open--;
   }
+  order_.dropped(idle - h.idle.size());
+  if (out) return true;
   if (per_host_ <= 0 || h.open < per_host_) {
     h.open++;
     out = std::make_unique<Conn>();
@@ -114,6 +160,7 @@ int LoopPool::Acquire::await_resume() {
   if (w.result == Waiter::kTimedOut) {
     for (auto it = q.begin(); it != q.end(); ++it)
       if (*it == &w) { q.erase(it); break; }
+    pool.forget_if_unused(key);
     return kTimeout;
   }
   return pool.try_take(key, fresh, out) ? kGot : kAgain;
@@ -121,13 +168,30 @@ int LoopPool::Acquire::await_resume() {
 
 void LoopPool::release(const std::string& key, std::unique_ptr<Conn> c, bool keep) {
   Host& h = hosts_[key];
+  bool kept = keep && c && c->fd >= 0;
   h.put_back(std::move(c), keep, stats_);  // what it returns closes here
-  if (!h.waiting.empty()) {  // the first in line goes next
-    Waiter* w = h.waiting.front();
-    h.waiting.pop_front();
-    r_.cancel(w);
-    r_.post(w);
+  if (kept) order_.kept(key, *h.idle.back());
+  wake(h);
+  std::string from;
+  while (auto old = order_.over(hosts_, &from)) {  // over the cap: the one idle longest closes
+    old.reset();
+    wake(hosts_[from]);
+    forget_if_unused(from);
   }
+  forget_if_unused(key);
+}
+
+void LoopPool::wake(Host& h) {
+  if (h.waiting.empty()) return;
+  Waiter* w = h.waiting.front();
+  h.waiting.pop_front();
+  r_.cancel(w);
+  r_.post(w);
+}
+
+void LoopPool::forget_if_unused(const std::string& key) {
+  auto it = hosts_.find(key);
+  if (it != hosts_.end() && it->second.unused() && it->second.waiting.empty()) hosts_.erase(it);
 }
 
 }  // namespace fanout

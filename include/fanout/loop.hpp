@@ -17,8 +17,9 @@ namespace fanout {
 class Loop {
  public:
   static constexpr size_t kScratch = 64 * 1024;
-  Loop(int loop_id, const Config& c)
-      : id(loop_id), cfg(c), dns(reactor, c), tls(c), scratch(kScratch), pool(reactor, c.per_host) {}
+  // slots: the requests it runs at once (what its pool's idle cap is made from).
+  Loop(int loop_id, const Config& c, size_t slots)
+      : id(loop_id), cfg(c), dns(reactor, c), tls(c), scratch(kScratch), pool(reactor, c.per_host, idle_cap(slots, 1)) {}
   int id;
   const Config& cfg;
   Reactor reactor;

@@ -4,6 +4,9 @@
 //   seq, procs: a Pool per process; async, hybrid: a LoopPool per loop.
 // --per-host N caps the connections (in use and idle) to one host:port;
 // a request that finds the cap reached waits for a connection to come back.
+// Idle connections over all hosts are capped too (idle_cap): past it, the
+// one idle longest is closed, so a list of many hosts never runs out of
+// file descriptors or memory. A host with nothing open is forgotten.
 #pragma once
 #include <condition_variable>
 #include <coroutine>
@@ -26,21 +29,87 @@ struct PoolStats {
   uint64_t opened = 0, reused = 0;
 };
 
+// How many idle connections a pool of `slots` (each holding fds_per_slot
+// descriptors while busy) may keep: 4 a slot, as curl's connection cache,
+// and no more than the open-file limit leaves beside the busy ones.
+size_t idle_cap(size_t slots, int fds_per_slot);
+
 // What both pools keep per host:port.
 struct HostConns {
-  std::vector<std::unique_ptr<Conn>> idle;
+  std::vector<std::unique_ptr<Conn>> idle;  // oldest first
   // The newest idle connection the server has not closed or written to
   // while it sat idle, or null; the dead ones are closed.
   std::unique_ptr<Conn> take_idle(PoolStats& st);
   int open = 0;  // connections in use or idle: what --per-host caps
+  int waiters = 0;  // requests waiting for room under --per-host
+  bool unused() const { return open == 0 && idle.empty() && waiters == 0; }
   // c goes idle (keep) or its slot is freed; returns what is to be closed.
   std::unique_ptr<Conn> put_back(std::unique_ptr<Conn> c, bool keep, PoolStats& st);
 };
 
+// Every host's idle connections in the order they went idle, for the cap
+// over all hosts. An entry whose connection was taken since (its mark has
+// changed, or it is gone) is skipped when it comes up.
+class IdleOrder {
+ public:
+  explicit IdleOrder(size_t cap) : cap_(cap) {}
+  size_t cap() const { return cap_; }
+  void kept(const std::string& key, Conn& c);  // c has just gone idle at key's host
+  void dropped(size_t n) { idle_ -= n; }      // idle ones taken or closed
+  // While more are idle than the cap: the one idle longest, out of its
+  // host's list (the caller closes it); *key says which host.
+  template <class Map>
+  std::unique_ptr<Conn> over(Map& hosts, std::string* key);
+
+ private:
+  struct Entry {
+    std::string key;
+    const Conn* c;
+    uint64_t mark;
+  };
+  size_t cap_, idle_ = 0;
+  uint64_t marks_ = 0;
+  std::deque<Entry> order_;
+};
+
+template <class Map>
+std::unique_ptr<Conn> IdleOrder::over(Map& hosts, std::string* key) {
+  while (idle_ > cap_ && !order_.empty()) {
+    Entry e = std::move(order_.front());
+    order_.pop_front();
+    auto it = hosts.find(e.key);
+    if (it == hosts.end()) continue;
+    auto& idle = it->second.idle;
+    for (auto at = idle.begin(); at != idle.end(); ++at) {
+      if (at->get() != e.c || (*at)->idle_mark != e.mark) continue;
+      std::unique_ptr<Conn> c = std::move(*at);
+      idle.erase(at);
+      it->second.open--;
+      idle_--;
+      *key = std::move(e.key);
+      return c;
+    }
+  }
+  if (order_.size() > 2 * idle_ + 64) {  // mostly connections taken since: keep the rest
+    std::deque<Entry> live;
+    for (Entry& e : order_) {
+      auto it = hosts.find(e.key);
+      if (it == hosts.end()) continue;
+      for (auto& c : it->second.idle)
+        if (c.get() == e.c && c->idle_mark == e.mark) {
+          live.push_back(std::move(e));
+          break;
+        }
+    }
+    order_.swap(live);
+  }
+  return nullptr;
+}
+
 // For the blocking models. Thread-safe.
 class Pool {
  public:
-  explicit Pool(int per_host) : per_host_(per_host) {}
+  Pool(int per_host, size_t idle_cap) : per_host_(per_host), order_(idle_cap) {}
   // An idle connection, or a new one not yet opened. fresh: never an idle
   // one (the retry after a reused connection failed). false: the deadline
   // came while waiting for the per-host cap.
@@ -51,7 +120,9 @@ class Pool {
 
  private:
   using Host = HostConns;
+  void forget_if_unused(const std::string& key);
   int per_host_;
+  IdleOrder order_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::unordered_map<std::string, Host> hosts_;
@@ -61,7 +132,7 @@ class Pool {
 // For a loop: no locks, and waiting for the cap is a coroutine wait.
 class LoopPool {
  public:
-  LoopPool(Reactor& r, int per_host) : r_(r), per_host_(per_host) {}
+  LoopPool(Reactor& r, int per_host, size_t idle_cap) : r_(r), per_host_(per_host), order_(idle_cap) {}
   struct Acquire {
     LoopPool& pool;
     const std::string& key;
@@ -88,8 +159,11 @@ class LoopPool {
     std::deque<Waiter*> waiting;  // for the per-host cap, first come first served
   };
   bool try_take(const std::string& key, bool fresh, std::unique_ptr<Conn>& out);
+  void forget_if_unused(const std::string& key);
+  void wake(Host& h);  // the first waiting for h's per-host cap goes next
   Reactor& r_;
   int per_host_;
+  IdleOrder order_;
   std::unordered_map<std::string, Host> hosts_;
   PoolStats stats_;
 };

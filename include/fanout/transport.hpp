@@ -34,6 +34,7 @@ struct Conn {
   std::string host;  // for TLS errors: "tls: HOST: ..."
   std::string peer;  // "127.0.0.1:80", for connect errors
   bool reused = false;
+  uint64_t idle_mark = 0;  // the pool's: when it last went idle
   bool connecting = false;  // connect() said EINPROGRESS
   const char* failed_call = nullptr;  // "connect", "send", "recv"; "tls": err is mbedTLS'
   int err = 0;                        // errno, or mbedTLS' code, of the call that failed

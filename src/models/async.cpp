@@ -43,7 +43,7 @@ struct RunFeed : Feed {
 }  // namespace
 
 bool run_async(Run& run, std::string&) {
-  Loop loop(0, run.cfg);
+  Loop loop(0, run.cfg, size_t(run.cfg.concurrency));
   RunFeed feed(run, loop);
   auto landed = [](void* ctx, const Request& rq, Result& r) { static_cast<Run*>(ctx)->land(rq, r); };
   run_loop(loop, run.job, feed, size_t(run.cfg.concurrency), landed, &run);

@@ -121,7 +121,7 @@ bool run_hybrid(Run& run, std::string& err) {
   for (size_t k = 0; k < w; k++) {
     auto body = [&run, k, &inflight](int id, int result_fd, int work_fd) {
       Totals t;
-      Loop loop(id, run.cfg);
+      Loop loop(id, run.cfg, inflight(k));
       PipeFeed feed(loop, work_fd, result_fd, inflight(k));
       read_work(feed).start(nullptr, nullptr);
       run_loop(loop, run.job, feed, inflight(k), PipeFeed::done, &feed);

@@ -58,13 +58,15 @@ std::string fit_fd_limit(Config& cfg) {
     if (setrlimit(RLIMIT_NOFILE, &up) == 0) rl = up;
   }
   long room = std::max<long>(1, long(rl.rlim_cur) - kReserve), c = cfg.concurrency, fit = c;
-  if (cfg.model == "threads") fit = room / 2;
-  else if (cfg.model == "async") fit = room;
-  else if (cfg.model == "procs") fit = room / 2;
+  // A slot's socket, and room for one idle connection beside it (the
+  // pools keep what the limit leaves: idle_cap); threads add a c-ares socket.
+  if (cfg.model == "threads") fit = room / 3;
+  else if (cfg.model == "async") fit = room / 2;
+  else if (cfg.model == "procs") fit = room / 2;  // two pipes a worker in the parent
   else if (cfg.model == "hybrid") {
     long w = long(hybrid_workers(cfg));
     if (2 * w > room) cfg.workers = int(w = std::max<long>(1, room / 2));
-    fit = w * room;  // each worker's share, in its own process
+    fit = w * (room / 2);  // each worker's share, in its own process
   }
   fit = std::max<long>(1, fit);
   if (c <= fit) return "";

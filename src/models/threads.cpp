@@ -70,7 +70,7 @@ bool join(Run& run, pthread_t tid) {
 
 bool run_threads(Run& run, std::string& err) {
   // On the heap: an interrupted run leaves threads that still use them.
-  auto* pool = new Shared{run, TlsClient(run.cfg), Pool(run.cfg.per_host)};
+  auto* pool = new Shared{run, TlsClient(run.cfg), Pool(run.cfg.per_host, idle_cap(size_t(run.cfg.concurrency), 2))};
   auto& threads = *new std::deque<Thread>;  // grows as threads start: -c 100000 over 3 lines makes 3
   const size_t most = size_t(run.cfg.concurrency);
   pthread_attr_t attr;
