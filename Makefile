@@ -83,9 +83,10 @@ $(BUILD)/fanout-tests: $(TEST_OBJ) $(BUILD)/libfanout.a
 
 # --- set-up ---------------------------------------------------------------
 # Debian packages: build, tests (clang: the second compiler; strace for
-# tools/strace-check; groff-base: the man page test), bench (wrk, curl: the
+# tools/strace-check; groff-base: the man page test; libclang-rt-14-dev:
+# libFuzzer, which clang only recommends), bench (wrk, curl: the
 # peers measured in the same run). No openssl: tools/certgen makes the test certificates with mbedTLS.
-DEB_PKGS := g++ clang make pkg-config libc-ares-dev libmbedtls-dev doctest-dev strace wrk curl groff-base
+DEB_PKGS := g++ clang libclang-rt-14-dev make pkg-config libc-ares-dev libmbedtls-dev doctest-dev strace wrk curl groff-base
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
