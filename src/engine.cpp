@@ -209,8 +209,10 @@ const char* Engine::during() const {
 
 void Engine::received(const char* p, size_t n) {
   if (n == 0) {  // the peer closed: the end of a close-delimited body, or too soon
+    // (On a reused connection before any byte, the server had closed it
+    // just as it was taken: failed() gives it one more go, on a new one.)
     if (parser_.finish().ev != http::ResponseParser::done)
-      return fail_try({Cause::http, std::string("http: ") + parser_.error_message()});
+      return failed({Cause::http, std::string("http: ") + parser_.error_message()});
     return end(false);
   }
   if (!any_) r_.mark(kFirstByte);
