@@ -2,6 +2,7 @@
 // show what it cost.
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -102,9 +103,12 @@ const char kUsage[] =
   exit(2);
 }
 
-long number(const char* opt, const char* s, long lo, long hi) {
+// 64 bits on every target: --pages goes to 2^40 on 32-bit boards too.
+long long number(const char* opt, const char* s, long long lo, long long hi) {
   char* end;
-  long v = strtol(s, &end, 10);
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  if (errno == ERANGE) v = hi + (hi < LLONG_MAX);
   if (!*s || *end || v < lo || v > hi)
     usage_error(std::string(opt) + " takes a whole number from " + std::to_string(lo) + " to " +
                 std::to_string(hi) + ", not \"" + s + "\"");
@@ -344,8 +348,8 @@ std::unique_ptr<Source> open_input(const Config& cfg, std::vector<uint64_t>& don
   std::unique_ptr<Source> src;
   if (!cfg.pages.empty()) {  // --pages A..B: the argument is a URL with {page} in it
     size_t dots = cfg.pages.find("..");
-    long a = number("--pages", cfg.pages.substr(0, dots).c_str(), 0, 1L << 40);
-    long b = dots == std::string::npos ? -1 : number("--pages", cfg.pages.substr(dots + 2).c_str(), a, a + 10000000);
+    long long a = number("--pages", cfg.pages.substr(0, dots).c_str(), 0, 1LL << 40);
+    long long b = dots == std::string::npos ? -1 : number("--pages", cfg.pages.substr(dots + 2).c_str(), a, a + 10000000);
     if (cfg.input.find("{page}") == std::string::npos) usage_error("--pages needs a URL with {page} in it, not \"" + cfg.input + "\"");
     src = Source::pages(cfg.input, uint64_t(a), uint64_t(b));
   } else if (!(src = Source::file(cfg.input, err))) {
