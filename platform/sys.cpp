@@ -11,15 +11,43 @@
 namespace fanout::sys {
 
 // Named as strace shows them on Linux/x86_64 with glibc 2.36: send() and
-// recv() are sendto/recvfrom, fork() is clone, pthread_create() is clone3,
-// poll() is poll (arm64 has only ppoll: strace-check knows).
+// recv() are sendto/recvfrom, fork() is clone, pthread_create() is clone3
+// (clone on kernels before 5.3), fstatat() is newfstatat.
 static const char* const kNames[NCALLS] = {
   "socket", "connect", "setsockopt", "getsockopt", "sendto", "sendmsg",
   "recvfrom", "recvfrom", "read", "write", "close", "poll", "pipe2", "clone",
   "wait4", "clone3", "epoll_wait", "epoll_ctl", "kevent", "accept4", "openat",
   "epoll_pwait2", "epoll_create1", "mkdirat", "renameat", "unlinkat", "newfstatat",
 };
-const char* call_name(int call) { return call >= 0 && call < NCALLS ? kNames[call] : "?"; }
+
+// Where the other targets' glibc 2.36 makes another call (seen with
+// qemu-user's -strace on each): arm64 has no poll, epoll_wait or renameat;
+// 32-bit ARM and MIPS have send and recv of their own, and stat with 64-bit
+// times through statx.
+const char* call_name(int call, Arch arch) {
+  if (call < 0 || call >= NCALLS) return "?";
+  if (arch == Arch::arm64) {
+    if (call == POLL) return "ppoll";
+    if (call == EPOLL_WAIT) return "epoll_pwait";
+    if (call == RENAMEAT) return "renameat2";
+  } else if (arch == Arch::armhf || arch == Arch::mipsel) {
+    if (call == SEND) return "send";
+    if (call == RECV) return "recv";
+    if (call == FSTATAT) return "statx";
+  }
+  return kNames[call];
+}
+
+const char* call_name(int call) { return call_name(call, kArch); }
+
+const char* arch_name(Arch a) {
+  switch (a) {
+    case Arch::arm64: return "arm64";
+    case Arch::armhf: return "armhf";
+    case Arch::mipsel: return "mipsel";
+    default: return "x86_64";
+  }
+}
 
 Counters& counters() {
   static thread_local Counters c;

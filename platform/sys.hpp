@@ -18,7 +18,21 @@ enum Call : int {
   READ, WRITE, CLOSE, POLL, PIPE, FORK, WAITPID, CLONE, EPOLL_WAIT, EPOLL_CTL, KEVENT,
   ACCEPT, OPENAT, EPOLL_PWAIT2, EPOLL_CREATE, MKDIRAT, RENAMEAT, UNLINKAT, FSTATAT, NCALLS
 };
-const char* call_name(int call);
+// The targets whose syscall names fanout knows: each call is named as
+// strace shows it there (others get x86_64's names).
+enum class Arch { x86_64, arm64, armhf, mipsel };
+#if defined(__aarch64__)
+constexpr Arch kArch = Arch::arm64;
+#elif defined(__arm__)
+constexpr Arch kArch = Arch::armhf;
+#elif defined(__mips__)
+constexpr Arch kArch = Arch::mipsel;
+#else
+constexpr Arch kArch = Arch::x86_64;
+#endif
+const char* call_name(int call, Arch arch);
+const char* call_name(int call);  // this build's
+const char* arch_name(Arch a);
 
 // One block per thread. A worker reads its own block when it finishes.
 struct Counters { uint64_t n[NCALLS] = {}; };
