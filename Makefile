@@ -2,8 +2,27 @@
 # live in FANOUT_* so they are never lost when the user sets their own.
 #   make [V=1] [SANITIZER=address|undefined|thread] [STATIC=1] [BACKEND=poll]
 #   make CROSS_COMPILE=aarch64-linux-gnu-        (cross build; no uname here)
+#   make ARCH=arm64|armhf|mipsel                  (the same, by Debian's name,
+#        in build/ARCH; make deps ARCH=... installs what it needs, and
+#        make cross-check ARCH=... runs the tests under qemu-user)
 
 VERSION       := 0.1.0
+ARCH          ?=
+ifeq ($(ARCH),arm64)
+TRIPLE := aarch64-linux-gnu
+QEMU   := qemu-aarch64
+else ifeq ($(ARCH),armhf)
+TRIPLE := arm-linux-gnueabihf
+QEMU   := qemu-arm
+else ifeq ($(ARCH),mipsel)
+TRIPLE := mipsel-linux-gnu
+QEMU   := qemu-mipsel
+else ifneq ($(ARCH),)
+$(error ARCH=$(ARCH): this Makefile knows arm64, armhf and mipsel)
+endif
+ifneq ($(ARCH),)
+CROSS_COMPILE ?= $(TRIPLE)-
+endif
 CROSS_COMPILE ?=
 ifeq ($(origin CXX),default)
 CXX           := $(CROSS_COMPILE)g++
@@ -11,10 +30,14 @@ endif
 PKG_CONFIG    ?= $(CROSS_COMPILE)pkg-config
 # Each variant builds apart, so none overwrites another's objects.
 comma         := ,
-ifneq ($(SANITIZER),)
+ifneq ($(ARCH),)
+BUILD         ?= build/$(ARCH)$(if $(STATIC),-static)
+else ifneq ($(SANITIZER),)
 BUILD         ?= build/sanitize-$(subst $(comma),-,$(SANITIZER))
 else ifneq ($(BACKEND),)
 BUILD         ?= build/backend-$(BACKEND)
+else ifneq ($(STATIC),)
+BUILD         ?= build/static
 else
 BUILD         ?= build
 endif
@@ -31,6 +54,14 @@ FANOUT_CXXFLAGS := -std=c++20 -Wall -Wextra -Werror -pthread -MMD -MP \
 CARES_LIBS    := $(shell $(PKG_CONFIG) --libs libcares 2>/dev/null || echo -lcares)
 # Debian's mbedTLS ships no pkg-config file.
 FANOUT_LIBS   := $(CARES_LIBS) -lmbedtls -lmbedx509 -lmbedcrypto -pthread
+# 32-bit MIPS has no 64-bit atomic instructions: libatomic does them.
+ifneq ($(findstring mips,$(CROSS_COMPILE)),)
+FANOUT_LIBS   += -latomic
+endif
+# 32-bit ARM: GCC's notes that an ABI changed in GCC 7.1 say nothing here.
+ifneq ($(findstring arm-,$(CROSS_COMPILE)),)
+FANOUT_CXXFLAGS += -Wno-psabi
+endif
 
 ifneq ($(BACKEND),)
 FANOUT_CXXFLAGS += -DFANOUT_BACKEND_$(shell echo $(BACKEND) | tr a-z A-Z)
@@ -40,7 +71,7 @@ FANOUT_CXXFLAGS += -fsanitize=$(SANITIZER) -fno-omit-frame-pointer
 FANOUT_LDFLAGS  += -fsanitize=$(SANITIZER)
 endif
 ifeq ($(STATIC),1)
-FANOUT_LDFLAGS  += -static
+FANOUT_LDFLAGS  += -static -Wl,-Map=$@.map
 endif
 
 ifeq ($(V),1)
@@ -87,7 +118,16 @@ $(BUILD)/fanout-tests: $(TEST_OBJ) $(BUILD)/libfanout.a
 # libFuzzer, which clang only recommends), bench (wrk, curl: the
 # peers measured in the same run). No openssl: tools/certgen makes the test certificates with mbedTLS.
 DEB_PKGS := g++ clang libclang-rt-14-dev make pkg-config libc-ares-dev libmbedtls-dev doctest-dev strace wrk curl groff-base
+# ARCH=...: that architecture's compiler, qemu-user, and its c-ares and
+# mbedTLS (Debian's multiarch packages).
+ifneq ($(ARCH),)
+DEB_PKGS += g++-$(TRIPLE) qemu-user libc-ares-dev:$(ARCH) libmbedtls-dev:$(ARCH)
+endif
 deps:
+	@if [ -n "$(ARCH)" ] && ! dpkg --print-foreign-architectures | grep -qx "$(ARCH)"; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "deps: need root for dpkg --add-architecture $(ARCH)" >&2; exit 1; fi; \
+	  echo "deps: adding the $(ARCH) architecture"; dpkg --add-architecture $(ARCH); \
+	fi
 	@missing=""; for p in $(DEB_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
@@ -103,6 +143,15 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory all $(BUILD)/fanout-tests
 	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/clang CXX=clang++ all $(BUILD)/clang/fanout-tests
 	$(Q)tools/run-tests $(BUILD)
+
+# The whole suite on another architecture, under qemu-user (no binfmt
+# needed: the tests start every binary through FANOUT_QEMU). The build is
+# static: dynamically linked threads hang in qemu-user on this machine.
+cross-check:
+	$(if $(ARCH),,$(error make cross-check needs ARCH=arm64, armhf or mipsel))
+	$(Q)$(MAKE) --no-print-directory ARCH=$(ARCH) deps
+	$(Q)$(MAKE) --no-print-directory ARCH=$(ARCH) STATIC=1 all build/$(ARCH)-static/fanout-tests
+	$(Q)FANOUT_QEMU=$(QEMU) tools/run-tests build/$(ARCH)-static $(CROSS_TESTS)
 
 # Fuzzing: clang's libFuzzer with ASan+UBSan, the library built for
 # coverage; each target in tests/fuzz/ runs FUZZ_TIME seconds, seeded from
@@ -154,6 +203,6 @@ install: all
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all bench check demo deps fuzz install clean
+.PHONY: all bench check cross-check demo deps fuzz install clean
 .SECONDARY:
 -include $(wildcard $(BUILD)/obj/*/*.d $(BUILD)/obj/*/*/*.d)

@@ -18,8 +18,12 @@
 namespace t {
 namespace {
 
+// exe's argv, behind the emulator when there is one (execvp finds it).
 std::vector<char*> argv_of(const std::string& exe, const std::vector<std::string>& args) {
-  std::vector<char*> v{const_cast<char*>(exe.c_str())};
+  static const std::string emulator = qemu();
+  std::vector<char*> v;
+  if (!emulator.empty()) v.push_back(const_cast<char*>(emulator.c_str()));
+  v.push_back(const_cast<char*>(exe.c_str()));
   for (auto& a : args) v.push_back(const_cast<char*>(a.c_str()));
   v.push_back(nullptr);
   return v;
@@ -39,7 +43,7 @@ static pid_t start_tool(const std::string& name, const std::vector<std::string>&
     close(p[0]);
     close(p[1]);
     auto v = argv_of(exe, args);
-    execv(exe.c_str(), v.data());
+    execvp(v[0], v.data());
     _exit(127);
   }
   close(p[1]);
@@ -99,7 +103,7 @@ pid_t spawn(const std::vector<std::string>& args, const std::string& in, const s
     dup2(open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644), 1);
     dup2(open((out + ".err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644), 2);
     auto v = argv_of(exe, args);
-    execv(exe.c_str(), v.data());
+    execvp(v[0], v.data());
     _exit(127);
   }
   return pid;
@@ -147,7 +151,7 @@ std::string certs() {
   static std::string dir;
   if (dir.empty()) {
     dir = temp_dir() + "/certs";
-    std::string cmd = build_dir() + "/certgen " + dir;
+    std::string cmd = runner() + build_dir() + "/certgen " + dir;
     if (system(cmd.c_str()) != 0) throw std::runtime_error("certgen failed");
   }
   return dir;

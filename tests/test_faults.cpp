@@ -145,7 +145,7 @@ TEST_CASE("faults: every broken server, DNS answer and TLS peer in one list, ali
 
   std::vector<std::string> first;  // the first model's outcome, line by line
   for (const char* model : {"seq", "threads", "procs", "async", "hybrid"}) {
-    INFO("model " << model);
+    INFO("model " << std::string(model));
     std::string results = t::temp_dir() + "/faults-" + model + ".jsonl";
     std::vector<std::string> args = {"-m", model, "--results", results, "-"};
     args.insert(args.begin(), common.begin(), common.end());
@@ -158,7 +158,7 @@ TEST_CASE("faults: every broken server, DNS answer and TLS peer in one list, ali
     for (size_t i = 0; i < list.size(); i++) {
       const Case& c = list[i];
       tj::Value& v = got[i];
-      INFO("line " << i + 1 << ": " << c.url);
+      INFO("line " << i + 1 << ": " << c.url << " got " << v["http_code"].num << " " << (v["errormsg"].is_null() ? "" : v["errormsg"].str));
       CHECK(v["line"].num == double(i + 1));
       if (c.status) {
         CHECK(v["errormsg"].is_null());
@@ -177,7 +177,7 @@ TEST_CASE("faults: every broken server, DNS answer and TLS peer in one list, ali
     tj::Value j = tj::parse(r.out);
     CHECK(j["urls"].num == double(list.size()));
     // Memory stays bounded whatever came: the endless body and headers too.
-    if (!t::kAsan && !t::kTsan) CHECK(j["peak_rss_kb"]["parent"].num < 32 * 1024);
+    if (!t::kAsan && !t::kTsan && t::qemu().empty()) CHECK(j["peak_rss_kb"]["parent"].num < 32 * 1024);
   }
   // The TCP fallback was taken for the truncated answer.
   std::string log;
@@ -190,7 +190,7 @@ TEST_CASE("faults: a body sent to HEAD is not the next response, in every model"
   t::Origin o;
   std::string list = o.url("/fault/head-body") + "\n" + o.url("/status/201") + "\n";
   for (const char* model : {"seq", "threads", "procs", "async", "hybrid"}) {
-    INFO("model " << model);
+    INFO("model " << std::string(model));
     std::string results = t::temp_dir() + "/head-body-" + model + ".jsonl";
     t::Ran r = t::fanout({"-m", model, "-c", "1", "-w", "1", "-I", "--json", "--results", results, "-"}, list);
     REQUIRE(r.status == 0);
@@ -212,7 +212,7 @@ TEST_CASE("faults: thousands of distinct hosts, each its own lookup and connecti
   std::string list;
   for (int i = 0; i < n; i++) list += "http://h" + std::to_string(i) + ".test:" + std::to_string(o.http) + "/\n";
   for (const char* model : {"threads", "async"}) {
-    INFO("model " << model);
+    INFO("model " << std::string(model));
     t::Ran r = t::fanout({"-m", model, "-c", "50", "--dns-server", dns.server(), "--json", "-"}, list);
     REQUIRE(r.status == 0);
     tj::Value j = tj::parse(r.out);

@@ -15,7 +15,7 @@ const char* kModels[] = {"seq", "threads", "procs", "async", "hybrid"};
 // fanout under `ulimit` (sh's: -n sets soft and hard; -Sn only the soft).
 t::Ran limited(const std::string& ulimit, const std::string& model, const std::string& input, const std::string& results,
               const std::string& opts = "-c 5000 -w 2") {
-  std::string base = t::temp_dir() + "/limits-" + model, cmd = "ulimit " + ulimit + " && exec " + t::build_dir() +
+  std::string base = t::temp_dir() + "/limits-" + model, cmd = "ulimit " + ulimit + " && exec " + t::runner() + t::build_dir() +
                      "/fanout -m " + model + " " + opts + " --results " + results + " " + input + " > " + base + ".out 2> " + base + ".err";
   t::Ran r;
   int st = system(("sh -c '" + cmd + "'").c_str());

@@ -14,7 +14,7 @@ namespace {
 // build/fanout ARGS with a shell's redirections; stderr kept.
 t::Ran shell(const std::string& args, const std::string& redirect) {
   std::string err = t::temp_dir() + "/output.err";
-  int st = system(("sh -c 'exec " + t::build_dir() + "/fanout " + args + " " + redirect + " 2> " + err + "'").c_str());
+  int st = system(("sh -c 'exec " + t::runner() + t::build_dir() + "/fanout " + args + " " + redirect + " 2> " + err + "'").c_str());
   t::Ran r;
   r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
   t::read_file(err, r.err);

@@ -24,6 +24,13 @@ std::string build_dir() {
   return e ? e : "build";
 }
 
+std::string qemu() {
+  const char* e = getenv("FANOUT_QEMU");
+  return e ? e : "";
+}
+
+std::string runner() { return qemu().empty() ? "" : qemu() + " "; }
+
 bool read_file(const std::string& path, std::string& out) {
   std::ifstream f(path, std::ios::binary);
   if (!f) return false;

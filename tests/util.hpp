@@ -7,6 +7,10 @@ namespace t {
 
 std::string corpora();               // ../shared/corpora unless FANOUT_CORPORA says
 std::string build_dir();             // FANOUT_BUILD or "build"
+// The emulator the binaries under test run in (FANOUT_QEMU, e.g.
+// "qemu-aarch64": make cross-check), or empty; runner() is it and a space.
+std::string qemu();
+std::string runner();
 bool read_file(const std::string& path, std::string& out);
 void write_file(const std::string& path, const std::string& data);
 std::string temp_dir();              // one per test run, under build/
