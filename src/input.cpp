@@ -11,6 +11,8 @@
 
 namespace fanout {
 
+constexpr size_t kChunk = 64 * 1024;  // input is read this much at a time
+
 void Glob::Part::put(std::string& out, uint64_t k) const {
   if (!alts.empty()) {
     out += alts[k];
@@ -168,14 +170,15 @@ Source::Take Source::line(std::string& out, bool block) {
         continue;
       }
     }
-    char chunk[65536];
-    ssize_t n = sys::read(fd_, chunk, sizeof chunk);
+    // Straight into buf_: a 64 KiB array would be a threads-model thread's
+    // whole stack (--stack-size; reading the input happens on those).
+    size_t had = buf_.size();
+    buf_.resize(had + kChunk);
+    ssize_t n = sys::read(fd_, buf_.data() + had, kChunk);
+    buf_.resize(had + (n > 0 ? size_t(n) : 0));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) err_ = sys::describe("read(" + path_ + ")", errno);
-    if (n > 0) {
-      buf_.append(chunk, size_t(n));
-      continue;
-    }
+    if (n > 0) continue;
     eof_ = true;
     if (fd_ > 0) sys::close(fd_);  // now, not at exit: the cost report counts it
     fd_ = -1;
@@ -244,7 +247,7 @@ uint64_t Source::count_ahead() const {
   }
   uint64_t n = 0;
   std::string part;
-  char chunk[65536];
+  std::vector<char> chunk(kChunk);
   auto one = [&](std::string_view l) {
     while (!l.empty() && (l.back() == '\r' || l.back() == ' ' || l.back() == '\t')) l.remove_suffix(1);
     while (!l.empty() && (l.front() == ' ' || l.front() == '\t')) l.remove_prefix(1);
@@ -253,8 +256,8 @@ uint64_t Source::count_ahead() const {
     std::string why;
     n += l.find_first_of("[{") != std::string_view::npos && g.parse(l, why) ? g.size() : 1;
   };
-  for (ssize_t got; (got = sys::read(fd, chunk, sizeof chunk)) > 0;) {
-    part.append(chunk, size_t(got));
+  for (ssize_t got; (got = sys::read(fd, chunk.data(), chunk.size())) > 0;) {
+    part.append(chunk.data(), size_t(got));
     size_t at = 0;
     // (CRLF makes an empty line between: skipped, as blank lines are.)
     for (size_t nl; (nl = part.find_first_of("\r\n", at)) != std::string::npos; at = nl + 1)
