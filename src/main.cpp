@@ -42,6 +42,8 @@ const char kUsage[] =
     "  -w, --workers N         hybrid: processes, each an async loop (default: CPUs)\n"
     "      --per-host N        at most N connections to one host:port per pool\n"
     "                          (procs, hybrid: per worker; default: no cap)\n"
+    "      --stack-size SIZE   threads: each thread's stack, in bytes or with K\n"
+    "                          or M (default 64K: a TLS handshake fits)\n"
     "      --rate N/s          at most N request starts a second (/m, /h; a bare N\n"
     "                          is per hour, as curl), over all workers of any model\n"
     "Requests:\n"
@@ -113,6 +115,21 @@ long long number(const char* opt, const char* s, long long lo, long long hi) {
     usage_error(std::string(opt) + " takes a whole number from " + std::to_string(lo) + " to " +
                 std::to_string(hi) + ", not \"" + s + "\"");
   return v;
+}
+
+// Bytes, or with K or M (binary, as ulimit -s): "64K", "1M", "65536".
+size_t byte_size(const char* opt, const char* s, long long lo, long long hi) {
+  std::string v = s;
+  long long unit = 1;
+  if (!v.empty() && (v.back() == 'K' || v.back() == 'k')) unit = 1024;
+  else if (!v.empty() && (v.back() == 'M' || v.back() == 'm')) unit = 1024 * 1024;
+  if (unit > 1) v.pop_back();
+  char* end;
+  long long n = strtoll(v.c_str(), &end, 10);
+  if (v.empty() || *end || n < 0 || n > hi / unit || n * unit < lo)
+    usage_error(std::string(opt) + " takes a size from " + std::to_string(lo / 1024) + "K to " +
+                std::to_string(hi / 1024 / 1024) + "M (bytes, or with K or M), not \"" + s + "\"");
+  return size_t(n * unit);
 }
 
 // Seconds: 0 < SEC <= 86400 (zero too where zero means "none").
@@ -205,7 +222,7 @@ void shard_from_env(Config& cfg) {
 }
 
 Config parse_args(int argc, char** argv) {
-  enum { kTimeout = 256, kResolve, kDnsServer, kCacert, kJson, kResults, kPerHost, kProgress, kNoProgress, kTrace, kNoReuse,
+  enum { kTimeout = 256, kResolve, kDnsServer, kCacert, kJson, kResults, kPerHost, kStackSize, kProgress, kNoProgress, kTrace, kNoReuse,
          kMaxTime, kConnectTimeout, kMaxRedirs, kDowngrade, kRetry, kRetryDelay, kRetryMaxTime, kRetryOn, kRetryAll, kDeadline, kRate, kOut, kMergeJson, kPages,
          kSkipExisting, kGrace, kResume, kShard };
   // (-f has a short name; its long one below maps to 'f'.)
@@ -244,6 +261,7 @@ Config parse_args(int argc, char** argv) {
     {"json", no_argument, nullptr, kJson},
     {"results", required_argument, nullptr, kResults},
     {"per-host", required_argument, nullptr, kPerHost},
+    {"stack-size", required_argument, nullptr, kStackSize},
     {"progress", no_argument, nullptr, kProgress},
     {"trace", required_argument, nullptr, kTrace},
     {"no-progress", no_argument, nullptr, kNoProgress},
@@ -309,6 +327,7 @@ Config parse_args(int argc, char** argv) {
       case kJson: cfg.json = true; break;
       case kResults: cfg.results = optarg; break;
       case kPerHost: cfg.per_host = int(number("--per-host", optarg, 1, 100000)); break;
+      case kStackSize: cfg.stack_size = byte_size("--stack-size", optarg, 16 * 1024, 64 << 20); break;
       case kProgress: cfg.progress = 1; break;
       case kTrace: cfg.trace = optarg; break;
       case kNoProgress: cfg.progress = 0; break;

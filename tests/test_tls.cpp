@@ -132,3 +132,31 @@ TEST_CASE("tls: many HTTPS URLs under every model, workers finishing at differen
     CHECK(cost["poller"].str == (std::string(model) == "async" || std::string(model) == "hybrid" ? "epoll" : "poll"));
   }
 }
+
+// The threads model's stacks are small for routers (--stack-size, 64 KiB by
+// default): a full TLS handshake with verification, a DNS lookup through
+// c-ares and reading the input all fit, with room to spare at half of it.
+// (Reading the input used to put a 64 KiB buffer on the stack: a crash.)
+TEST_CASE("tls: full handshakes and DNS lookups fit the threads model's default stack, and half of it") {
+  std::string d = t::certs();
+  t::Origin o({}, d + "/server.crt", d + "/server.key");
+  t::Dnsd dns;
+  std::string list;
+  for (int i = 0; i < 30; i++) list += o.tls_url("/?i=" + std::to_string(i)) + "\n";
+  for (int i = 0; i < 30; i++) list += "http://h" + std::to_string(i) + ".test:" + std::to_string(o.http) + "/\n";
+  for (const char* size : {"", "32K"}) {
+    INFO("--stack-size " << size);
+    std::vector<std::string> args = {"-m", "threads", "-c", "10", "--no-session-reuse", "--cacert", d + "/ca.crt",
+                                     "--dns-server", dns.server(), "--json", "-"};
+    if (*size) args.insert(args.begin(), {"--stack-size", size});
+    t::Ran r = t::fanout(args, list);
+    REQUIRE(r.status == 0);
+    tj::Value j = tj::parse(r.out);
+    CHECK(j["statuses"]["200"].num == 60);
+    CHECK(j["cost"]["tls_handshakes"].num >= 10);
+    CHECK(j["cost"]["tls_resumed"].num == 0);
+  }
+  t::Ran bad = t::fanout({"-m", "threads", "--stack-size", "8K", "-"}, "");
+  CHECK(bad.status == 2);
+  CHECK(bad.err.find("--stack-size takes a size from 16K to 64M") != std::string::npos);
+}

@@ -101,6 +101,7 @@ struct Config {
   int concurrency = 10;
   int workers = 0;                   // hybrid: processes (0: one per CPU)
   int per_host = 0;                  // connections per host:port (0: no cap)
+  size_t stack_size = 64 * 1024;     // threads: each thread's stack (--stack-size)
   int progress = -1;                 // -1: when stderr is a terminal; 0 off; 1 on
   bool head = false;                 // HEAD instead of GET
   std::vector<std::string> headers;  // -H "Name: value"

@@ -16,8 +16,21 @@
 namespace fanout {
 namespace {
 
-// Enough for mbedTLS' handshake and c-ares; 8 MiB each is what a router lacks.
-constexpr size_t kStack = 256 * 1024;
+// Each thread's stack: --stack-size (64 KiB by default; glibc's 8 MiB
+// each is what a router lacks). The sanitizers' runtimes need several
+// times more for the same calls.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define FANOUT_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define FANOUT_SANITIZED 1
+#endif
+#endif
+#ifdef FANOUT_SANITIZED
+constexpr size_t kSanitizerStack = 8;
+#else
+constexpr size_t kSanitizerStack = 1;
+#endif
 
 struct Shared {
   Run& run;  // the queue: run.take() gives the next request
@@ -75,7 +88,7 @@ bool run_threads(Run& run, std::string& err) {
   const size_t most = size_t(run.cfg.concurrency);
   pthread_attr_t attr;
   pthread_attr_init(&attr);
-  pthread_attr_setstacksize(&attr, kStack);
+  pthread_attr_setstacksize(&attr, run.cfg.stack_size * kSanitizerStack);
   // A thread for each request the input has ready, up to -c, before any
   // starts (so a fast origin cannot let one thread do it all); then one
   // more for each line a slow pipe brings, while fewer than -c run.
