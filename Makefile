@@ -91,10 +91,21 @@ BINS := $(BUILD)/fanout $(BUILD)/origin $(BUILD)/dnsd $(BUILD)/certgen
 
 all: $(BINS)
 
+# Code off the request path (options, the summary, the journal, traces,
+# bench, downloads' file names, paging) is built for size: most of what a board
+# keeps in flash, none of it per byte or per syscall. Every section apart, so the
+# linker drops what nothing calls.
+COLD_SRC := src/main.cpp src/bench.cpp src/report.cpp src/trace.cpp src/journal.cpp src/json.cpp \
+            src/progress.cpp src/stop.cpp src/jobs/download.cpp \
+            src/jobs/pages.cpp tools/dnsd.cpp tools/certgen.cpp
+$(COLD_SRC:%.cpp=$(BUILD)/obj/%.o): FANOUT_OPT := -Os
+FANOUT_CXXFLAGS += -ffunction-sections -fdata-sections
+FANOUT_LDFLAGS  += -Wl,--gc-sections
+
 $(BUILD)/obj/%.o: %.cpp
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CXX     $<")
-	$(Q)$(CXX) $(FANOUT_CXXFLAGS) $(CXXFLAGS) -c $< -o $@
+	$(Q)$(CXX) $(FANOUT_CXXFLAGS) $(CXXFLAGS) $(FANOUT_OPT) -c $< -o $@
 
 $(BUILD)/libfanout.a: $(LIB_OBJ)
 	@$(if $(Q),echo "  AR      $@")
@@ -153,6 +164,22 @@ cross-check:
 	$(Q)$(MAKE) --no-print-directory ARCH=$(ARCH) STATIC=1 all build/$(ARCH)-static/fanout-tests
 	$(Q)FANOUT_QEMU=$(QEMU) tools/run-tests build/$(ARCH)-static $(CROSS_TESTS)
 
+# What fanout costs a board, against issue 11's budget (a benchmark: it
+# measures): stripped sizes, idle and -c 50 peak RSS, for this machine and,
+# with ARCH=..., that architecture under qemu-user. make size: the sizes,
+# and what each part adds.
+footprint: deps
+	$(Q)$(MAKE) --no-print-directory ARCH= BUILD=build all
+	$(Q)$(MAKE) --no-print-directory ARCH= BUILD=build/static STATIC=1 build/static/fanout
+	$(Q)$(if $(ARCH),$(MAKE) --no-print-directory build/$(ARCH)/fanout && \
+	  $(MAKE) --no-print-directory STATIC=1 BUILD=build/$(ARCH)-static build/$(ARCH)-static/fanout,true)
+	$(Q)tools/footprint build build/static $(if $(ARCH),$(QEMU) build/$(ARCH) build/$(ARCH)-static)
+
+size: deps
+	$(Q)$(MAKE) --no-print-directory ARCH= BUILD=build all
+	$(Q)$(MAKE) --no-print-directory ARCH= BUILD=build/static STATIC=1 build/static/fanout
+	$(Q)tools/size build build/static
+
 # Fuzzing: clang's libFuzzer with ASan+UBSan, the library built for
 # coverage; each target in tests/fuzz/ runs FUZZ_TIME seconds, seeded from
 # ../shared/corpora. A finding is saved as build/fuzz/TARGET-crash-... and
@@ -203,6 +230,6 @@ install: all
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all bench check cross-check demo deps fuzz install clean
+.PHONY: all bench check cross-check demo deps footprint fuzz install size clean
 .SECONDARY:
 -include $(wildcard $(BUILD)/obj/*/*.d $(BUILD)/obj/*/*/*.d)
