@@ -49,7 +49,9 @@ STATIC        ?=
 CXXFLAGS      ?= -O2 -g
 LDFLAGS       ?=
 
-FANOUT_CXXFLAGS := -std=c++20 -Wall -Wextra -Werror -pthread -MMD -MP \
+# _FILE_OFFSET_BITS=64: files and inode numbers past 2^31 on 32-bit boards too
+# (no off_t crosses into c-ares' or mbedTLS' API).
+FANOUT_CXXFLAGS := -std=c++20 -Wall -Wextra -Werror -pthread -MMD -MP -D_FILE_OFFSET_BITS=64 \
                    -Iinclude -Iplatform -DFANOUT_VERSION='"$(VERSION)"'
 CARES_LIBS    := $(shell $(PKG_CONFIG) --libs libcares 2>/dev/null || echo -lcares)
 # Debian's mbedTLS ships no pkg-config file.

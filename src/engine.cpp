@@ -26,7 +26,16 @@ double retry_after(std::string_view v) {
   tm t{};
   const char* end = strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &t);
   if (!end || *end) return -1;
-  return std::max(0.0, double(timegm(&t) - time(nullptr)));
+  // In 64 bits, not time_t's: a date past 2038 is no date at all to
+  // timegm() on a 32-bit board (armhf, mipsel).
+  int64_t y = t.tm_year + 1900, m = t.tm_mon + 1;
+  y -= m <= 2;
+  int64_t era = (y >= 0 ? y : y - 399) / 400, yoe = y - era * 400;
+  int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + t.tm_mday - 1;
+  int64_t days = era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;  // since 1970-01-01
+  int64_t at = days * 86400 + t.tm_hour * 3600 + t.tm_min * 60 + t.tm_sec;
+  int64_t now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return std::max(0.0, double(at - now));
 }
 
 // Full jitter (a uniform pick up to the doubled delay), so that many

@@ -109,13 +109,16 @@ void write_cert(const std::string& path, mbedtls_pk_context& subject_key, mbedtl
   mbedtls_mpi_free(&sn);
 }
 
-// "YYYYMMDDhhmmss" (UTC), seconds from now.
-std::string stamp(long from_now) {
-  time_t t = time(nullptr) + from_now;
+// "YYYYMMDDhhmmss" (UTC): now, and years and days from it. The years go
+// on the date, not on time_t, which ends in 2038 on 32-bit boards.
+std::string stamp(int years, int days = 0) {
+  time_t t = time(nullptr) + time_t(days) * 86400;
   tm u{};
   gmtime_r(&t, &u);
-  char buf[16];
-  strftime(buf, sizeof buf, "%Y%m%d%H%M%S", &u);
+  if (u.tm_mon == 1 && u.tm_mday == 29) u.tm_mday = 28;  // a year on, no Feb 29
+  char buf[32];
+  snprintf(buf, sizeof buf, "%04d%02d%02d%02d%02d%02d", u.tm_year + 1900 + years, u.tm_mon + 1, u.tm_mday, u.tm_hour,
+           u.tm_min, u.tm_sec);
   return buf;
 }
 
@@ -136,15 +139,14 @@ int main(int argc, char** argv) {
   gen_key(ca);
   gen_key(other_ca);
   gen_key(server);
-  const long day = 86400, year = 365 * day;
-  std::string yesterday = stamp(-day), in20 = stamp(20 * year), in30 = stamp(30 * year);
+  std::string yesterday = stamp(0, -1), in20 = stamp(20), in30 = stamp(30);
   const char *ca_name = "CN=fanout test CA,O=fanout", *other_name = "CN=another test CA,O=elsewhere";
   const char* host = "CN=localhost,O=fanout";
   write_cert(dir + "/ca.crt", ca, ca, ca_name, ca_name, true, yesterday.c_str(), in30.c_str(), nullptr, 1);
   write_cert(dir + "/server.crt", server, ca, host, ca_name, false, yesterday.c_str(), in20.c_str(), "localhost", 2);
-  write_cert(dir + "/expired.crt", server, ca, host, ca_name, false, stamp(-2 * year).c_str(), stamp(-year).c_str(),
+  write_cert(dir + "/expired.crt", server, ca, host, ca_name, false, stamp(-2).c_str(), stamp(-1).c_str(),
              "localhost", 3);
-  write_cert(dir + "/notyet.crt", server, ca, host, ca_name, false, stamp(year).c_str(), stamp(2 * year).c_str(),
+  write_cert(dir + "/notyet.crt", server, ca, host, ca_name, false, stamp(1).c_str(), stamp(2).c_str(),
              "localhost", 6);
   write_cert(dir + "/wronghost.crt", server, ca, "CN=wrong.example,O=fanout", ca_name, false, yesterday.c_str(),
              in20.c_str(), "wrong.example", 4);
