@@ -89,7 +89,7 @@ LIB_OBJ   := $(LIB_SRC:%.cpp=$(BUILD)/obj/%.o)
 TEST_SRC  := $(wildcard tests/*.cpp)
 TEST_OBJ  := $(TEST_SRC:%.cpp=$(BUILD)/obj/%.o)
 
-BINS := $(BUILD)/fanout $(BUILD)/origin $(BUILD)/dnsd $(BUILD)/certgen
+BINS := $(BUILD)/fanout $(BUILD)/fanout-bench $(BUILD)/origin $(BUILD)/dnsd $(BUILD)/certgen
 
 all: $(BINS)
 
@@ -99,7 +99,7 @@ all: $(BINS)
 # linker drops what nothing calls.
 COLD_SRC := src/main.cpp src/bench.cpp src/report.cpp src/trace.cpp src/journal.cpp src/json.cpp \
             src/progress.cpp src/stop.cpp src/jobs/download.cpp \
-            src/jobs/pages.cpp tools/dnsd.cpp tools/certgen.cpp
+            src/jobs/pages.cpp tools/dnsd.cpp tools/certgen.cpp tools/fanout-bench.cpp
 $(COLD_SRC:%.cpp=$(BUILD)/obj/%.o): FANOUT_OPT := -Os
 FANOUT_CXXFLAGS += -ffunction-sections -fdata-sections
 FANOUT_LDFLAGS  += -Wl,--gc-sections
@@ -225,6 +225,7 @@ demo: deps
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 $(BUILD)/fanout $(DESTDIR)$(PREFIX)/bin/fanout
+	install -m 755 $(BUILD)/fanout-bench $(DESTDIR)$(PREFIX)/bin/fanout-bench  # fanout bench
 	install -m 755 $(BUILD)/origin $(DESTDIR)$(PREFIX)/bin/fanout-origin  # for fanout bench
 	install -d $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 644 tools/fanout.1 $(DESTDIR)$(PREFIX)/share/man/man1/fanout.1
