@@ -32,7 +32,7 @@ bool quiet(Conn& c) {
 size_t idle_cap(size_t slots, int fds_per_slot) {
   rlimit rl;
   long files = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? long(std::min<rlim_t>(rl.rlim_cur, 1 << 20)) : 1024;
-  long room = files - 32 - long(slots) * fds_per_slot;  // 32: as fit_fd_limit keeps for the rest
+  long room = files - kFdReserve - long(slots) * fds_per_slot;
   return size_t(std::clamp<long>(room, 0, 4 * long(slots)));
 }
 
@@ -103,8 +103,9 @@ void Pool::release(const std::string& key, std::unique_ptr<Conn> c, bool keep) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     Host& h = hosts_[key];
+    bool kept = keep && c && c->fd >= 0;  // what put_back keeps idle
     drop.push_back(h.put_back(std::move(c), keep, stats_));
-    if (!drop.back() && keep) order_.kept(key, *h.idle.back());
+    if (kept) order_.kept(key, *h.idle.back());
     std::string from;
     while (auto old = order_.over(hosts_, &from)) {  // over the cap: the one idle longest goes
       drop.push_back(std::move(old));

@@ -33,6 +33,9 @@ struct PoolStats {
 // descriptors while busy) may keep: 4 a slot, as curl's connection cache,
 // and no more than the open-file limit leaves beside the busy ones.
 size_t idle_cap(size_t slots, int fds_per_slot);
+// Open files kept for what is not a connection: stdio, the input,
+// --results, the poller, c-ares, the CA file (fit_fd_limit keeps it too).
+constexpr long kFdReserve = 32;
 
 // What both pools keep per host:port.
 struct HostConns {
@@ -53,7 +56,6 @@ struct HostConns {
 class IdleOrder {
  public:
   explicit IdleOrder(size_t cap) : cap_(cap) {}
-  size_t cap() const { return cap_; }
   void kept(const std::string& key, Conn& c);  // c has just gone idle at key's host
   void dropped(size_t n) { idle_ -= n; }      // idle ones taken or closed
   // While more are idle than the cap: the one idle longest, out of its
@@ -67,41 +69,45 @@ class IdleOrder {
     const Conn* c;
     uint64_t mark;
   };
+  // Where e's connection still sits idle, or null: taken since.
+  template <class Map>
+  static std::unique_ptr<Conn>* live(Map& hosts, const Entry& e, typename Map::iterator* host);
   size_t cap_, idle_ = 0;
   uint64_t marks_ = 0;
   std::deque<Entry> order_;
 };
 
 template <class Map>
+std::unique_ptr<Conn>* IdleOrder::live(Map& hosts, const Entry& e, typename Map::iterator* host) {
+  auto it = hosts.find(e.key);
+  if (it == hosts.end()) return nullptr;
+  *host = it;
+  for (auto& c : it->second.idle)
+    if (c.get() == e.c && c->idle_mark == e.mark) return &c;
+  return nullptr;
+}
+
+template <class Map>
 std::unique_ptr<Conn> IdleOrder::over(Map& hosts, std::string* key) {
+  typename Map::iterator it;
   while (idle_ > cap_ && !order_.empty()) {
     Entry e = std::move(order_.front());
     order_.pop_front();
-    auto it = hosts.find(e.key);
-    if (it == hosts.end()) continue;
+    std::unique_ptr<Conn>* slot = live(hosts, e, &it);
+    if (!slot) continue;
+    std::unique_ptr<Conn> c = std::move(*slot);
     auto& idle = it->second.idle;
-    for (auto at = idle.begin(); at != idle.end(); ++at) {
-      if (at->get() != e.c || (*at)->idle_mark != e.mark) continue;
-      std::unique_ptr<Conn> c = std::move(*at);
-      idle.erase(at);
-      it->second.open--;
-      idle_--;
-      *key = std::move(e.key);
-      return c;
-    }
+    idle.erase(idle.begin() + (slot - idle.data()));
+    it->second.open--;
+    idle_--;
+    *key = std::move(e.key);
+    return c;
   }
   if (order_.size() > 2 * idle_ + 64) {  // mostly connections taken since: keep the rest
-    std::deque<Entry> live;
-    for (Entry& e : order_) {
-      auto it = hosts.find(e.key);
-      if (it == hosts.end()) continue;
-      for (auto& c : it->second.idle)
-        if (c.get() == e.c && c->idle_mark == e.mark) {
-          live.push_back(std::move(e));
-          break;
-        }
-    }
-    order_.swap(live);
+    std::deque<Entry> rest;
+    for (Entry& e : order_)
+      if (live(hosts, e, &it)) rest.push_back(std::move(e));
+    order_.swap(rest);
   }
   return nullptr;
 }
