@@ -40,15 +40,6 @@ const char* call_name(int call, Arch arch) {
 
 const char* call_name(int call) { return call_name(call, kArch); }
 
-const char* arch_name(Arch a) {
-  switch (a) {
-    case Arch::arm64: return "arm64";
-    case Arch::armhf: return "armhf";
-    case Arch::mipsel: return "mipsel";
-    default: return "x86_64";
-  }
-}
-
 Counters& counters() {
   static thread_local Counters c;
   return c;

@@ -32,7 +32,6 @@ constexpr Arch kArch = Arch::x86_64;
 #endif
 const char* call_name(int call, Arch arch);
 const char* call_name(int call);  // this build's
-const char* arch_name(Arch a);
 
 // One block per thread. A worker reads its own block when it finishes.
 struct Counters { uint64_t n[NCALLS] = {}; };

@@ -48,7 +48,6 @@ size_t hybrid_workers(const Config& cfg) {
 // pipes), and a reserve for stdio, the input, --results, the poller, c-ares
 // and the CA file.
 std::string fit_fd_limit(Config& cfg) {
-  constexpr long kReserve = 32;
   rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || cfg.model == "seq") return "";
   rlim_t most = std::min<rlim_t>(rl.rlim_max, 1 << 20);  // Linux' nr_open
@@ -57,16 +56,16 @@ std::string fit_fd_limit(Config& cfg) {
     up.rlim_cur = most;
     if (setrlimit(RLIMIT_NOFILE, &up) == 0) rl = up;
   }
-  long room = std::max<long>(1, long(rl.rlim_cur) - kReserve), c = cfg.concurrency, fit = c;
-  // A slot's socket, and room for one idle connection beside it (the
-  // pools keep what the limit leaves: idle_cap); threads add a c-ares socket.
-  if (cfg.model == "threads") fit = room / 3;
-  else if (cfg.model == "async") fit = room / 2;
+  long room = std::max<long>(1, long(rl.rlim_cur) - kFdReserve), c = cfg.concurrency, fit = c;
+  // Only what a request in flight needs: idle keep-alive connections get
+  // what is left (idle_cap), and none where nothing is.
+  if (cfg.model == "threads") fit = room / 2;
+  else if (cfg.model == "async") fit = room;
   else if (cfg.model == "procs") fit = room / 2;  // two pipes a worker in the parent
   else if (cfg.model == "hybrid") {
     long w = long(hybrid_workers(cfg));
     if (2 * w > room) cfg.workers = int(w = std::max<long>(1, room / 2));
-    fit = w * (room / 2);  // each worker's share, in its own process
+    fit = w * room;  // each worker's share, in its own process
   }
   fit = std::max<long>(1, fit);
   if (c <= fit) return "";
