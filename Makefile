@@ -46,7 +46,7 @@ DESTDIR       ?=
 BACKEND       ?=
 SANITIZER     ?=
 STATIC        ?=
-CXXFLAGS      ?= -O2 -g
+CXXFLAGS      ?= -g
 LDFLAGS       ?=
 
 # _FILE_OFFSET_BITS=64: files and inode numbers past 2^31 on 32-bit boards too
@@ -84,8 +84,11 @@ endif
 
 # The library: everything but the entry points.
 LIB_SRC   := $(wildcard src/*.cpp src/models/*.cpp src/jobs/*.cpp platform/*.cpp)
-LIB_SRC   := $(filter-out src/main.cpp,$(LIB_SRC))
+LIB_SRC   := $(filter-out src/main.cpp platform/static.cpp,$(LIB_SRC))
 LIB_OBJ   := $(LIB_SRC:%.cpp=$(BUILD)/obj/%.o)
+# Static builds: a few C library functions of our own, linked before libc
+# (platform/static.cpp says which and why).
+STATIC_OBJ := $(if $(filter 1,$(STATIC)),$(BUILD)/obj/platform/static.o)
 TEST_SRC  := $(wildcard tests/*.cpp)
 TEST_OBJ  := $(TEST_SRC:%.cpp=$(BUILD)/obj/%.o)
 
@@ -93,35 +96,44 @@ BINS := $(BUILD)/fanout $(BUILD)/fanout-bench $(BUILD)/origin $(BUILD)/dnsd $(BU
 
 all: $(BINS)
 
-# Code off the request path (options, the summary, the journal, traces,
-# bench, downloads' file names, paging) is built for size: most of what a board
-# keeps in flash, none of it per byte or per syscall. Every section apart, so the
-# linker drops what nothing calls.
-COLD_SRC := src/main.cpp src/bench.cpp src/report.cpp src/trace.cpp src/journal.cpp src/json.cpp \
-            src/progress.cpp src/stop.cpp src/jobs/download.cpp \
-            src/jobs/pages.cpp tools/dnsd.cpp tools/certgen.cpp tools/fanout-bench.cpp
-$(COLD_SRC:%.cpp=$(BUILD)/obj/%.o): FANOUT_OPT := -Os
+# Built for size: a board keeps the binary in flash, and most of fanout
+# (options, the summary, the journal, traces, DNS and TLS set-up, the
+# models' bookkeeping) runs once a run or once a connection. What runs per
+# byte of a response or per line of input is built for speed (HOT_SRC),
+# and so is origin, the peer every benchmark measures against. Every
+# section apart, so the linker drops what nothing calls. User CXXFLAGS come
+# after these, so CXXFLAGS=-O0 still wins.
+FANOUT_OPT := -Os
+HOT_SRC := src/http.cpp tools/origin.cpp $(TEST_SRC)
+$(HOT_SRC:%.cpp=$(BUILD)/obj/%.o): FANOUT_OPT := -O2
 FANOUT_CXXFLAGS += -ffunction-sections -fdata-sections
 FANOUT_LDFLAGS  += -Wl,--gc-sections
+# Nothing in fanout throws or catches (std::bad_alloc ends the run either
+# way), so its code has no landing pads, and without a sanitizer (whose
+# stack traces unwind) no unwind tables. The tests keep both: doctest
+# reports an exception as a failed test.
+NO_EH := -fno-exceptions $(if $(SANITIZER),,-fno-unwind-tables -fno-asynchronous-unwind-tables)
+$(LIB_OBJ) $(BUILD)/obj/src/main.o $(STATIC_OBJ): FANOUT_EH := $(NO_EH)
+$(BUILD)/obj/tools/%.o: FANOUT_EH := $(NO_EH)
 
 $(BUILD)/obj/%.o: %.cpp
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CXX     $<")
-	$(Q)$(CXX) $(FANOUT_CXXFLAGS) $(CXXFLAGS) $(FANOUT_OPT) -c $< -o $@
+	$(Q)$(CXX) $(FANOUT_CXXFLAGS) $(FANOUT_OPT) $(FANOUT_EH) $(CXXFLAGS) -c $< -o $@
 
 $(BUILD)/libfanout.a: $(LIB_OBJ)
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && $(CROSS_COMPILE)ar rcs $@ $^
 
-$(BUILD)/fanout: $(BUILD)/obj/src/main.o $(BUILD)/libfanout.a
+$(BUILD)/fanout: $(BUILD)/obj/src/main.o $(STATIC_OBJ) $(BUILD)/libfanout.a
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CXX) $(FANOUT_LDFLAGS) $(LDFLAGS) -o $@ $^ $(FANOUT_LIBS)
 
-$(BUILD)/%: $(BUILD)/obj/tools/%.o $(BUILD)/libfanout.a
+$(BUILD)/%: $(BUILD)/obj/tools/%.o $(STATIC_OBJ) $(BUILD)/libfanout.a
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CXX) $(FANOUT_LDFLAGS) $(LDFLAGS) -o $@ $^ $(FANOUT_LIBS)
 
-$(BUILD)/fanout-tests: $(TEST_OBJ) $(BUILD)/libfanout.a
+$(BUILD)/fanout-tests: $(TEST_OBJ) $(STATIC_OBJ) $(BUILD)/libfanout.a
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CXX) $(FANOUT_LDFLAGS) $(LDFLAGS) -o $@ $^ $(FANOUT_LIBS)
 
@@ -200,7 +212,7 @@ fuzz: deps
 	$(Q)set -e; for src in $(wildcard tests/fuzz/*.cpp); do \
 	  t=$$(basename $$src .cpp); \
 	  echo "  FUZZ    $$t ($(FUZZ_TIME) s)"; \
-	  clang++ $(FANOUT_CXXFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(CXXFLAGS) \
+	  clang++ $(FANOUT_CXXFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -O1 $(CXXFLAGS) \
 	    $$src $(FUZZ_LIB:%.cpp=$(FUZZ_BUILD)/obj/%.o) $(FANOUT_LIBS) -o $(FUZZ_BUILD)/fuzz-$$t; \
 	  mkdir -p $(FUZZ_BUILD)/corpus-$$t; \
 	  case $$t in response) seeds="$(CORPORA)/llhttp-response $(CORPORA)/curl-tests";; \

@@ -33,10 +33,14 @@ std::string check_header_arg(std::string_view h) {
   return "";
 }
 
+// ASCII case folding (header names are ASCII; the C library's tolower is a
+// call per byte).
+static char lower(char c) { return c >= 'A' && c <= 'Z' ? char(c + 32) : c; }
+
 bool ieq(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); i++)
-    if (tolower((unsigned char)a[i]) != tolower((unsigned char)b[i])) return false;
+    if (lower(a[i]) != lower(b[i])) return false;
   return true;
 }
 
@@ -48,7 +52,7 @@ std::string_view trim(std::string_view s) {
 
 bool is_secret_header(std::string_view name) {
   std::string n(name);
-  for (auto& c : n) c = char(tolower((unsigned char)c));
+  for (auto& c : n) c = lower(c);
   for (const char* w : {"key", "secret", "token", "auth", "cookie"})
     if (n.find(w) != std::string::npos) return true;
   return false;

@@ -138,6 +138,16 @@ Source::~Source() {
   if (fd_ > 0) sys::close(fd_);
 }
 
+namespace {
+// Where a or b first is in s from `from` on, or npos: find_first_of, in one
+// pass (it is run over every byte of the input).
+size_t find_either(std::string_view s, char a, char b, size_t from = 0) {
+  for (size_t i = from; i < s.size(); i++)
+    if (s[i] == a || s[i] == b) return i;
+  return std::string_view::npos;
+}
+}  // namespace
+
 Source::Take Source::line(std::string& out, bool block) {
   if (paging_) {
     if (page_ > last_page_) return Take::end;
@@ -149,7 +159,7 @@ Source::Take Source::line(std::string& out, bool block) {
   for (;;) {
     // A line ends at LF, CRLF or a lone CR (old Mac files): a CR at the end
     // of what is read waits for the next byte, which may be its LF.
-    size_t nl = buf_.find_first_of("\r\n", pos_);
+    size_t nl = find_either(buf_, '\r', '\n', pos_);
     bool cr_last = nl != std::string::npos && buf_[nl] == '\r' && nl + 1 == buf_.size() && !eof_;
     if ((nl != std::string::npos && !cr_last) || (eof_ && pos_ < buf_.size())) {
       size_t end = nl == std::string::npos ? buf_.size() : nl;
@@ -189,16 +199,16 @@ void Source::make(std::string_view u, const std::string& why, Request& r) {
   r = Request{};
   r.line = line_;
   r.text = u;
-  std::string where = "input: line " + std::to_string(line_) + ": ", because;
+  std::string because;
   if (!why.empty()) {
-    r.error = where + why;
-  } else if (u.find_first_of(" \t") != std::string::npos) {
-    r.error = where + "space in URL (encode it as %20)";
-  } else if (std::any_of(u.begin(), u.end(), [](char c) { return (unsigned char)c < 0x20 || c == 0x7f; })) {
-    r.error = where + "control character in URL";
-  } else if (parse_url(u, r.url, &because) != UrlError::none) {
-    r.error = where + because;
+    because = why;
+  } else if (auto bad = std::find_if(u.begin(), u.end(), [](char c) { return (unsigned char)c <= 0x20 || c == 0x7f; });
+             bad != u.end()) {
+    because = u.find_first_of(" \t") != std::string_view::npos ? "space in URL (encode it as %20)" : "control character in URL";
+  } else if (parse_url(u, r.url, &because) == UrlError::none) {
+    return;
   }
+  r.error = "input: line " + std::to_string(line_) + ": " + because;
 }
 
 Source::Take Source::take(Request& out, bool block) {
@@ -215,7 +225,7 @@ Source::Take Source::take(Request& out, bool block) {
       while (!l.empty() && (l.front() == ' ' || l.front() == '\t')) l.remove_prefix(1);
       if (l.empty() || l.front() == '#') continue;
       std::string why;
-      if (l.find_first_of("[{") != std::string_view::npos) {
+      if (find_either(l, '[', '{') != std::string_view::npos) {
         if (glob_.parse(l, why)) {
           globbing_ = true;
           continue;  // one request per URL the line makes

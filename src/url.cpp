@@ -3,6 +3,7 @@
 // see tests/test_url.cpp for the conformance run against WPT's cases.
 #include "fanout/url.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <cstring>
@@ -34,18 +35,20 @@ bool in_userinfo_set(unsigned char c) {
 template <class Pred>
 void encode_into(std::string& out, std::string_view s, Pred in_set) {
   static const char hex[] = "0123456789ABCDEF";
-  for (unsigned char c : s) {
-    if (in_set(c)) {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    } else {
-      out += char(c);
-    }
+  // Runs with nothing to encode (nearly every URL) are appended whole.
+  size_t from = 0;
+  for (size_t i = 0; i < s.size(); i++) {
+    unsigned char c = s[i];
+    if (!in_set(c)) continue;
+    char esc[3] = {'%', hex[c >> 4], hex[c & 15]};
+    out.append(s.data() + from, i - from).append(esc, 3);
+    from = i + 1;
   }
+  out.append(s.data() + from, s.size() - from);
 }
 
 std::string percent_decode(std::string_view s) {
+  if (s.find('%') == std::string_view::npos) return std::string(s);
   std::string out;
   for (size_t i = 0; i < s.size(); i++) {
     if (s[i] == '%' && i + 2 < s.size() && is_hex(s[i + 1]) && is_hex(s[i + 2])) {
@@ -201,9 +204,22 @@ bool parse_ipv6(std::string_view s, std::string& out) {
   return true;
 }
 
-UrlError fail(std::string* why, UrlError e, std::string msg) {
-  if (why) *why = std::move(msg);
+// Off the good path, and built only when asked for: "bad port \"x\"".
+[[gnu::cold, gnu::noinline]] UrlError fail(std::string* why, UrlError e, const char* msg,
+                                           std::string_view quoted = {}, bool quote = false) {
+  if (why) {
+    *why = msg;
+    if (quote) why->append(" \"").append(quoted).append("\"");
+  }
   return e;
+}
+
+bool forbidden_in_host(unsigned char c) {
+  switch (c) {
+    case '#': case '%': case '/': case ':': case '<': case '>': case '?': case '@':
+    case '[': case '\\': case ']': case '^': case '|': case 0x7f: return true;
+    default: return c <= 0x20;
+  }
 }
 
 UrlError parse_host(std::string_view in, Url& u, std::string* why) {
@@ -220,7 +236,7 @@ UrlError parse_host(std::string_view in, Url& u, std::string* why) {
     if (c >= 0x80) return fail(why, UrlError::idna, "non-ASCII host needs IDNA (not supported)");
   for (char& c : h) {
     unsigned char uc = c;
-    if (uc <= 0x20 || uc == 0x7f || strchr("#%/:<>?@[\\]^|", c))
+    if (forbidden_in_host(uc))
       return fail(why, UrlError::host, "forbidden character in host");
     if (c >= 'A' && c <= 'Z') c += 32;
   }
@@ -277,21 +293,22 @@ UrlError parse_url(std::string_view in, Url& u, std::string* why) {
   // Strip leading/trailing C0 controls and spaces; drop tabs and newlines.
   while (!in.empty() && is_c0_or_space(in.front())) in.remove_prefix(1);
   while (!in.empty() && is_c0_or_space(in.back())) in.remove_suffix(1);
-  std::string s;
-  for (char c : in)
-    if (c != '\t' && c != '\n' && c != '\r') s += c;
+  std::string s(in);
+  s.erase(std::remove_if(s.begin(), s.end(), [](char c) { return c == '\t' || c == '\n' || c == '\r'; }), s.end());
 
   size_t colon = s.find(':');
   if (colon == std::string::npos || colon == 0) return fail(why, UrlError::syntax, "no scheme");
-  std::string scheme = s.substr(0, colon);
-  for (char& c : scheme) {
-    if (!isalnum((unsigned char)c) && c != '+' && c != '-' && c != '.')
+  for (size_t i = 0; i < colon; i++) {
+    unsigned char c = s[i];
+    bool alpha = (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
+    if (!alpha && !(c >= '0' && c <= '9') && c != '+' && c != '-' && c != '.')
       return fail(why, UrlError::syntax, "no scheme");
-    c = char(tolower((unsigned char)c));
+    if (alpha) s[i] = char(c | 0x20);
   }
-  if (!isalpha((unsigned char)scheme[0])) return fail(why, UrlError::syntax, "no scheme");
+  std::string_view scheme(s.data(), colon);
+  if (scheme[0] < 'a' || scheme[0] > 'z') return fail(why, UrlError::syntax, "no scheme");
   if (scheme != "http" && scheme != "https")
-    return fail(why, UrlError::scheme, "unsupported scheme \"" + scheme + "\"");
+    return fail(why, UrlError::scheme, "unsupported scheme", scheme, true);
   u.https = scheme == "https";
   u.port = u.https ? 443 : 80;
 
@@ -299,7 +316,11 @@ UrlError parse_url(std::string_view in, Url& u, std::string* why) {
   rest.remove_prefix(colon + 1);
   while (!rest.empty() && (rest[0] == '/' || rest[0] == '\\')) rest.remove_prefix(1);
 
-  size_t auth_end = rest.find_first_of("/\\?#");
+  size_t auth_end = 0;
+  while (auth_end < rest.size() && rest[auth_end] != '/' && rest[auth_end] != '\\' && rest[auth_end] != '?' &&
+         rest[auth_end] != '#')
+    auth_end++;
+  if (auth_end == rest.size()) auth_end = std::string_view::npos;
   std::string_view auth = rest.substr(0, auth_end);
   rest = auth_end == std::string_view::npos ? std::string_view() : rest.substr(auth_end);
 
@@ -328,13 +349,13 @@ UrlError parse_url(std::string_view in, Url& u, std::string* why) {
   if (pc != std::string_view::npos) {
     hostpart = auth.substr(0, pc);
     std::string_view ps = auth.substr(pc + 1);
-    if (ps.find_first_not_of("0123456789") != std::string_view::npos)
-      return fail(why, UrlError::port, "bad port \"" + std::string(ps) + "\"");
+    for (char c : ps)
+      if (c < '0' || c > '9') return fail(why, UrlError::port, "bad port", ps, true);
     if (!ps.empty()) {
       uint32_t v = 0;
       for (char c : ps) {
         v = v * 10 + uint32_t(c - '0');
-        if (v > 65535) return fail(why, UrlError::port, "port out of range \"" + std::string(ps) + "\"");
+        if (v > 65535) return fail(why, UrlError::port, "port out of range", ps, true);
       }
       u.port = uint16_t(v);
     }
