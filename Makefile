@@ -64,6 +64,16 @@ endif
 ifneq ($(findstring arm-,$(CROSS_COMPILE)),)
 FANOUT_CXXFLAGS += -Wno-psabi
 endif
+# ARM's linker lays segments out for 64 KB pages, which pads the file to
+# the next 64 KB after the read-only data (32 KB of a 266 KB arm64 fanout).
+# Boards run 4 KB pages (16 KB on a Raspberry Pi 5), so 16 KB here; a
+# kernel with 64 KB pages needs MAX_PAGE=65536, or the binary will not load.
+ifneq ($(findstring aarch64-,$(CROSS_COMPILE))$(findstring arm-,$(CROSS_COMPILE)),)
+MAX_PAGE ?= 16384
+endif
+ifneq ($(MAX_PAGE),)
+FANOUT_LDFLAGS += -Wl,-z,max-page-size=$(MAX_PAGE)
+endif
 
 ifneq ($(BACKEND),)
 FANOUT_CXXFLAGS += -DFANOUT_BACKEND_$(shell echo $(BACKEND) | tr a-z A-Z)
@@ -109,11 +119,12 @@ $(HOT_SRC:%.cpp=$(BUILD)/obj/%.o): FANOUT_OPT := -O2
 FANOUT_CXXFLAGS += -ffunction-sections -fdata-sections
 FANOUT_LDFLAGS  += -Wl,--gc-sections
 # Nothing in fanout throws or catches (std::bad_alloc ends the run either
-# way), so its code has no landing pads, and without a sanitizer (whose
-# stack traces unwind) no unwind tables. The tests keep both: doctest
+# way) or asks a type its name, so its code has no landing pads and, but
+# under a sanitizer, no type_info or unwind tables (UBSan's vptr check
+# reads type_info; stack traces unwind). The tests keep all three: doctest
 # reports an exception as a failed test.
-NO_EH := -fno-exceptions $(if $(SANITIZER),,-fno-unwind-tables -fno-asynchronous-unwind-tables)
-$(LIB_OBJ) $(BUILD)/obj/src/main.o $(STATIC_OBJ): FANOUT_EH := $(NO_EH)
+NO_EH := -fno-exceptions $(if $(SANITIZER),,-fno-rtti -fno-unwind-tables -fno-asynchronous-unwind-tables)
+$(LIB_OBJ) $(BUILD)/obj/src/main.o: FANOUT_EH := $(NO_EH)
 $(BUILD)/obj/tools/%.o: FANOUT_EH := $(NO_EH)
 
 $(BUILD)/obj/%.o: %.cpp
