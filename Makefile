@@ -159,6 +159,11 @@ DEB_PKGS := g++ clang libclang-rt-14-dev make pkg-config libc-ares-dev libmbedtl
 ifneq ($(ARCH),)
 DEB_PKGS += g++-$(TRIPLE) qemu-user libc-ares-dev:$(ARCH) libmbedtls-dev:$(ARCH)
 endif
+# make footprint ARCH=arm64 measures RSS on an arm64 kernel in a VM
+# (tools/footprint-vm fetches the kernel and busybox itself).
+ifeq ($(VM)$(ARCH),1arm64)
+DEB_PKGS += qemu-system-arm
+endif
 deps:
 	@if [ -n "$(ARCH)" ] && ! dpkg --print-foreign-architectures | grep -qx "$(ARCH)"; then \
 	  if [ "$$(id -u)" != 0 ]; then echo "deps: need root for dpkg --add-architecture $(ARCH)" >&2; exit 1; fi; \
@@ -191,14 +196,17 @@ cross-check:
 
 # What fanout costs a board, against issue 11's budget (a benchmark: it
 # measures): stripped sizes, idle and -c 50 peak RSS, for this machine and,
-# with ARCH=..., that architecture under qemu-user. make size: the sizes,
-# and what each part adds.
+# with ARCH=..., that architecture's sizes (and for arm64 its RSS, on an
+# arm64 kernel under qemu-system). make size: the sizes, and what each part
+# adds.
 footprint: deps
 	$(Q)$(MAKE) --no-print-directory ARCH= BUILD=build all
 	$(Q)$(MAKE) --no-print-directory ARCH= BUILD=build/static STATIC=1 build/static/fanout
-	$(Q)$(if $(ARCH),$(MAKE) --no-print-directory build/$(ARCH)/fanout && \
-	  $(MAKE) --no-print-directory STATIC=1 BUILD=build/$(ARCH)-static build/$(ARCH)-static/fanout,true)
-	$(Q)tools/footprint build build/static $(if $(ARCH),$(QEMU) build/$(ARCH) build/$(ARCH)-static)
+	$(Q)$(if $(ARCH),$(MAKE) --no-print-directory ARCH=$(ARCH) VM=1 deps && \
+	  $(MAKE) --no-print-directory build/$(ARCH)/fanout && \
+	  $(MAKE) --no-print-directory STATIC=1 BUILD=build/$(ARCH)-static build/$(ARCH)-static/fanout \
+	    build/$(ARCH)-static/origin,true)
+	$(Q)tools/footprint build build/static $(if $(ARCH),$(TRIPLE) build/$(ARCH) build/$(ARCH)-static)
 
 size: deps
 	$(Q)$(MAKE) --no-print-directory ARCH= BUILD=build all
