@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
-#include <cstring>
 #include <vector>
 
 namespace fanout {
@@ -206,10 +205,10 @@ bool parse_ipv6(std::string_view s, std::string& out) {
 
 // Off the good path, and built only when asked for: "bad port \"x\"".
 [[gnu::cold, gnu::noinline]] UrlError fail(std::string* why, UrlError e, const char* msg,
-                                           std::string_view quoted = {}, bool quote = false) {
+                                           std::string_view quoted = {}) {
   if (why) {
     *why = msg;
-    if (quote) why->append(" \"").append(quoted).append("\"");
+    if (!quoted.empty()) why->append(" \"").append(quoted).append("\"");
   }
   return e;
 }
@@ -308,7 +307,7 @@ UrlError parse_url(std::string_view in, Url& u, std::string* why) {
   std::string_view scheme(s.data(), colon);
   if (scheme[0] < 'a' || scheme[0] > 'z') return fail(why, UrlError::syntax, "no scheme");
   if (scheme != "http" && scheme != "https")
-    return fail(why, UrlError::scheme, "unsupported scheme", scheme, true);
+    return fail(why, UrlError::scheme, "unsupported scheme", scheme);
   u.https = scheme == "https";
   u.port = u.https ? 443 : 80;
 
@@ -350,12 +349,12 @@ UrlError parse_url(std::string_view in, Url& u, std::string* why) {
     hostpart = auth.substr(0, pc);
     std::string_view ps = auth.substr(pc + 1);
     for (char c : ps)
-      if (c < '0' || c > '9') return fail(why, UrlError::port, "bad port", ps, true);
+      if (c < '0' || c > '9') return fail(why, UrlError::port, "bad port", ps);
     if (!ps.empty()) {
       uint32_t v = 0;
       for (char c : ps) {
         v = v * 10 + uint32_t(c - '0');
-        if (v > 65535) return fail(why, UrlError::port, "port out of range", ps, true);
+        if (v > 65535) return fail(why, UrlError::port, "port out of range", ps);
       }
       u.port = uint16_t(v);
     }
