@@ -18,6 +18,8 @@
 #include <map>
 #include <string>
 #include <sys/wait.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <vector>
 
@@ -27,14 +29,15 @@ namespace {
 const char kUsage[] =
     "usage: fanout bench [--urls 50,100,200] [--concurrency 5,10,15]\n"
     "                    [--models seq,threads,procs,async,hybrid]\n"
-    "                    [--latency fixed:50 | lognormal:MEDIAN,P90] [--repeats 3] [--out DIR]\n"
-    "       fanout bench --seed 000|001|002|003|004 [--repeats 1] [--out DIR]\n"
+    "                    [--latency fixed:50 | lognormal:MEDIAN,P90] [--repeats 3] [--output-dir DIR]\n"
+    "       fanout bench --seed 000|001|002|003|004 [--repeats 1] [--output-dir DIR]\n"
     "Starts the local origin (the `origin` next to this binary), runs every\n"
     "cell --repeats times and prints the median; writes DIR/bench.csv,\n"
     "DIR/bench.json and DIR/bench.svg. Each URL's latency is its own (the\n"
     "same in every run), and each cell's ideal is the best schedule of them.\n"
     "--seed runs a seed's experiment as it was published, its figures beside\n"
-    "fanout's: DIR/seed-NNN.csv and DIR/seed-NNN.svg.\n";
+    "fanout's: DIR/seed-NNN.csv and DIR/seed-NNN.svg. DIR (default .) is made\n"
+    "if need be and tried before anything runs; the origin ends with the bench.\n";
 
 // The seeds' experiments as published (../shared/seeds): what each program
 // was, the fanout model and -c that does the same, and its time.
@@ -142,6 +145,13 @@ std::string dir_of_self() {
   return p.substr(0, p.rfind('/'));
 }
 
+// A child of the bench (the origin, a fanout run) ends when the bench
+// does, however it ends: an error, a signal, a closed pipe.
+void die_with(pid_t parent) {
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
+  if (getppid() != parent) _exit(1);  // it died before prctl
+}
+
 [[noreturn]] void exec_args(const std::vector<std::string>& args) {
   std::vector<char*> v;
   for (auto& a : args) v.push_back(const_cast<char*>(a.c_str()));
@@ -154,8 +164,9 @@ std::string dir_of_self() {
 int run_capture(const std::vector<std::string>& args, std::string& out) {
   int p[2];
   if (pipe(p) != 0) return -1;
-  pid_t pid = fork();
+  pid_t parent = getpid(), pid = fork();
   if (pid == 0) {
+    die_with(parent);
     dup2(p[1], 1);
     int null = open("/dev/null", O_WRONLY);
     dup2(null, 2);
@@ -188,8 +199,10 @@ struct Origin {
 bool start_origin(const std::string& exe, const std::vector<std::string>& latency, Origin& o) {
   int p[2];
   if (pipe(p) != 0) return false;
+  pid_t parent = getpid();
   o.pid = fork();
   if (o.pid == 0) {
+    die_with(parent);
     dup2(p[1], 1);
     close(p[0]);
     close(p[1]);
@@ -372,7 +385,7 @@ int run_seed(const Seed& seed, int repeats, const std::string& out, const std::s
       if (job == "pages")  // the seed's urllib3 Retry and its secret header
         args.insert(args.end(), {"--merge-json", tmp + "/merged.json", "--retry", "3", "--retry-delay", "0.1", "--retry-on",
                                  "500,502,504", "-H", "API-Auth-Secret-Key: not-a-real-key"});
-      if (job == "download") args.insert(args.end(), {"-o", dir});
+      if (job == "download") args.insert(args.end(), {"--output-dir", dir});
       args.push_back(list);
       run_capture(args, json);
       secs.push_back(number_after(json, "seconds"));
@@ -445,6 +458,19 @@ int run_seed(const Seed& seed, int repeats, const std::string& out, const std::s
   return errors ? 1 : 0;
 }
 
+// DIR made (as mkdir -p) and a file made and removed in it: "" when it
+// will take the bench's files, else why not.
+std::string writable_dir(const std::string& dir) {
+  for (size_t at = 1; (at = dir.find('/', at)) != std::string::npos; at++) mkdir(dir.substr(0, at).c_str(), 0755);
+  if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return strerror(errno);
+  std::string probe = dir + "/.fanout-bench-" + std::to_string(getpid());
+  int fd = open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) return strerror(errno);
+  close(fd);
+  unlink(probe.c_str());
+  return "";
+}
+
 }  // namespace
 
 int bench_main(int argc, char** argv) {
@@ -481,7 +507,7 @@ int bench_main(int argc, char** argv) {
       repeats = 1;  // one run of each, as the seeds did; --repeats after it says otherwise
     } else if (a == "--latency") latency = val();
     else if (a == "--repeats") repeats = std::max(1, atoi(val()));
-    else if (a == "--out") out = val();
+    else if (a == "--output-dir") out = val();
     else if (a == "-h" || a == "--help") {
       fputs(kUsage, stdout);
       return 0;
@@ -505,6 +531,11 @@ int bench_main(int argc, char** argv) {
   std::string self = dir_of_self() + "/fanout", origin_exe = dir_of_self() + "/origin";
   if (access(origin_exe.c_str(), X_OK) != 0) origin_exe = dir_of_self() + "/fanout-origin";
   if (access(origin_exe.c_str(), X_OK) != 0) usage("no origin next to this binary (" + dir_of_self() + "/origin)");
+  std::string why = writable_dir(out);
+  if (!why.empty()) {
+    fprintf(stderr, "fanout bench: --output-dir %s: %s (nothing was run)\n", out.c_str(), why.c_str());
+    return 1;
+  }
   if (seed) return run_seed(*seed, repeats, out, self, origin_exe);
   char tmpl[] = "/tmp/fanout-bench-XXXXXX";
   if (!mkdtemp(tmpl)) usage("mkdtemp failed");
@@ -589,14 +620,12 @@ int bench_main(int argc, char** argv) {
   auto save = [&](const std::string& name, const std::string& data) {
     std::string p = out + "/" + name;
     FILE* f = fopen(p.c_str(), "w");
-    if (!f || fwrite(data.data(), 1, data.size(), f) != data.size()) {
-      fprintf(stderr, "fanout bench: cannot write %s: %s\n", p.c_str(), strerror(errno));
-      exit(1);
-    }
-    fclose(f);
+    bool ok = f && fwrite(data.data(), 1, data.size(), f) == data.size();
+    if (f && fclose(f) != 0) ok = false;
+    if (!ok) fprintf(stderr, "fanout bench: cannot write %s: %s\n", p.c_str(), strerror(errno));
+    return ok;
   };
-  save("bench.csv", csv);
-  save("bench.json", json);
+  if (!save("bench.csv", csv) || !save("bench.json", json)) return 1;  // the origin ends with o
   write_svg(out + "/bench.svg", cells, urls, conc, models, latency);
   printf("wrote %s/bench.csv, %s/bench.json, %s/bench.svg\n", out.c_str(), out.c_str(), out.c_str());
   for (int n : urls) unlink((tmp + "/urls-" + std::to_string(n)).c_str());

@@ -58,6 +58,21 @@ bool is_secret_header(std::string_view name) {
   return false;
 }
 
+std::string base64(std::string_view in) {
+  static const char k[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  for (size_t i = 0; i < in.size(); i += 3) {
+    uint32_t v = uint32_t((unsigned char)in[i]) << 16;
+    if (i + 1 < in.size()) v |= uint32_t((unsigned char)in[i + 1]) << 8;
+    if (i + 2 < in.size()) v |= (unsigned char)in[i + 2];
+    out += k[v >> 18];
+    out += k[(v >> 12) & 63];
+    out += i + 1 < in.size() ? k[(v >> 6) & 63] : '=';
+    out += i + 2 < in.size() ? k[v & 63] : '=';
+  }
+  return out;
+}
+
 std::string request(const Url& url, bool head, const std::vector<std::string>& extra,
                     bool keep_alive) {
   std::string r = head ? "HEAD " : "GET ";
@@ -71,6 +86,7 @@ std::string request(const Url& url, bool head, const std::vector<std::string>& e
   if (!user_has("Host")) r += "Host: " + url.authority() + "\r\n";
   if (!user_has("User-Agent")) r += "User-Agent: fanout/" FANOUT_VERSION "\r\n";
   if (!user_has("Accept")) r += "Accept: */*\r\n";
+  if (!url.userinfo.empty() && !user_has("Authorization")) r += "Authorization: Basic " + base64(credentials(url)) + "\r\n";
   for (auto& h : extra)
     if (!trim(std::string_view(h).substr(h.find(':') + 1)).empty()) r += h + "\r\n";
   if (!keep_alive && !user_has("Connection")) r += "Connection: close\r\n";

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -18,58 +19,140 @@ void Glob::Part::put(std::string& out, uint64_t k) const {
     out += alts[k];
     return;
   }
-  std::string n = std::to_string(from + k);
+  if (letters) {
+    out += char(from + k * step);
+    return;
+  }
+  std::string n = std::to_string(from + k * step);
   if (n.size() < width) out.append(width - n.size(), '0');
   out += n;
 }
 
+namespace {
+bool all_of(std::string_view s, const char* set) { return !s.empty() && s.find_first_not_of(set) == std::string_view::npos; }
+
+// "[::1]", "[fe80::1%25eth0]": an address in brackets, not a range (curl
+// looks the same way before it globs).
+bool ipv6_literal(std::string_view in) {
+  std::string_view addr = in.substr(0, in.find('%'));
+  return addr.find(':') != std::string_view::npos && all_of(addr, "0123456789abcdefABCDEF:.");
+}
+
+// "1-100", "001-100", "a-z", "A-Z", with ":STEP" after: curl's ranges.
+bool range(std::string_view in, uint64_t& from, uint64_t& count, uint64_t& step, size_t& width, bool& letters,
+           std::string& why) {
+  size_t colon = in.find(':');
+  step = 1;
+  if (colon != std::string_view::npos) {
+    std::string_view st = in.substr(colon + 1);
+    if (!all_of(st, "0123456789") || st.size() > 12 || (step = std::stoull(std::string(st))) == 0) {
+      why = "has a step (\"" + std::string(st) + "\") that is not a whole number above 0";
+      return false;
+    }
+    in = in.substr(0, colon);
+  }
+  size_t dash = in.find('-', 1);
+  if (dash == std::string_view::npos) {
+    why = "has no range A-B";
+    return false;
+  }
+  std::string_view a = in.substr(0, dash), b = in.substr(dash + 1);
+  uint64_t lo, hi;
+  if (a.size() == 1 && b.size() == 1 && isalpha((unsigned char)a[0]) && isalpha((unsigned char)b[0]) &&
+      !islower((unsigned char)a[0]) == !islower((unsigned char)b[0])) {
+    letters = true;
+    lo = uint64_t(a[0]), hi = uint64_t(b[0]);
+    width = 0;
+  } else if (all_of(a, "0123456789") && all_of(b, "0123456789") && a.size() <= 12 && b.size() <= 12) {
+    letters = false;
+    lo = std::stoull(std::string(a)), hi = std::stoull(std::string(b));
+    width = a.size() > 1 && a[0] == '0' ? a.size() : 0;
+  } else {
+    why = "is not a range of numbers or of letters";
+    return false;
+  }
+  if (lo > hi) {
+    why = "goes down";
+    return false;
+  }
+  from = lo;
+  count = (hi - lo) / step + 1;
+  return true;
+}
+}  // namespace
+
+// curl's globs, and its errors: a bracket or brace that does not close, a
+// range that is none, globs in globs. A backslash makes [ ] { } literal.
 bool Glob::parse(std::string_view s, std::string& why) {
   parts_.clear();
   std::string lit;
   double total = 1;
   auto flush = [&] {
-    if (!lit.empty()) parts_.push_back({{lit}, 0, 0, 0});
+    if (!lit.empty()) parts_.push_back(Part{{lit}});
     lit.clear();
   };
+  auto bad = [&](size_t col, const std::string& what) {
+    why = "bad glob at column " + std::to_string(col + 1) + ": " + what + " (-g, --globoff: [ ] { } are the URL's own)";
+    return false;
+  };
   for (size_t i = 0; i < s.size(); i++) {
-    if (s[i] == '{') {
-      size_t close = s.find('}', i);
-      if (close == std::string_view::npos) {
-        why = "unmatched { in URL (a glob: {a,b})";
-        return false;
-      }
-      flush();
+    char c = s[i];
+    if (c == '\\' && i + 1 < s.size() && strchr("[]{}", s[i + 1])) {
+      lit += s[++i];
+      continue;
+    }
+    if (c == '{') {
       Part p;
-      std::string_view in = s.substr(i + 1, close - i - 1);
-      for (size_t at = 0;;) {
-        size_t comma = in.find(',', at);
-        p.alts.emplace_back(in.substr(at, comma == std::string_view::npos ? std::string_view::npos : comma - at));
-        if (comma == std::string_view::npos) break;
-        at = comma + 1;
+      std::string alt;
+      size_t j = i + 1;
+      for (; j < s.size() && s[j] != '}'; j++) {
+        if (s[j] == '\\' && j + 1 < s.size() && strchr("[]{},", s[j + 1])) {
+          alt += s[++j];
+        } else if (s[j] == '{' || s[j] == '[') {
+          return bad(j, std::string("a ") + s[j] + " inside {} (globs do not nest)");
+        } else if (s[j] == ',') {
+          p.alts.push_back(std::move(alt));
+          alt.clear();
+        } else {
+          alt += s[j];
+        }
       }
+      if (j == s.size()) return bad(i, "{ without its }");
+      p.alts.push_back(std::move(alt));
+      flush();
       total *= double(p.alts.size());
+      parts_.push_back(std::move(p));
+      i = j;
+      continue;
+    }
+    if (c == '[') {
+      size_t close = s.find(']', i);
+      if (close == std::string_view::npos) {
+        // "http://[::1/": the URL's own error (an unterminated address).
+        if (i >= 3 && s.substr(i - 3, 3) == "://") {
+          lit += c;
+          continue;
+        }
+        return bad(i, "[ without its ]");
+      }
+      std::string_view in = s.substr(i + 1, close - i - 1);
+      if (ipv6_literal(in)) {
+        lit.append(s.substr(i, close - i + 1));
+        i = close;
+        continue;
+      }
+      Part p;
+      std::string what;
+      if (!range(in, p.from, p.count, p.step, p.width, p.letters, what))
+        return bad(i, "[" + std::string(in) + "] " + what + " (ranges: [1-100], [001-100], [a-z], [1-100:10])");
+      flush();
+      total *= double(p.count);
       parts_.push_back(std::move(p));
       i = close;
       continue;
     }
-    // [N-M]: digits only, so an IPv6 literal ([::1]) is no glob.
-    size_t dash = s[i] == '[' ? s.find_first_not_of("0123456789", i + 1) : std::string_view::npos;
-    size_t close = dash != std::string_view::npos && s[dash] == '-' ? s.find_first_not_of("0123456789", dash + 1)
-                                                                    : std::string_view::npos;
-    if (close == std::string_view::npos || s[close] != ']' || dash == i + 1 || close == dash + 1) {
-      lit += s[i];
-      continue;
-    }
-    std::string a(s.substr(i + 1, dash - i - 1)), b(s.substr(dash + 1, close - dash - 1));
-    if (a.size() > 12 || b.size() > 12 || std::stoull(a) > std::stoull(b)) {
-      why = "range [" + a + "-" + b + "] goes down or is too long";
-      return false;
-    }
-    flush();
-    uint64_t from = std::stoull(a), to = std::stoull(b);
-    parts_.push_back({{}, from, to - from + 1, a.size() > 1 && a[0] == '0' ? a.size() : 0});
-    total *= double(to - from + 1);
-    i = close;
+    if (c == '}' || c == ']') return bad(i, std::string("a ") + c + " that closes nothing");
+    lit += c;
   }
   if (total > 1e7) {
     why = "the globs make more than 10,000,000 URLs";
@@ -225,7 +308,7 @@ Source::Take Source::take(Request& out, bool block) {
       while (!l.empty() && (l.front() == ' ' || l.front() == '\t')) l.remove_prefix(1);
       if (l.empty() || l.front() == '#') continue;
       std::string why;
-      if (find_either(l, '[', '{') != std::string_view::npos) {
+      if (!globoff && l.find_first_of("[]{}") != std::string_view::npos) {
         if (glob_.parse(l, why)) {
           globbing_ = true;
           continue;  // one request per URL the line makes
@@ -264,7 +347,7 @@ uint64_t Source::count_ahead() const {
     if (l.empty() || l.front() == '#') return;
     Glob g;
     std::string why;
-    n += l.find_first_of("[{") != std::string_view::npos && g.parse(l, why) ? g.size() : 1;
+    n += !globoff && l.find_first_of("[{") != std::string_view::npos && g.parse(l, why) ? g.size() : 1;
   };
   for (ssize_t got; (got = sys::read(fd, chunk.data(), chunk.size())) > 0;) {
     part.append(chunk.data(), size_t(got));
@@ -284,7 +367,10 @@ void parse_input(std::string_view text, std::vector<Request>& out) {
   for (Request r; src->next(r);) out.push_back(r);
 }
 
-uint64_t request_key(uint32_t line, std::string_view text) { return fnv1a(text, fnv1a(std::to_string(line) + "\t")); }
+// The journal keeps URLs with any password masked: the key is of that.
+uint64_t request_key(uint32_t line, std::string_view text) {
+  return fnv1a(mask_password(text), fnv1a(std::to_string(line) + "\t"));
+}
 
 uint32_t shard_of(const Request& rq, uint32_t n) {
   return uint32_t(fnv1a(rq.error.empty() ? std::string_view(rq.url.host) : std::string_view(rq.text)) % n);

@@ -134,7 +134,8 @@ int merge_main(int argc, char** argv) {
            (unsigned long long)t.skipped, t.latency.percentile(0.5), t.latency.percentile(0.9),
            t.latency.percentile(0.99), t.latency.max());
   } else {
-    printf("%s\nmerged %llu results from %zu files\n", t.histogram().c_str(), (unsigned long long)t.results, files.size());
+    printf("%s\nmerged %llu result%s from %zu file%s\n", t.histogram().c_str(), (unsigned long long)t.results,
+           t.results == 1 ? "" : "s", files.size(), files.size() == 1 ? "" : "s");
   }
   return fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
 }

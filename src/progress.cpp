@@ -1,7 +1,11 @@
 #include "fanout/progress.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
+#include <string>
+#include <sys/ioctl.h>
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
@@ -20,15 +24,45 @@ std::mutex g_mu;
 std::condition_variable g_cv;
 bool g_stop = false;
 
+// The terminal's width now (it may have been resized), else $COLUMNS,
+// else no limit (a log file).
+size_t width() {
+  winsize ws{};
+  if (g_tty && ioctl(2, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
+  const char* c = getenv("COLUMNS");
+  long n = c ? atol(c) : 0;
+  return n > 0 ? size_t(n) : 0;
+}
+
+std::string hms(double secs) {
+  long s = long(secs + 0.5), h = s / 3600;
+  char b[32];
+  snprintf(b, sizeof b, "%ld:%02ld:%02ld", h, s / 60 % 60, s % 60);
+  return b;
+}
+
 void draw(std::chrono::steady_clock::time_point t0) {
   size_t d = g_done.load(std::memory_order_relaxed), e = g_errors.load(std::memory_order_relaxed);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   double rate = secs > 0 ? double(d) / secs : 0;
-  char eta[32] = "?", total[32] = "";
-  if (rate > 0) snprintf(eta, sizeof eta, "%.0f s", double(d < g_total ? g_total - d : 0) / rate);
-  if (g_total) snprintf(total, sizeof total, "/%zu", g_total);
-  fprintf(stderr, "%sfanout: %zu%s done, %.1f/s, %zu errors%s%s%s", g_tty ? "\r\033[K" : "", d, total, rate, e,
-          g_total ? ", ETA " : "", g_total ? eta : "", g_tty ? "" : "\n");
+  char count[64] = "", pct[16] = "", r[32], eta[40] = "";
+  snprintf(count, sizeof count, g_total ? "%zu/%zu" : "%zu", d, g_total);
+  if (g_total) snprintf(pct, sizeof pct, "%zu%%", std::min<size_t>(100, d * 100 / g_total));
+  snprintf(r, sizeof r, "%.1f/s", rate);
+  if (g_total) snprintf(eta, sizeof eta, "ETA %s", rate > 0 ? hms(double(d < g_total ? g_total - d : 0) / rate).c_str() : "-:--:--");
+  char full[192], brief[160];
+  snprintf(full, sizeof full, "fanout: %s%s%s%s done, %s, %zu error%s%s%s", count, g_total ? " (" : "", pct,
+           g_total ? ")" : "", r, e, e == 1 ? "" : "s", g_total ? ", " : "", eta);
+  snprintf(brief, sizeof brief, "%s %s%s%s %zu err%s%s", count, pct, g_total ? " " : "", r, e, g_total ? " " : "", eta);
+  // The whole line if it fits the width (less the last column: a terminal
+  // would wrap there), else the brief one, else as much of that as fits.
+  std::string line = full;
+  size_t w = width();
+  if (w > 1 && line.size() > w - 1) {
+    line = brief;
+    if (line.size() > w - 1) line.resize(w - 1);
+  }
+  fprintf(stderr, "%s%s%s", g_tty ? "\r\033[K" : "", line.c_str(), g_tty ? "" : "\n");
   fflush(stderr);
 }
 

@@ -1,6 +1,7 @@
 #include "fanout/report.hpp"
 
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <algorithm>
 #include <map>
@@ -63,14 +64,23 @@ std::string json_string(std::string_view s) {
   return o + "\"";
 }
 
-void print_summary(FILE* out, const Run& run, double seconds) {
-  int c = run.cfg.effective_concurrency();
-  fprintf(out, "%s\ntook %.3f seconds (%s, c=%d, %llu urls)\n", run.tally.histogram().c_str(), seconds,
-          run.cfg.model.c_str(), c, (unsigned long long)run.tally.results);
-  if (run.totals.inflight)
-    fprintf(out, "coroutine frames: %llu bytes per request in flight (%llu in flight, %.1f KiB at the peak)\n",
-            (unsigned long long)(run.totals.frame_bytes / run.totals.inflight), (unsigned long long)run.totals.inflight,
-            double(run.totals.frame_bytes) / 1024);
+namespace {
+std::string plural(uint64_t n, const char* one, const char* many) {
+  return std::to_string(n) + " " + (n == 1 ? one : many);
+}
+}  // namespace
+
+void print_summary(FILE* out, const Run& run, double seconds, uint64_t listed) {
+  const Tally& t = run.tally;
+  std::string of = plural(std::max(listed, t.results + t.cancelled), "url", "urls");
+  if (t.results < listed) {  // interrupted: what became of the rest
+    uint64_t unstarted = listed > t.results + t.cancelled ? listed - t.results - t.cancelled : 0;
+    of += ": " + std::to_string(t.results) + " done";
+    if (t.cancelled) of += ", " + std::to_string(t.cancelled) + " cancelled";
+    if (unstarted) of += ", " + std::to_string(unstarted) + " not started";
+  }
+  fprintf(out, "%s\ntook %.3f seconds (%s, c=%d, %s)\n", t.histogram().c_str(), seconds, run.cfg.model.c_str(),
+          run.cfg.effective_concurrency(), of.c_str());
 }
 
 void print_json(FILE* out, const Run& run, double seconds, const Cost& cost) {
@@ -90,6 +100,8 @@ void print_json(FILE* out, const Run& run, double seconds, const Cost& cost) {
   std::string extra;
   if (run.tally.skipped) extra += ", \"skipped\": " + std::to_string(run.tally.skipped);
   if (run.tally.cancelled) extra += ", \"cancelled\": " + std::to_string(run.tally.cancelled);
+  extra += ", \"exitcode\": " + std::to_string(run.failures.first() ? run.failures.first()->code : 0) +
+           ", \"failed\": " + failures_json(run);
   fprintf(out, "{\"model\": %s, \"concurrency\": %d, \"urls\": %llu, \"statuses\": %s, \"errors\": %s%s, \"seconds\": %.3f%s%s}\n",
           json_string(run.cfg.model).c_str(), c, (unsigned long long)run.tally.results, run.tally.histogram(false).c_str(),
           e.c_str(), extra.c_str(), seconds, conns.c_str(), frames.c_str());
@@ -151,12 +163,15 @@ void print_cost(FILE* out, const Run& run, const Cost& c) {
     text += line;
   };
   const Totals& t = run.totals;
-  double n = double(std::max<uint64_t>(1, run.tally.results));
+  // Per request only where there were requests: no rate made of nothing.
+  double n = double(run.tally.results);
   auto u = [](uint64_t v) { return (unsigned long long)v; };
-  put("cost (%s, c=%d, %llu urls)\n", run.cfg.model.c_str(), run.cfg.effective_concurrency(), u(run.tally.results));
-  put("  wall              %.3f s, %.1f requests/s\n", c.wall, c.wall > 0 ? n / c.wall : 0);
-  put("  cpu               %.3f s user, %.3f s system, %.3f ms per request\n", c.user, c.sys,
-          (c.user + c.sys) * 1000 / n);
+  put("cost (%s, c=%d, %s)\n", run.cfg.model.c_str(), run.cfg.effective_concurrency(),
+      plural(run.tally.results, "url", "urls").c_str());
+  if (n > 0 && c.wall > 0) put("  wall              %.3f s, %.1f requests/s\n", c.wall, n / c.wall);
+  else put("  wall              %.3f s\n", c.wall);
+  if (n > 0) put("  cpu               %.3f s user, %.3f s system, %.3f ms per request\n", c.user, c.sys, (c.user + c.sys) * 1000 / n);
+  else put("  cpu               %.3f s user, %.3f s system\n", c.user, c.sys);
   put("  peak rss          %.1f MB parent, %.1f MB children (each child's peak, added up)\n",
           double(c.rss_kb) / 1024, double(c.children_rss_kb) / 1024);
   put("  context switches  %ld voluntary, %ld involuntary; %ld minor faults\n", c.vcsw, c.ivcsw, c.minflt);
@@ -170,22 +185,29 @@ void print_cost(FILE* out, const Run& run, const Cost& c) {
   put("  latency           p50 %.1f, p90 %.1f, p99 %.1f, max %.1f ms\n", c.p50, c.p90, c.p99, c.max);
   uint64_t total;
   auto calls = calls_by_name(t, &total);
-  put("  syscalls          %llu, %.2f per request:", u(total), double(total) / n);
-  for (auto& [name, k] : calls) put(" %s %.2f", name.c_str(), double(k) / n);
+  if (n > 0) {
+    put("  syscalls          %llu, %.2f per request:", u(total), double(total) / n);
+    for (auto& [name, k] : calls) put(" %s %.2f", name.c_str(), double(k) / n);
+  } else {
+    put("  syscalls          %llu:", u(total));
+    for (auto& [name, k] : calls) put(" %s %llu", name.c_str(), u(k));
+  }
   text += "\n";
   fwrite(text.data(), 1, text.size(), out);
 }
 
 std::string cost_json(const Run& run, const Cost& c) {
   const Totals& t = run.totals;
-  double n = double(std::max<uint64_t>(1, run.tally.results));
+  double n = double(run.tally.results);
   auto num = [](const char* k, double v, int prec = 0) {
     char b[64];
-    snprintf(b, sizeof b, "\"%s\": %.*f", k, prec, v);
+    if (std::isnan(v)) snprintf(b, sizeof b, "\"%s\": null", k);  // per request, of no request
+    else snprintf(b, sizeof b, "\"%s\": %.*f", k, prec, v);
     return std::string(b);
   };
+  const double none = std::nan("");
   std::string s = "{" + num("wall", c.wall, 3) + ", " + num("user", c.user, 3) + ", " + num("system", c.sys, 3) + ", " +
-                  num("cpu_ms_per_request", (c.user + c.sys) * 1000 / n, 3) + ", " + num("peak_rss_kb", double(c.rss_kb)) +
+                  num("cpu_ms_per_request", n > 0 ? (c.user + c.sys) * 1000 / n : none, 3) + ", " + num("peak_rss_kb", double(c.rss_kb)) +
                   ", " + num("children_peak_rss_kb", double(c.children_rss_kb)) + ", " +
                   num("voluntary_switches", double(c.vcsw)) + ", " + num("involuntary_switches", double(c.ivcsw)) +
                   ", " + num("minor_faults", double(c.minflt)) + ", " +
@@ -199,7 +221,7 @@ std::string cost_json(const Run& run, const Cost& c) {
                   num("frame_bytes_per_request", double(t.inflight ? t.frame_bytes / t.inflight : 0)) +
                   ", \"latency_ms\": {" + num("p50", c.p50, 3) + ", " + num("p90", c.p90, 3) + ", " +
                   num("p99", c.p99, 3) + ", " + num("max", c.max, 3) + "}, " +
-                  num("requests_per_second", c.wall > 0 ? n / c.wall : 0, 1);
+                  num("requests_per_second", n > 0 && c.wall > 0 ? n / c.wall : none, 1);
   uint64_t total;
   auto calls = calls_by_name(t, &total);
   s += ", " + num("syscalls", double(total)) + ", \"syscalls_by_name\": {";
@@ -238,20 +260,88 @@ std::string result_line(const Request& rq, const Result& r) {
     return std::string(b);
   };
   int code = curl_exitcode(r);
-  std::string s = "{\"line\": " + std::to_string(rq.line) + ", \"url\": " + json_string(rq.text);
-  s += ", \"http_code\": " + std::to_string(r.ok() ? r.status : 0);
+  std::string s = "{\"line\": " + std::to_string(rq.line) + ", \"url\": " + json_string(mask_password(rq.text));
+  // A body that could not be kept (written, or taken as JSON) after a
+  // response keeps that response's status, as curl's 23 keeps its 200.
+  s += ", \"http_code\": " + std::to_string(r.ok() || r.cause == Cause::write || r.cause == Cause::content ? r.status : 0);
   s += ", \"size_download\": " + std::to_string(r.bytes);
   s += ", \"time_namelookup\": " + at(kDns) + ", \"time_connect\": " + at(kConnect) +
        ", \"time_appconnect\": " + at(kTls) + ", \"time_starttransfer\": " + at(kFirstByte) +
        ", \"time_total\": " + at(kEnd);
   s += ", \"num_redirects\": " + std::to_string(r.redirects) + ", \"num_retries\": " + std::to_string(r.retries);
-  s += ", \"url_effective\": " + (!r.url.empty() ? json_string(r.url) : rq.error.empty() ? json_string(rq.url.href()) : "null");
+  s += ", \"url_effective\": " + (!r.url.empty() ? json_string(mask_password(r.url)) : rq.error.empty() ? json_string(mask_password(rq.url.href())) : "null");
   s += ", \"exitcode\": " + (code < 0 ? std::string("null") : std::to_string(code));
-  s += ", \"errormsg\": " + (r.ok() ? std::string("null") : json_string(r.error));
+  s += ", \"errormsg\": " + (r.ok() ? std::string("null") : json_string(mask_password(r.error)));
   if (!r.ok()) s += ", \"cause\": " + json_string(cause_name(r.cause));
   if (!r.file.empty()) s += ", \"filename_effective\": " + json_string(r.file);
   if (r.skipped) s += ", \"skipped\": true";
   return s + ", \"worker\": " + std::to_string(r.worker) + "}\n";
+}
+
+int exit_code(const Config& cfg, const Result& r) {
+  if (r.skipped) return 0;
+  if (!r.ok()) return std::max(1, curl_exitcode(r));  // a worker that died, a page that is no JSON array: 1
+  if (cfg.fail && r.status >= 400) return 22;
+  // A page --output or --merge-json needed and did not get: the file is
+  // incomplete. (--output-dir is curl's: a 404 is an answer, 22 only with -f.)
+  bool pages = !cfg.out.empty() || !cfg.merge_json.empty();
+  return pages && (r.status < 200 || r.status > 299) ? 22 : 0;
+}
+
+void note_failure(Failures& f, const Config& cfg, const Request& rq, const Result& r) {
+  int code = exit_code(cfg, r);
+  if (!code) return;
+  FailedLine l;
+  l.line = rq.line;
+  l.seq = rq.seq;
+  l.code = code;
+  l.url = mask_password(rq.text);
+  std::string what;
+  if (r.ok()) {
+    l.cause = "status";
+    l.error = "HTTP " + std::to_string(r.status) + (cfg.fail && r.status >= 400 ? "" : ": page missing (not a 2xx)");
+    what = "HTTP " + std::to_string(r.status);
+  } else {
+    l.cause = cause_name(r.cause);
+    l.error = mask_password(r.error);
+    what = l.cause;
+  }
+  f.add(what + " (exit " + std::to_string(code) + ")", std::move(l));
+}
+
+void print_failures(FILE* out, const Run& run) {
+  const Failures& f = run.failures;
+  if (!f.count()) return;
+  std::string text = "fanout: " + plural(f.count(), "line", "lines") + " of " + std::to_string(run.tally.results) +
+                     " failed; exit " + std::to_string(f.first()->code) + ", from line " + std::to_string(f.first()->line) +
+                     ", the first in input order\n";
+  uint64_t shown = 0;
+  for (const auto* g : f.groups()) {
+    text += "  " + g->what + ": " + plural(g->count, "line", "lines") + "\n";
+    for (auto& l : g->first) {
+      text += "    line " + std::to_string(l.line) + "  " + l.url + "  " + l.error + "\n";
+      shown++;
+    }
+    if (g->count > g->first.size())
+      text += "    ... and " + std::to_string(g->count - g->first.size()) + " more\n";
+  }
+  if (shown < f.count())
+    text += "  (" + (run.cfg.results.empty() || run.cfg.results == "-" ? std::string("--results FILE") : "--results " + run.cfg.results) +
+            " has every line)\n";
+  fwrite(text.data(), 1, text.size(), out);
+}
+
+std::string failures_json(const Run& run) {
+  const Failures& f = run.failures;
+  std::string s = "{\"count\": " + std::to_string(f.count()) + ", \"lines\": [";
+  auto kept = f.kept();
+  for (size_t i = 0; i < kept.size(); i++) {
+    auto& l = kept[i];
+    s += (i ? ", " : "") + std::string("{\"line\": ") + std::to_string(l.line) + ", \"url\": " + json_string(l.url) +
+         ", \"exitcode\": " + std::to_string(l.code) + ", \"cause\": " + json_string(l.cause) +
+         ", \"errormsg\": " + json_string(l.error) + "}";
+  }
+  return s + "], \"more\": " + std::to_string(f.count() - kept.size()) + "}";
 }
 
 }  // namespace fanout

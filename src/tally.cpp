@@ -1,5 +1,6 @@
 #include "fanout/tally.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 namespace fanout {
@@ -50,6 +51,31 @@ std::string Tally::histogram(bool with_errors) const {
   if (with_errors && errs) put("error", errs);
   if (with_errors && skipped) put("skipped", skipped);
   return s + "}";
+}
+
+void Failures::add(const std::string& what, FailedLine f) {
+  if (!n_++ || f.seq < first_.seq) first_ = f;
+  Group& g = groups_[what];
+  g.what = what;
+  g.count++;
+  auto later = [](const FailedLine& a, const FailedLine& b) { return a.seq < b.seq; };
+  if (g.first.size() == kKeep && !later(f, g.first.back())) return;
+  if (g.first.size() == kKeep) g.first.pop_back();
+  g.first.insert(std::upper_bound(g.first.begin(), g.first.end(), f, later), std::move(f));
+}
+
+std::vector<const Failures::Group*> Failures::groups() const {
+  std::vector<const Group*> v;
+  for (auto& [_, g] : groups_) v.push_back(&g);
+  std::sort(v.begin(), v.end(), [](const Group* a, const Group* b) { return a->first[0].seq < b->first[0].seq; });
+  return v;
+}
+
+std::vector<FailedLine> Failures::kept() const {
+  std::vector<FailedLine> v;
+  for (auto& [_, g] : groups_) v.insert(v.end(), g.first.begin(), g.first.end());
+  std::sort(v.begin(), v.end(), [](const FailedLine& a, const FailedLine& b) { return a.seq < b.seq; });
+  return v;
 }
 
 }  // namespace fanout

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <cstring>
 #include <vector>
 
 namespace fanout {
@@ -418,6 +419,46 @@ std::string Url::href() const {
   std::string h = https ? "https://" : "http://";
   if (!userinfo.empty()) h += userinfo + "@";
   return h + authority() + path + query + fragment;
+}
+
+std::string mask_password(std::string_view s) {
+  if (s.find('@') == std::string_view::npos) return std::string(s);  // the common case, at once
+  std::string out;
+  size_t from = 0;
+  for (size_t sep; (sep = s.find("://", from)) != std::string_view::npos;) {
+    size_t start = sep + 3, end = start;
+    while (end < s.size() && !strchr("/\\?#\" \t", s[end])) end++;
+    std::string_view auth = s.substr(start, end - start);
+    size_t at = auth.rfind('@'), colon = auth.find(':');
+    out.append(s.substr(from, start - from));
+    if (at != std::string_view::npos && colon < at) {
+      out.append(auth.substr(0, colon + 1));
+      out += "***";
+      out.append(auth.substr(at));
+    } else {
+      out.append(auth);
+    }
+    from = end;
+  }
+  out.append(s.substr(from));
+  return out;
+}
+
+std::string credentials(const Url& u) {
+  std::string out;
+  std::string_view in = u.userinfo;
+  auto hex = [](char c) { return c >= '0' && c <= '9' ? c - '0' : (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10 : -1; };
+  for (size_t i = 0; i < in.size(); i++) {
+    if (in[i] == '%' && i + 2 < in.size() && hex(in[i + 1]) >= 0 && hex(in[i + 2]) >= 0) {
+      out += char(hex(in[i + 1]) * 16 + hex(in[i + 2]));
+      i += 2;
+    } else {
+      out += in[i];
+    }
+  }
+  // "user" alone is "user:" to Basic auth, as curl sends it.
+  if (!out.empty() && u.userinfo.find(':') == std::string::npos) out += ':';
+  return out;
 }
 
 }  // namespace fanout

@@ -142,7 +142,7 @@ std::vector<pid_t> children(pid_t pid) {
 }
 
 tj::Value origin_stats(const Origin& o, const std::string& query) {
-  Ran r = fanout({"-m", "seq", "--out", "-", "-"}, o.url("/stats" + query) + "\n");
+  Ran r = fanout({"-m", "seq", "--output", "-", "-"}, o.url("/stats" + query) + "\n");
   REQUIRE(r.status == 0);
   return tj::parse(r.out);
 }
@@ -184,6 +184,17 @@ std::vector<tj::Value> results(const std::string& path) {
   std::vector<tj::Value> v = jsonl(path);
   std::stable_sort(v.begin(), v.end(), [](const tj::Value& a, const tj::Value& b) { return a["line"].num < b["line"].num; });
   return v;
+}
+
+int exit_rule(const std::vector<tj::Value>& results, bool fail) {
+  for (auto& v : results) {
+    if (v.has("skipped")) continue;
+    bool failed = !v["errormsg"].is_null();
+    int code = failed ? (v["exitcode"].is_null() ? 1 : int(v["exitcode"].num)) : 0;
+    if (!failed && fail && v["http_code"].num >= 400) code = 22;
+    if (code) return code;
+  }
+  return 0;
 }
 
 }  // namespace t

@@ -56,5 +56,9 @@ int free_port();         // a loopback port nothing listens on
 std::vector<tj::Value> jsonl(const std::string& path);
 // A --results file (written as results land), in input order.
 std::vector<tj::Value> results(const std::string& path);
+// The exit status the README's rule gives a run with these results (in
+// input order): the first failed line's curl code (1 where curl has none),
+// 22 for a status >= 400 under -f; 0 when none failed.
+int exit_rule(const std::vector<tj::Value>& results, bool fail = false);
 
 }  // namespace t

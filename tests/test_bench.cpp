@@ -26,7 +26,7 @@ TEST_CASE("bench: a small grid writes the table, bench.csv, bench.json and an SV
   std::string out = t::temp_dir() + "/bench";
   mkdir(out.c_str(), 0755);
   t::Ran r = t::fanout({"bench", "--urls", "10,20", "--concurrency", "2,5", "--repeats", "1", "--latency", "fixed:10",
-                        "--out", out});
+                        "--output-dir", out});
   REQUIRE(r.status == 0);
   CHECK(r.out.find("    - Requesting 20 URLs:") != std::string::npos);
   CHECK(r.out.find("      + concurrence 5:") != std::string::npos);
@@ -142,7 +142,7 @@ TEST_CASE("bench: --seed 001 prints the seed's figures beside fanout's and the i
   if (bench_cannot_run()) return;
   std::string out = t::temp_dir() + "/seed";
   mkdir(out.c_str(), 0755);
-  t::Ran r = t::fanout({"bench", "--seed", "001", "--out", out});
+  t::Ran r = t::fanout({"bench", "--seed", "001", "--output-dir", out});
   REQUIRE(r.status == 0);
   CHECK(r.out.find("[*] Seed 001: ") == 0);
   CHECK(r.out.find("    assumed: ") != std::string::npos);

@@ -34,21 +34,6 @@ std::string path_of(const char* url) {
   return joined(u);
 }
 
-// Every regular file below dir, relative to it.
-void files_below(const std::string& dir, const std::string& rel, std::set<std::string>& out) {
-  DIR* d = opendir((dir + "/" + rel).c_str());
-  if (!d) return;
-  while (dirent* e = readdir(d)) {
-    std::string n = e->d_name;
-    if (n == "." || n == "..") continue;
-    std::string r = rel.empty() ? n : rel + "/" + n;
-    struct stat st;
-    if (lstat((dir + "/" + r).c_str(), &st) != 0) continue;
-    if (S_ISDIR(st.st_mode)) files_below(dir, r, out);
-    else out.insert(r);
-  }
-  closedir(d);
-}
 
 }  // namespace
 
@@ -100,12 +85,12 @@ TEST_CASE("download: 500 URLs saved whole under every model, and each where its 
   for (const char* model : kModels) {
     INFO("model " << std::string(model));
     std::string dir = t::temp_dir() + "/dl-" + model, results = dir + ".jsonl";
-    t::Ran r = t::fanout({"-m", model, "-c", "8", "-w", "2", "-o", dir, "--results", results, input});
+    t::Ran r = t::fanout({"-m", model, "-c", "8", "-w", "2", "--output-dir", dir, "--results", results, input});
     REQUIRE(r.status == 0);
     auto v = t::results(results);
     REQUIRE(v.size() == 502);
     std::set<std::string> files;
-    files_below(dir, "", files);
+    t::files_below(dir, "", files);
     CHECK(files.size() == 501);  // not the 404
     for (size_t i = 0; i < 500; i++) {
       Url u;
@@ -143,12 +128,12 @@ TEST_CASE("download: no URL writes outside the folder, and a planted symlink is 
     list += o.url(t) + "\n";
   std::string results = base + "/r.jsonl", input = base + "/in.txt";
   t::write_file(input, list);
-  t::Ran r = t::fanout({"-m", "async", "-o", dir, "--results", results, input});
-  REQUIRE(r.status == 0);
+  t::Ran r = t::fanout({"-m", "async", "--output-dir", dir, "--results", results, input});
+  REQUIRE(r.status == 23);  // the symlink's line: the 404s are answers (no -f)
   auto v = t::results(results);
   REQUIRE(v.size() == 6);
   std::set<std::string> out;
-  files_below(outside, "", out);
+  t::files_below(outside, "", out);
   CHECK(out.empty());
   // The URL parser takes ".." out of a path: those two are /outside/..., a 404.
   CHECK(v[0]["http_code"].num == 404);
@@ -179,22 +164,23 @@ TEST_CASE("download: a folder that cannot be written gives each line its error, 
   std::string list = o.url("/echo/small") + "\n" + o.url("/bytes/1000000") + "\n" + o.url("/echo/after") + "\n";
   std::string input = t::temp_dir() + "/full.txt", results = t::temp_dir() + "/full.jsonl";
   t::write_file(input, list);
-  t::Ran r = t::fanout({"-m", "seq", "-o", mnt + "/d", "--results", results, input});
-  CHECK(r.status == 0);
+  t::Ran r = t::fanout({"-m", "seq", "--output-dir", mnt + "/d", "--results", results, input});
+  CHECK(r.status == 23);  // curl's: a write failed
   auto v = t::results(results);
   REQUIRE(v.size() == 3);
   CHECK(v[0]["exitcode"].num == 0);
   CHECK(v[1]["exitcode"].num == 23);  // a full disk is that line's error
+  CHECK(v[1]["http_code"].num == 200);  // and the answer was a 200, as curl keeps it
   CHECK(v[1]["errormsg"].str.find("ENOSPC") != std::string::npos);
   CHECK(v[2]["exitcode"].num == 0);
   std::set<std::string> files;
-  files_below(mnt + "/d", "", files);
+  t::files_below(mnt + "/d", "", files);
   CHECK(files.size() == 2);  // the partial one is gone
 
   // Read-only: every line says so.
   mount(nullptr, mnt.c_str(), nullptr, MS_REMOUNT | MS_RDONLY, nullptr);
-  t::Ran ro = t::fanout({"-m", "threads", "-o", mnt + "/d", "--results", results, input});
-  CHECK(ro.status == 0);
+  t::Ran ro = t::fanout({"-m", "threads", "--output-dir", mnt + "/d", "--results", results, input});
+  CHECK(ro.status == 23);
   v = t::results(results);
   REQUIRE(v.size() == 3);
   for (auto& x : v) {
@@ -213,9 +199,9 @@ TEST_CASE("download: --skip-existing fetches only what is not there yet, in ever
   for (const char* model : kModels) {
     INFO("model " << std::string(model));
     std::string dir = t::temp_dir() + "/skip-" + model, results = dir + ".jsonl";
-    REQUIRE(t::fanout({"-m", model, "-c", "4", "-w", "2", "-o", dir, input}).status == 0);
+    REQUIRE(t::fanout({"-m", model, "-c", "4", "-w", "2", "--output-dir", dir, input}).status == 0);
     std::set<std::string> files;
-    files_below(dir, "", files);
+    t::files_below(dir, "", files);
     REQUIRE(files.size() == 40);
     int gone = 0;
     for (auto& f : files)
@@ -225,7 +211,7 @@ TEST_CASE("download: --skip-existing fetches only what is not there yet, in ever
     std::string planted = dir + "/" + path_of(o.url("/echo/skip/25").c_str());
     REQUIRE(unlink(planted.c_str()) == 0);
     REQUIRE(symlink("/etc/hostname", planted.c_str()) == 0);
-    t::Ran r = t::fanout({"-m", model, "-c", "4", "-w", "2", "-o", dir, "--skip-existing", "--results", results, input});
+    t::Ran r = t::fanout({"-m", model, "-c", "4", "-w", "2", "--output-dir", dir, "--skip-existing", "--results", results, input});
     REQUIRE(r.status == 0);
     CHECK(r.out.find("{\"200\": 11, \"skipped\": 29}") == 0);
     int skipped = 0;
@@ -237,13 +223,13 @@ TEST_CASE("download: --skip-existing fetches only what is not there yet, in ever
     }
     CHECK(skipped == 29);
     files.clear();
-    files_below(dir, "", files);
+    t::files_below(dir, "", files);
     CHECK(files.size() == 40);
     std::string body;
     REQUIRE(t::read_file(planted, body));
     CHECK(body == "/echo/skip/25");  // the symlink was replaced, not followed
   }
-  CHECK(t::fanout({"--skip-existing", "-"}, "").err.find("--skip-existing goes with -o DIR") != std::string::npos);
+  CHECK(t::fanout({"--skip-existing", "-"}, "").err.find("--skip-existing goes with --output-dir DIR") != std::string::npos);
 }
 
 TEST_CASE("download: the trace shows each download's writes to disk within its request") {
@@ -253,7 +239,7 @@ TEST_CASE("download: the trace shows each download's writes to disk within its r
   for (const char* model : {"threads", "hybrid"}) {
     INFO("model " << std::string(model));
     std::string dir = t::temp_dir() + "/wtrace-" + model, trace = dir + ".json";
-    REQUIRE(t::fanout({"-m", model, "-c", "4", "-w", "2", "-o", dir, "--trace", trace, "-"}, list).status == 0);
+    REQUIRE(t::fanout({"-m", model, "-c", "4", "-w", "2", "--output-dir", dir, "--trace", trace, "-"}, list).status == 0);
     std::string text;
     REQUIRE(t::read_file(trace, text));
     tj::Value v = tj::parse(text);

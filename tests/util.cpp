@@ -81,4 +81,19 @@ bool files_in(const std::string& dir, bool (*keep)(const char* name), std::vecto
   return true;
 }
 
+void files_below(const std::string& dir, const std::string& rel, std::set<std::string>& out) {
+  DIR* d = opendir((dir + "/" + rel).c_str());
+  if (!d) return;
+  while (dirent* e = readdir(d)) {
+    std::string n = e->d_name;
+    if (n == "." || n == "..") continue;
+    std::string r = rel.empty() ? n : rel + "/" + n;
+    struct stat st;
+    if (lstat((dir + "/" + r).c_str(), &st) != 0) continue;
+    if (S_ISDIR(st.st_mode)) files_below(dir, r, out);
+    else out.insert(r);
+  }
+  closedir(d);
+}
+
 }  // namespace t

@@ -1,5 +1,6 @@
 // Shared helpers for the tests: where things are, files, processes.
 #pragma once
+#include <set>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,8 @@ bool read_file(const std::string& path, std::string& out);
 void write_file(const std::string& path, const std::string& data);
 std::string temp_dir();              // one per test run, under build/
 void skip(const std::string& what);  // print "SKIP: ..." once per reason
+// Every file below dir/rel (not the folders), relative to dir; symlinks too.
+void files_below(const std::string& dir, const std::string& rel, std::set<std::string>& out);
 // Built with ThreadSanitizer (and so is build/fanout, the same SANITIZER):
 // its runtime makes syscalls and holds file descriptors of its own.
 #if defined(__SANITIZE_THREAD__)

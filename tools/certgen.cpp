@@ -125,8 +125,13 @@ std::string stamp(int years, int days = 0) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    fprintf(stderr, "usage: certgen DIR\n");
+  const char usage[] = "usage: certgen DIR\nWrites the test CA and server certificates (ca.crt, server.crt ...) into DIR.\n";
+  if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+    fputs(usage, stdout);
+    return 0;
+  }
+  if (argc != 2 || argv[1][0] == '-') {
+    fprintf(stderr, "%s", usage);
     return 2;
   }
   std::string dir = argv[1];

@@ -200,8 +200,16 @@ int main(int argc, char** argv) {
   long lifetime = 0;
   for (int i = 1; i < argc; i++) {
     std::string a = argv[i];
+    const char usage[] =
+        "usage: dnsd [--port N] [--log FILE] [--lifetime SEC]\n"
+        "The test DNS server (UDP and TCP on one port, loopback) fanout's tests ask;\n"
+        "prints \"dns PORT\" when it listens. --log writes each question to FILE.\n";
+    if (a == "-h" || a == "--help") {
+      fputs(usage, stdout);
+      return 0;
+    }
     if (i + 1 >= argc) {
-      fprintf(stderr, "usage: dnsd [--port N] [--log FILE] [--lifetime SEC]\n");
+      fprintf(stderr, "dnsd: %s needs a value\n%s", a.c_str(), usage);
       return 2;
     }
     if (a == "--port") port = atoi(argv[++i]);
@@ -214,7 +222,7 @@ int main(int argc, char** argv) {
       }
       setvbuf(g_log, nullptr, _IOLBF, 0);
     } else {
-      fprintf(stderr, "dnsd: unknown option %s\n", a.c_str());
+      fprintf(stderr, "dnsd: unknown option %s\n%s", a.c_str(), usage);
       return 2;
     }
   }

@@ -614,10 +614,16 @@ bool tls_setup(Tls& t, const char* cert, const char* key) {
   return true;
 }
 
+const char kUsage[] =
+    "usage: origin [--port N] [--tls-port N --cert F --key F] [--latency MS]\n"
+    "              [--latency-lognormal MEDIAN,P90] [--idle-close MS] [--listen ADDR]\n"
+    "              [--lifetime SEC] [--fault-ports]\n"
+    "The test origin fanout's tests and benches fetch from, on loopback. Prints\n"
+    "\"http PORT\" (and \"https PORT\") when it listens; --port 0 takes a free one.\n"
+    "--lifetime ends it after SEC seconds; SIGTERM or SIGINT at once.\n";
+
 [[noreturn]] void usage(const char* why) {
-  fprintf(stderr, "origin: %s\nusage: origin [--port N] [--tls-port N --cert F --key F] [--latency MS] "
-                  "[--latency-lognormal MEDIAN,P90] [--idle-close MS] [--listen ADDR] [--lifetime SEC] "
-                  "[--fault-ports]\n", why);
+  fprintf(stderr, "origin: %s\n%s", why, kUsage);
   exit(2);
 }
 
@@ -636,6 +642,10 @@ int main(int argc, char** argv) {
       if (i + 1 >= argc) usage((a + " needs a value").c_str());
       return argv[++i];
     };
+    if (a == "-h" || a == "--help") {
+      fputs(kUsage, stdout);
+      return 0;
+    }
     if (a == "--port") port = atoi(val());
     else if (a == "--tls-port") tls_port = atoi(val());
     else if (a == "--cert") cert = val();

@@ -126,6 +126,8 @@ struct Config {
   Pacer* pacer = nullptr;            // made from rate as the run starts
   Deadline run_end{};                // when that is, set as the run starts
   bool json = false;
+  bool silent = false;               // -s: the summary and errors only
+  bool globoff = false;              // -g: no globs in input lines
   std::string results;               // --results FILE
   std::string trace;                 // --trace FILE.json or FILE.svg
   std::string input = "-";
@@ -137,6 +139,7 @@ struct Config {
   double grace = 2;                  // --grace: after SIGINT/SIGTERM, seconds for requests in flight
   bool resume = false;               // --resume: skip the lines --results FILE already has
   uint32_t shard_k = 0, shard_n = 1; // --shard K/N: this run takes shard K (0-based here) of N
+  bool shard_given = false;          // --shard was given (the environment's shard does not apply)
   int effective_concurrency() const { return model == "seq" ? 1 : concurrency; }  // seq ignores -c
 };
 

@@ -26,6 +26,7 @@ struct Header {
 // empty value removes it, as in curl.
 std::string request(const Url& url, bool head, const std::vector<std::string>& extra,
                     bool keep_alive);
+std::string base64(std::string_view in);           // RFC 4648, padded
 bool ieq(std::string_view a, std::string_view b);  // ASCII, any case
 std::string_view trim(std::string_view s);          // spaces and tabs, both ends
 

@@ -17,7 +17,8 @@
 
 namespace fanout {
 
-// curl's globs in a line: "{a,b}" and "[1-100]" ("[001-100]" pads). Every
+// curl's globs in a line: "{a,b}", "[1-100]" ("[001-100]" pads), "[a-z]",
+// "[1-100:10]" (a step). Every
 // combination, the rightmost part varying fastest, made one at a time (a
 // range is never written out whole).
 class Glob {
@@ -28,8 +29,10 @@ class Glob {
  private:
   struct Part {
     std::vector<std::string> alts;  // a literal or {a,b}; empty for a range
-    uint64_t from = 0, count = 0;   // a range [from, from+count)
+    uint64_t from = 0, count = 0;   // a range: from, from+step ... (count of them)
+    uint64_t step = 1;              // [1-100:10]
     size_t width = 0;               // [001-100] pads to 3
+    bool letters = false;           // [a-z]
     uint64_t size() const { return alts.empty() ? count : alts.size(); }
     void put(std::string& out, uint64_t k) const;
   };
@@ -65,6 +68,7 @@ class Source {
   // Requests this rejects are not made at all (--shard: another shard's;
   // --resume: already in the journal). They get no seq.
   std::function<bool(const Request&)> keep;
+  bool globoff = false;  // -g: [ ] { } are the URL's own
 
  private:
   Source() = default;

@@ -50,6 +50,7 @@ struct Run {
   const Config& cfg;
   Job& job;
   Tally tally;
+  Failures failures;  // the lines that failed, and the one whose exit code the run's is
   Totals totals;
   struct Traced {
     std::string text;
@@ -71,6 +72,7 @@ struct Run {
   using Take = Source::Take;
   Take try_take(Request& rq);
   int input_fd() const;
+  uint64_t taken() const { return taken_; }  // requests taken from the input so far
   // r is rq's final result; the journal gets its line now. Any thread. A
   // cancelled result (SIGINT/SIGTERM) is only counted: no outcome.
   void land(const Request& rq, Result& r);

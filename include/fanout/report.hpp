@@ -10,7 +10,9 @@
 namespace fanout {
 
 std::string json_string(std::string_view s);
-void print_summary(FILE* out, const Run& run, double seconds);
+// listed: the requests the list makes (an interrupted run did not take
+// them all); the summary says what became of those it did not finish.
+void print_summary(FILE* out, const Run& run, double seconds, uint64_t listed);
 // The whole cost of a run, measured the same way for every model.
 struct Cost {
   double wall = 0, user = 0, sys = 0;  // seconds; CPU includes reaped workers
@@ -31,5 +33,15 @@ std::string result_line(const Request& rq, const Result& r);
 // download that could not be written); 0 for
 // a response; -1 where curl has none (a worker that died).
 int curl_exitcode(const Result& r);
+// What r means for the run's exit status: 0, or the exit code of a failed
+// line (curl's; 22 for a status >= 400 under -f, or a body that an output
+// needed and did not get: a non-2xx page under --output, --merge-json or
+// --output-dir; 1 where curl has no code).
+int exit_code(const Config& cfg, const Result& r);
+void note_failure(Failures& f, const Config& cfg, const Request& rq, const Result& r);  // if it failed
+// The failed lines on stderr, grouped by what went wrong, the first of
+// each in full; and the same for --json (bounded).
+void print_failures(FILE* out, const Run& run);
+std::string failures_json(const Run& run);
 
 }  // namespace fanout

@@ -37,4 +37,35 @@ struct Tally {
   std::string histogram(bool with_errors = true) const;
 };
 
+// The lines that failed, for the list at the end of a run and its exit
+// status: counted by what went wrong, the first few of each kept (in input
+// order, whatever order they landed in), and the one first in input order,
+// whose exit code is the run's. Bounded: a run of 2,000,000 failures keeps
+// kKeep of each kind.
+struct FailedLine {
+  uint32_t line = 0, seq = 0;
+  int code = 0;       // curl's exit code for it
+  std::string cause;  // "connect", "status"
+  std::string url, error;  // the line (its password masked) and what went wrong
+};
+
+class Failures {
+ public:
+  static constexpr size_t kKeep = 5;
+  struct Group {
+    std::string what;  // "connect (exit 7)", "HTTP 502 (exit 22)"
+    uint64_t count = 0;
+    std::vector<FailedLine> first;  // the kKeep first in input order
+  };
+  void add(const std::string& what, FailedLine f);
+  uint64_t count() const { return n_; }
+  const FailedLine* first() const { return n_ ? &first_ : nullptr; }  // first in input order
+  std::vector<const Group*> groups() const;  // the group of the first line first
+  std::vector<FailedLine> kept() const;      // every line kept, in input order
+ private:
+  std::map<std::string, Group> groups_;
+  FailedLine first_;
+  uint64_t n_ = 0;
+};
+
 }  // namespace fanout

@@ -34,4 +34,11 @@ UrlError parse_url(std::string_view in, Url& out, std::string* why = nullptr);
 // "/path", "?query", "#fragment" or a relative path.
 UrlError resolve_url(const Url& base, std::string_view ref, Url& out, std::string* why = nullptr);
 
+// s with the password of every "scheme://user:password@" in it shown as
+// "***": what a result, a summary or an error may print of a URL.
+std::string mask_password(std::string_view s);
+// The user and password of u.userinfo, percent-decoded: "user:password",
+// what Basic auth sends (as curl does); empty when there is none.
+std::string credentials(const Url& u);
+
 }  // namespace fanout

@@ -27,9 +27,55 @@ bool safe(unsigned char c, bool host) {
   return c && strchr("-.~!$&'()*+,;=:@", c) != nullptr;
 }
 
+int upper_hex(char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1; }
+
+// The byte of "%XX" at s[i] (upper-case hex, as the URL parser writes), or -1.
+int escaped(std::string_view s, size_t i) {
+  if (i + 2 >= s.size() || s[i] != '%') return -1;
+  int a = upper_hex(s[i + 1]), b = upper_hex(s[i + 2]);
+  return a < 0 || b < 0 ? -1 : a * 16 + b;
+}
+
+// How many "%XX" at s[i] spell one whole UTF-8 character (2 to 4), or 0.
+size_t utf8_escapes(std::string_view s, size_t i) {
+  int lead = escaped(s, i);
+  size_t n = lead >= 0xC2 && lead <= 0xDF ? 2 : lead >= 0xE0 && lead <= 0xEF ? 3 : lead >= 0xF0 && lead <= 0xF4 ? 4 : 0;
+  for (size_t k = 1; k < n; k++) {
+    int c = escaped(s, i + 3 * k);
+    int lo = 0x80, hi = 0xBF;  // no overlong form, surrogate or code point past U+10FFFF
+    if (k == 1 && lead == 0xE0) lo = 0xA0;
+    if (k == 1 && lead == 0xED) hi = 0x9F;
+    if (k == 1 && lead == 0xF0) lo = 0x90;
+    if (k == 1 && lead == 0xF4) hi = 0x8F;
+    if (c < lo || c > hi) return 0;
+  }
+  return n;
+}
+
+// A file name from a URL's path segment or query. Bytes that are not safe
+// are written %XX, '%' too (so "%2F" is "%252F": no escape in the URL is
+// ever undone into a '/'), except the escapes the URL parser itself makes
+// of a space, " < > ` { } ^ and of whole UTF-8 characters: those are
+// undone ("with space.txt", "été.html"). Those bytes never stand bare in a
+// parsed URL and are never written %XX here, so two URLs still make two
+// names.
 std::string escape(std::string_view s, bool host = false) {
   std::string out;
-  for (unsigned char c : s) {
+  for (size_t i = 0; i < s.size(); i++) {
+    unsigned char c = s[i];
+    if (!host && c == '%') {
+      int b = escaped(s, i);
+      if (b > 0 && b < 0x80 && strchr(" \"<>`{}^", b)) {
+        out += char(b);
+        i += 2;
+        continue;
+      }
+      if (size_t n = utf8_escapes(s, i)) {
+        for (size_t k = 0; k < n; k++) out += char(escaped(s, i + 3 * k));
+        i += 3 * n - 1;
+        continue;
+      }
+    }
     if (safe(c, host)) {
       out += char(c);
     } else {
@@ -44,7 +90,8 @@ std::string escape(std::string_view s, bool host = false) {
 
 class DownloadSink : public Sink {
  public:
-  DownloadSink(int root, bool skip_existing) : root_(root), skip_existing_(skip_existing) {}
+  DownloadSink(int root, bool skip_existing, bool head_only)
+      : root_(root), skip_existing_(skip_existing), head_only_(head_only) {}
   ~DownloadSink() override { discard(); }
 
   // --skip-existing: a regular file already at the URL's name, found
@@ -59,7 +106,8 @@ class DownloadSink : public Sink {
       dir = next;
     }
     struct stat st;
-    bool there = dir >= 0 && sys::fstatat(dir, parts.back().c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+    bool there = dir >= 0 && sys::fstatat(dir, parts.back().c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+                 st.st_size > 0;  // empty: what a HEAD run, or an older fanout's failed one, left
     if (dir >= 0 && dir != root_) sys::close(dir);
     if (!there) return false;
     r.file.clear();
@@ -74,7 +122,7 @@ class DownloadSink : public Sink {
   }
 
   void head(const http::ResponseParser& p) override {
-    if (p.status() < 200 || p.status() > 299) return;  // only a page is saved
+    if (head_only_ || p.status() < 200 || p.status() > 299) return;  // only a page is saved; -I: nothing
     std::vector<std::string> parts = save_path(rq_->url);
     dir_ = root_;
     rel_.clear();
@@ -103,14 +151,17 @@ class DownloadSink : public Sink {
   }
 
   void end(Result& r) override {
-    if (err_ && r.ok()) r.fail(Cause::write, sys::describe(std::string(call_) + "(" + rel_ + ")", err_));
+    // A body that could not be kept keeps its response's status (curl's 23
+    // keeps the 200 it got).
+    int status = r.status;
+    if (err_ && r.ok()) r.fail(Cause::write, sys::describe(std::string(call_) + "(" + rel_ + ")", err_)), r.status = status;
     int64_t t = now_ns();
     if (fd_ >= 0 && r.ok()) {
       int fd = fd_;
       fd_ = -1;
       if (sys::close(fd) < 0) failed("close");
       else if (sys::renameat(dir_, tmp_.c_str(), dir_, leaf_.c_str()) < 0) failed("rename");
-      if (err_) r.fail(Cause::write, sys::describe(std::string(call_) + "(" + rel_ + ")", err_));
+      if (err_) r.fail(Cause::write, sys::describe(std::string(call_) + "(" + rel_ + ")", err_)), r.status = status;
       else {
         tmp_.clear();
         r.file = rel_;
@@ -144,7 +195,7 @@ class DownloadSink : public Sink {
   }
 
   int root_;
-  bool skip_existing_;
+  bool skip_existing_, head_only_;
   int64_t write_from_ = 0, write_ns_ = 0;
   const Request* rq_ = nullptr;
   int dir_ = -1, fd_ = -1, err_ = 0;
@@ -154,14 +205,17 @@ class DownloadSink : public Sink {
 
 class DownloadJob : public Job {
  public:
-  DownloadJob(int root, bool skip_existing) : root_(root), skip_existing_(skip_existing) {}
+  DownloadJob(int root, bool skip_existing, bool head_only)
+      : root_(root), skip_existing_(skip_existing), head_only_(head_only) {}
   ~DownloadJob() override { ::close(root_); }
   const char* name() const override { return "download"; }
-  std::unique_ptr<Sink> sink(int) override { return std::make_unique<DownloadSink>(root_, skip_existing_); }
+  std::unique_ptr<Sink> sink(int) override {
+    return std::make_unique<DownloadSink>(root_, skip_existing_, head_only_);
+  }
 
  private:
   int root_;
-  bool skip_existing_;
+  bool skip_existing_, head_only_;
 };
 
 }  // namespace
@@ -185,13 +239,16 @@ std::vector<std::string> save_path(const Url& u) {
 }
 
 std::unique_ptr<Job> make_download_job(const Config& cfg, std::string& err) {
-  mkdir(cfg.output_dir.c_str(), 0755);  // one level, as curl --create-dirs would; it may exist
+  // Every folder on the way, as mkdir -p (curl's --create-dirs); they may exist.
+  for (size_t at = 1; (at = cfg.output_dir.find('/', at)) != std::string::npos; at++)
+    mkdir(cfg.output_dir.substr(0, at).c_str(), 0755);
+  mkdir(cfg.output_dir.c_str(), 0755);
   int root = sys::open(cfg.output_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (root < 0) {
     err = "--output-dir " + sys::describe("open(" + cfg.output_dir + ")", errno);
     return nullptr;
   }
-  return std::make_unique<DownloadJob>(root, cfg.skip_existing);
+  return std::make_unique<DownloadJob>(root, cfg.skip_existing, cfg.head);
 }
 
 }  // namespace fanout

@@ -91,7 +91,7 @@ bool Run::open_journal(std::string& err) {
   const std::string& pages = cfg.merge_json.empty() ? cfg.out : cfg.merge_json;
   if (pages.empty()) return true;
   pages_ = pages == "-" ? stdout : fopen(pages.c_str(), "w");
-  if (!pages_) err = (cfg.merge_json.empty() ? "--out " : "--merge-json ") + pages + ": " + strerror(errno);
+  if (!pages_) err = (cfg.merge_json.empty() ? "--output " : "--merge-json ") + pages + ": " + strerror(errno);
   else if (!cfg.merge_json.empty()) fputc('[', pages_);
   return pages_ != nullptr;
 }
@@ -100,7 +100,7 @@ Run::Take Run::next(Request& rq, bool block) {
   std::lock_guard<std::mutex> lock(in_mu_);
   if (exhausted_ || closed_ || stop::requested()) return Take::end;
   Take t = source_.take(rq, block);
-  if (t == Take::got) taken_++;
+  if (t == Take::got) taken_++, stop::g_inflight.fetch_add(1, std::memory_order_relaxed);
   if (t != Take::end) return t;
   exhausted_ = true;
   std::lock_guard<std::mutex> l(mu_);
@@ -150,10 +150,12 @@ void Run::land(const Request& rq, Result& r) {
   std::lock_guard<std::mutex> lock(mu_);
   if (closed_) return;  // interrupted: this one was counted as cancelled
   landed_++;
+  stop::g_inflight.fetch_sub(1, std::memory_order_relaxed);
   if (cancelled) {
     tally.cancelled++;
   } else {
     tally.add(r);
+    note_failure(failures, cfg, rq, r);
     if (journal_) {
       std::string line = result_line(rq, r);
       fwrite(line.data(), 1, line.size(), journal_);
@@ -203,7 +205,7 @@ bool Run::close_journal(std::string& err) {
     return ok;
   };
   if (pages_ && !cfg.merge_json.empty()) fputs("]\n", pages_);
-  bool ok = done(pages_, cfg.merge_json.empty() ? "--out " + cfg.out : "--merge-json " + cfg.merge_json);
+  bool ok = done(pages_, cfg.merge_json.empty() ? "--output " + cfg.out : "--merge-json " + cfg.merge_json);
   return done(journal_, "--results " + cfg.results) && ok;
 }
 

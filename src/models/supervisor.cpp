@@ -100,6 +100,11 @@ void Supervisor::wait(const std::function<bool(size_t)>& more, const std::functi
   for (size_t k = 0; k < kids_.size(); k++) kids_[k].hungry = more(k);
   for (;;) {
     if (stop::requested() && !told_) on_signal();
+    if (stop::count() > 1 && !killed_) {  // a second signal: no grace, and a worker may not have heard it
+      killed_ = true;
+      for (auto& k : kids_)
+        if (k.result_fd >= 0) kill(k.pid, SIGKILL);
+    }
     Deadline cancel = stop::cancel_at();  // (max for a moment while the handler writes it)
     Deadline kill_at = told_ && cancel != Deadline::max() ? cancel + kReportTime : Deadline::max();
     if (told_ && !killed_ && Clock::now() >= kill_at) {
