@@ -210,10 +210,8 @@ int main(int argc, char** argv) {
   if (stop::requested() && total > done.size()) listed = std::max<uint64_t>(listed, total - done.size());
   if (cfg.json) print_json(out, run, seconds, cost);
   else print_summary(out, run, seconds, listed);
-  if (!cfg.silent) {
-    print_cost(stderr, run, cost);
-    print_failures(stderr, run);
-  }
+  if (!cfg.silent) print_cost(stderr, run, cost);
+  if (!cfg.silent || cfg.show_error) print_failures(stderr, run);
   int status = run.failures.first() ? run.failures.first()->code : 0;
   const std::string& pages_to = cfg.merge_json.empty() ? cfg.out : cfg.merge_json;
   if (!pages_to.empty() && run.failures.count() && !stop::signal()) {  // which pages the file does not have

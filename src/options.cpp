@@ -201,6 +201,8 @@ const Option kOptions[] = {
      c.silent = true;
      c.progress = 0;
    }},
+  {"show-error", 'S', nullptr, "with -s, still list the failed lines (curl's -sS)",
+   [](C& c, V) { c.show_error = true; }},
   {"fail", 'f', nullptr, "a status >= 400 fails its line (exit 22)", [](C& c, V) { c.fail = true; }},
 
   {nullptr, 0, nullptr, "Runs:", nullptr},

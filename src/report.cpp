@@ -304,6 +304,9 @@ void note_failure(Failures& f, const Config& cfg, const Request& rq, const Resul
   } else {
     l.cause = cause_name(r.cause);
     l.error = mask_password(r.error);
+    // "input: line 7: unsupported scheme": the list says the line already.
+    std::string own = "input: line " + std::to_string(rq.line) + ": ";
+    if (l.error.rfind(own, 0) == 0) l.error = "input: " + l.error.substr(own.size());
     what = l.cause;
   }
   f.add(what + " (exit " + std::to_string(code) + ")", std::move(l));

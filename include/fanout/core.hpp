@@ -127,6 +127,7 @@ struct Config {
   Deadline run_end{};                // when that is, set as the run starts
   bool json = false;
   bool silent = false;               // -s: the summary and errors only
+  bool show_error = false;           // -S: with -s, the failed lines still
   bool globoff = false;              // -g: no globs in input lines
   std::string results;               // --results FILE
   std::string trace;                 // --trace FILE.json or FILE.svg

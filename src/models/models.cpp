@@ -170,7 +170,7 @@ void Run::land(const Request& rq, Result& r) {
       }
     }
     if (!cfg.trace.empty()) {
-      traced.push_back({rq.text, rq.seq, r});
+      traced.push_back({mask_password(rq.text), rq.seq, r});  // no password in a trace either
       traced.back().r.payload.clear();
     }
   }
