@@ -18,6 +18,7 @@ static const char* const kNames[NCALLS] = {
   "recvfrom", "recvfrom", "read", "write", "close", "poll", "pipe2", "clone",
   "wait4", "clone3", "epoll_wait", "epoll_ctl", "kevent", "accept4", "openat",
   "epoll_pwait2", "epoll_create1", "mkdirat", "renameat", "unlinkat", "newfstatat",
+  "linkat",
 };
 
 // Where the other targets' glibc 2.36 makes another call (seen with
@@ -64,6 +65,7 @@ int fstatat(int dir, const char* path, struct stat* st, int flags) { COUNT(FSTAT
 int mkdirat(int dir, const char* path, int mode) { COUNT(MKDIRAT); return ::mkdirat(dir, path, mode_t(mode)); }
 int renameat(int fd, const char* from, int to_fd, const char* to) { COUNT(RENAMEAT); return ::renameat(fd, from, to_fd, to); }
 int unlinkat(int dir, const char* path) { COUNT(UNLINKAT); return ::unlinkat(dir, path, 0); }
+int linkat(int fd, const char* from, int to_fd, const char* to, int flags) { COUNT(LINKAT); return ::linkat(fd, from, to_fd, to, flags); }
 int poll(pollfd* fds, nfds_t n, int ms) { COUNT(POLL); return ::poll(fds, n, ms); }
 int pipe(int fds[2], int flags) { COUNT(PIPE); return ::pipe2(fds, O_CLOEXEC | flags); }
 pid_t fork() { COUNT(FORK); return ::fork(); }

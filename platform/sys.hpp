@@ -16,7 +16,7 @@ namespace fanout::sys {
 enum Call : int {
   SOCKET, CONNECT, SETSOCKOPT, GETSOCKOPT, SEND, SENDMSG, RECV, RECVFROM,
   READ, WRITE, CLOSE, POLL, PIPE, FORK, WAITPID, CLONE, EPOLL_WAIT, EPOLL_CTL, KEVENT,
-  ACCEPT, OPENAT, EPOLL_PWAIT2, EPOLL_CREATE, MKDIRAT, RENAMEAT, UNLINKAT, FSTATAT, NCALLS
+  ACCEPT, OPENAT, EPOLL_PWAIT2, EPOLL_CREATE, MKDIRAT, RENAMEAT, UNLINKAT, FSTATAT, LINKAT, NCALLS
 };
 // The targets whose syscall names fanout knows: each call is named as
 // strace shows it there (others get x86_64's names).
@@ -55,6 +55,7 @@ int fstatat(int dir, const char* path, struct stat* st, int flags);
 int mkdirat(int dir, const char* path, int mode);
 int renameat(int from_dir, const char* from, int to_dir, const char* to);
 int unlinkat(int dir, const char* path);
+int linkat(int from_dir, const char* from, int to_dir, const char* to, int flags);
 int poll(pollfd* fds, nfds_t n, int timeout_ms);
 int pipe(int fds[2], int flags = 0);  // pipe2(O_CLOEXEC | flags)
 pid_t fork();

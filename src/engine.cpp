@@ -19,12 +19,17 @@ constexpr size_t kMaxCarry = 2 * http::ResponseParser::kMaxHeadBytes;
 using http::ieq;
 using http::trim;
 
-// Retry-After: seconds, or an HTTP date (RFC 9110 10.2.3); -1 if neither.
+// Retry-After: seconds, or an HTTP date in any of RFC 9110's three forms
+// (5.6.7: IMF-fixdate, RFC 850, asctime); -1 if none.
 double retry_after(std::string_view v) {
   std::string s(trim(v));
   if (!s.empty() && s.find_first_not_of("0123456789") == std::string::npos) return s.size() > 9 ? 1e9 : std::stod(s);
   tm t{};
-  const char* end = strptime(s.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &t);
+  const char* end = nullptr;
+  for (const char* form : {"%a, %d %b %Y %H:%M:%S GMT", "%A, %d-%b-%y %H:%M:%S GMT", "%a %b %d %H:%M:%S %Y"}) {
+    t = tm{};
+    if ((end = strptime(s.c_str(), form, &t)) && !*end) break;
+  }
   if (!end || *end) return -1;
   // In 64 bits, not time_t's: a date past 2038 is no date at all to
   // timegm() on a 32-bit board (armhf, mipsel).
@@ -77,7 +82,7 @@ Engine::Engine(const Config& cfg, Memo& memo, TlsClient& tls, const Request& rq,
   start_try();
 }
 
-void Engine::start_try() {
+void Engine::start_try(bool hop) {
   // --deadline: whatever has not begun by then ends at once, and whatever
   // is under way ends then (dl_ below), in every model alike.
   if (cfg_.deadline > 0 && Clock::now() >= cfg_.run_end) {
@@ -91,24 +96,45 @@ void Engine::start_try() {
   key_ = pool_key(url_);
   req_ = http::request(url_, cfg_.head, headers_, true);
   off_ = 0;
-  dl_ = connect_dl_ = deadline_in(cfg_.timeout);
-  if (cfg_.deadline > 0) dl_ = connect_dl_ = std::min(dl_, cfg_.run_end);
+  // --max-time is the whole transfer's, as curl's: a redirect's hop goes
+  // on within it; a retry is a transfer of its own.
+  hop_ = hop;
+  if (!hop) dl_ = deadline_in(cfg_.timeout);
+  if (cfg_.deadline > 0) dl_ = std::min(dl_, cfg_.run_end);
+  connect_dl_ = dl_;
   stale_retried_ = false;
   next_ = finish;
   step_ = acquire;
   // --rate: tries start one interval apart across every worker of the run.
+  // The wait for a turn is before the try, as curl's: --max-time, the
+  // time_* figures and the latency start when it ends (only --deadline
+  // and a signal cut it short).
   if (cfg_.pacer) {
     Deadline turn = cfg_.pacer->take();
     if (turn > Clock::now()) {
       why_ = for_rate;
-      until_ = std::min(turn, dl_);
+      until_ = cfg_.deadline > 0 ? std::min(turn, cfg_.run_end) : turn;
       step_ = wait;
     }
   }
 }
 
+// The try begins now: its --max-time, and for a first try the request's
+// own clock (time_*, latency), start here.
+void Engine::start_clocks() {
+  if (!hop_) dl_ = deadline_in(cfg_.timeout);
+  if (cfg_.deadline > 0) dl_ = std::min(dl_, cfg_.run_end);
+  connect_dl_ = dl_;
+  if (r_.retries == 0 && r_.redirects == 0) {
+    t0_ = Clock::now();
+    r_.mark(kStart);
+  }
+}
+
 Deadline Engine::deadline() const {
-  bool opening = step_ == resolve || step_ == connect || step_ == handshake || (step_ == wait && (why_ == for_dns || why_ == for_tls));
+  bool opening = step_ == resolve || step_ == connect || step_ == handshake || connecting_ ||
+                 (step_ == wait && (why_ == for_dns || why_ == for_tls));
+  if (step_ == wait && why_ == for_rate) return std::min(until_, stop::cancel_at());  // no try is under way yet
   return std::min(opening ? std::min(dl_, connect_dl_) : dl_, stop::cancel_at());
 }
 
@@ -116,6 +142,7 @@ Deadline Engine::until() const { return std::min(until_, stop::cancel_at()); }
 
 void Engine::acquired(const Conn& c) {
   reused_ = c.reused;
+  connecting_ = false;
   any_ = keep_ = retry_ = forward_ = false;
   off_ = 0;
   carry_.clear();
@@ -166,10 +193,13 @@ void Engine::resolved(bool ok) {
   open();
 }
 
+// under_way: a non-blocking connect still going on, written to at once;
+// it is connected (time_connect) when the first write goes through, and
+// until then --connect-timeout holds (deadline()).
 void Engine::connected(bool under_way) {
   connecting_ = under_way;
   r_.clear_error();  // an earlier address's error is moot
-  r_.mark(kConnect);
+  if (!under_way) r_.mark(kConnect);
   if (!url_.https) {
     step_ = send;
     return;
@@ -196,13 +226,18 @@ void Engine::end_turn(bool ok) {
 
 void Engine::handshaken() {
   end_turn(true);
+  if (connecting_) r_.mark(kConnect);  // (the handshake went through it)
+  connecting_ = false;
   r_.mark(kTls);
   step_ = send;
 }
 
 void Engine::sent(size_t n) {
   off_ += n;
-  if (n > 0) connecting_ = false;
+  if (n > 0 && connecting_) {
+    connecting_ = false;
+    r_.mark(kConnect);
+  }
   if (off_ < req_.size()) return;
   r_.mark(kSent);
   step_ = recv;
@@ -348,7 +383,9 @@ void Engine::pause() {
 void Engine::waited() {
   if (grace_over()) return fail_try(cancelled());
   if (why_ == for_retry) return start_try();  // a retry's backoff is over
-  if (why_ == for_rate) {                      // this try's turn under --rate
+  if (why_ == for_rate) {  // this try's turn under --rate
+    if (cfg_.deadline > 0 && Clock::now() >= cfg_.run_end) return fail_try({Cause::timeout, "timeout: --deadline of the run passed"});
+    start_clocks();
     step_ = acquire;
     return;
   }
@@ -377,15 +414,20 @@ void Engine::redirect() {
     r_.fail(std::move(f));
     return released();
   }
+  // A -H Host: names the first host: to another, as curl, it is dropped.
+  bool other_host = url_.host != to.host || url_.port != to.port;
   if (!same_origin(url_, to))
     headers_.erase(std::remove_if(headers_.begin(), headers_.end(),
-                                  [](const std::string& h) { return http::is_secret_header(h.substr(0, h.find(':'))); }),
+                                  [&](const std::string& h) {
+                                    std::string_view name = std::string_view(h).substr(0, h.find(':'));
+                                    return http::is_secret_header(name) || (other_host && ieq(name, "Host"));
+                                  }),
                    headers_.end());
   url_ = to;
   r_.redirects++;
   r_.url = to.href();
   r_.restart();
-  start_try();
+  start_try(true);
 }
 
 Io perform(Engine& e, Conn& c, TlsClient& tls, const Config& cfg, char* buf, size_t cap) {

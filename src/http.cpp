@@ -230,6 +230,14 @@ const char* ResponseParser::check_header_line(const char* base, size_t off, size
     has_te_ = true;
     size_t comma = value.rfind(',');
     te_chunked_ = ieq(trim(comma == std::string_view::npos ? value : value.substr(comma + 1)), "chunked");
+    // A coding fanout does not undo (gzip ...) would hand on a body that is
+    // not the resource: an error, as curl's 61.
+    for (std::string_view v = value; !v.empty();) {
+      size_t c = v.find(',');
+      std::string_view coding = trim(v.substr(0, c));
+      if (!coding.empty() && !ieq(coding, "chunked") && !ieq(coding, "identity")) te_other_ = true;
+      v = c == std::string_view::npos ? std::string_view() : v.substr(c + 1);
+    }
   } else if (ieq(name, "Connection")) {
     note_connection(value);
   }
@@ -271,6 +279,7 @@ const char* ResponseParser::finish_head() {
   if (status_ == 101) return "unexpected 101 Switching Protocols";
   if (status_ < 200) return nullptr;
   if (has_te_ && has_cl_) return "both Transfer-Encoding and Content-Length";
+  if (te_other_) return "unsupported Transfer-Encoding (fanout undoes chunked only)";
   keep_alive_ = minor_ >= 1 ? !conn_close_ : conn_keep_alive_ && !conn_close_;
   if (head_request_ || status_ == 204 || status_ == 304) body_ = Body::none;
   else if (has_te_) body_ = te_chunked_ ? Body::chunked : Body::eof;

@@ -105,7 +105,29 @@ struct Scan {
 
 }  // namespace
 
+size_t utf8_len(std::string_view s, size_t i) {
+  unsigned char c = (unsigned char)s[i];
+  size_t n = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+  if (!n || i + n > s.size()) return 0;
+  unsigned char d = (unsigned char)s[i + 1];
+  if ((c == 0xe0 && d < 0xa0) || (c == 0xed && d > 0x9f) || (c == 0xf0 && d < 0x90) || (c == 0xf4 && d > 0x8f)) return 0;
+  for (size_t k = 1; k < n; k++)
+    if (((unsigned char)s[i + k] & 0xc0) != 0x80) return 0;
+  return n;
+}
+
 bool array_inner(std::string_view body, std::string_view* inner, std::string* why) {
+  // JSON text is UTF-8 (RFC 8259 8.1): a page that is not would make the
+  // merged file no JSON at all.
+  for (size_t i = 0; i < body.size(); i++) {
+    if ((unsigned char)body[i] < 0x80) continue;
+    size_t n = utf8_len(body, i);
+    if (!n) {
+      *why = "not UTF-8 at byte " + std::to_string(i);
+      return false;
+    }
+    i += n - 1;
+  }
   Scan sc{body};
   sc.ws();
   if (sc.i >= body.size() || body[sc.i] != '[') {

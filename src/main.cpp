@@ -28,18 +28,32 @@ using namespace fanout;
 
 namespace {
 
-// A Kubernetes Indexed Job (JOB_COMPLETION_INDEX of JOB_COMPLETIONS, from 0)
-// or a Slurm job array (SLURM_ARRAY_TASK_ID of SLURM_ARRAY_TASK_COUNT, from
-// SLURM_ARRAY_TASK_MIN): each pod or task takes its own shard.
+// A Kubernetes Indexed Job or a Slurm job array: each pod or task takes its
+// own shard. Kubernetes sets JOB_COMPLETION_INDEX (0 ..) but not the count:
+// the Job's spec gives it as JOB_COMPLETIONS (the README's example does).
+// Slurm sets SLURM_ARRAY_TASK_ID, _MIN, _STEP and _COUNT: --array=0-6:2 is
+// IDs 0, 2, 4, 6, shards 1 to 4 of 4.
 void shard_from_env(Config& cfg) {
   auto env = [](const char* n) { const char* v = getenv(n); return std::string(v ? v : ""); };
-  std::string idx = env("JOB_COMPLETION_INDEX"), count = env("JOB_COMPLETIONS"), from = "0", where = "JOB_COMPLETION_INDEX";
-  if (idx.empty() || count.empty()) {
+  auto num = [](const char* what, const std::string& v) { return parse_number(what, v.c_str(), 0, 1000000); };
+  std::string idx = env("JOB_COMPLETION_INDEX"), count = env("JOB_COMPLETIONS"), where = "JOB_COMPLETION_INDEX";
+  long long k;
+  if (!idx.empty()) {
+    if (count.empty())
+      usage_error("JOB_COMPLETION_INDEX is set, JOB_COMPLETIONS is not: set it to the Job's completions (or give --shard K/N)");
+    k = num("JOB_COMPLETION_INDEX", idx);
+  } else {
     idx = env("SLURM_ARRAY_TASK_ID"), count = env("SLURM_ARRAY_TASK_COUNT"), where = "SLURM_ARRAY_TASK_ID";
-    if (!env("SLURM_ARRAY_TASK_MIN").empty()) from = env("SLURM_ARRAY_TASK_MIN");
+    if (idx.empty() || count.empty()) return;
+    std::string min = env("SLURM_ARRAY_TASK_MIN"), step = env("SLURM_ARRAY_TASK_STEP");
+    long long from = min.empty() ? 0 : num("SLURM_ARRAY_TASK_MIN", min);
+    long long by = step.empty() ? 1 : std::max(1LL, num("SLURM_ARRAY_TASK_STEP", step));
+    long long id = num("SLURM_ARRAY_TASK_ID", idx);
+    if (id < from || (id - from) % by != 0)
+      usage_error("SLURM_ARRAY_TASK_ID " + idx + " is not MIN + a multiple of STEP (" + std::to_string(from) + ", " +
+                  std::to_string(by) + "): an array like --array=1,4,9 needs --shard K/N");
+    k = (id - from) / by;
   }
-  if (idx.empty() || count.empty()) return;
-  long long k = parse_number(where.c_str(), idx.c_str(), 0, 1000000) - parse_number("SLURM_ARRAY_TASK_MIN", from.c_str(), 0, 1000000);
   parse_shard(cfg, where, std::to_string(k + 1) + "/" + count);
   fprintf(stderr, "fanout: shard %lld/%s (from %s)\n", k + 1, count.c_str(), where.c_str());
 }
@@ -81,8 +95,10 @@ std::unique_ptr<Source> open_input(const Config& cfg, std::vector<uint64_t>& don
   std::unique_ptr<Source> src;
   if (!cfg.pages.empty()) {  // --pages A..B: the argument is a URL with {page} in it
     size_t dots = cfg.pages.find("..");
+    if (dots == std::string::npos)  // "5" alone would be 5, 6, 7 ... without end
+      usage_error("--pages takes A..B (pages A to B; one page: A..A), not \"" + cfg.pages + "\"");
     long long a = parse_number("--pages", cfg.pages.substr(0, dots).c_str(), 0, 1LL << 40);
-    long long b = dots == std::string::npos ? -1 : parse_number("--pages", cfg.pages.substr(dots + 2).c_str(), a, a + 10000000);
+    long long b = parse_number("--pages", cfg.pages.substr(dots + 2).c_str(), a, a + 10000000);
     if (cfg.input.find("{page}") == std::string::npos) usage_error("--pages needs a URL with {page} in it, not \"" + cfg.input + "\"");
     src = Source::pages(cfg.input, uint64_t(a), uint64_t(b));
   } else if (!(src = Source::file(cfg.input, err))) {

@@ -181,7 +181,7 @@ const Option kOptions[] = {
 
   {nullptr, 0, nullptr, "Jobs and output:", nullptr},
   {"output", 'o', "FILE", "every 2xx body into FILE ('-': stdout), in input order", [](C& c, V v) { c.out = v; }},
-  {"output-dir", 'P', "DIR", "download: save each 2xx body under DIR/HOST[_PORT]/PATH\n(the folders are made as needed)",
+  {"output-dir", 'P', "DIR", "download: save each 2xx body under DIR/HOST_PORT/PATH\n(the folders are made as needed)",
    [](C& c, V v) { c.output_dir = v; }},
   {"directory-prefix", 0, "DIR", "the same as --output-dir (wget's name)", [](C& c, V v) { c.output_dir = v; }},
   {"skip-existing", 0, nullptr, "download: a URL whose file is there (not empty) is\nnot fetched",

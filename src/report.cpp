@@ -1,5 +1,7 @@
 #include "fanout/report.hpp"
 
+#include "fanout/json.hpp"
+
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -11,23 +13,6 @@
 
 namespace fanout {
 
-namespace {
-
-// The length of the valid UTF-8 sequence at s[i], or 0 (RFC 3629: no
-// overlong forms, no surrogates, nothing past U+10FFFF).
-size_t utf8_len(std::string_view s, size_t i) {
-  unsigned char c = (unsigned char)s[i];
-  size_t n = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
-  if (!n || i + n > s.size()) return 0;
-  unsigned char d = (unsigned char)s[i + 1];
-  if ((c == 0xe0 && d < 0xa0) || (c == 0xed && d > 0x9f) || (c == 0xf0 && d < 0x90) || (c == 0xf4 && d > 0x8f)) return 0;
-  for (size_t k = 1; k < n; k++)
-    if (((unsigned char)s[i + k] & 0xc0) != 0x80) return 0;
-  return n;
-}
-
-}  // namespace
-
 // Valid JSON whatever the bytes: UTF-8 passes through, and a byte that is not
 // part of valid UTF-8 is \u00XX (json::flat_object reads that back as the byte).
 std::string json_string(std::string_view s) {
@@ -35,7 +20,7 @@ std::string json_string(std::string_view s) {
   for (size_t i = 0; i < s.size(); i++) {
     unsigned char c = (unsigned char)s[i];
     if (c >= 0x80) {
-      if (size_t n = utf8_len(s, i)) {
+      if (size_t n = json::utf8_len(s, i)) {
         o.append(s.substr(i, n));
         i += n - 1;
       } else {
@@ -230,6 +215,19 @@ std::string cost_json(const Run& run, const Cost& c) {
   return s + "}}";
 }
 
+namespace {
+// curl 7.88's codes for what a server sent wrong.
+int http_exitcode(const Result& r) {
+  auto has = [&](const char* s) { return r.error.find(s) != std::string::npos; };
+  if (!r.at[kFirstByte]) return 52;                             // nothing came back: "empty reply from server"
+  if (has("before the end of the body")) return 18;             // CURLE_PARTIAL_FILE
+  if (has("unsupported Transfer-Encoding")) return 61;          // CURLE_BAD_CONTENT_ENCODING
+  if (has("chunk") || has("trailer")) return 56;                // a broken chunked body: CURLE_RECV_ERROR
+  if (has("response head larger than")) return 27;              // curl's "Avoided giant realloc for header"
+  return 8;                                                     // CURLE_WEIRD_SERVER_REPLY
+}
+}  // namespace
+
 int curl_exitcode(const Result& r) {
   switch (r.cause) {
     case Cause::none: return 0;
@@ -241,8 +239,7 @@ int curl_exitcode(const Result& r) {
     case Cause::send: return 55;
     case Cause::recv: return 56;
     case Cause::redirect: return 47;
-    // Nothing at all came back: curl's "empty reply from server".
-    case Cause::http: return r.at[kFirstByte] ? 8 : 52;
+    case Cause::http: return http_exitcode(r);
     case Cause::worker: return -1;  // curl has no such thing
     case Cause::write: return 23;
     case Cause::content: return -1;
@@ -251,7 +248,7 @@ int curl_exitcode(const Result& r) {
   return -1;
 }
 
-std::string result_line(const Request& rq, const Result& r) {
+std::string result_line(const Request& rq, const Result& r, bool fail) {
   // curl's -w times: seconds from the start to each phase's end, 0 where
   // the request never got there.
   auto at = [&](Phase p) {
@@ -260,10 +257,12 @@ std::string result_line(const Request& rq, const Result& r) {
     return std::string(b);
   };
   int code = curl_exitcode(r);
+  bool refused = fail && r.ok() && r.status >= 400;  // -f: curl's 22, and its words
+  if (refused) code = 22;
   std::string s = "{\"line\": " + std::to_string(rq.line) + ", \"url\": " + json_string(mask_password(rq.text));
   // A body that could not be kept (written, or taken as JSON) after a
   // response keeps that response's status, as curl's 23 keeps its 200.
-  s += ", \"http_code\": " + std::to_string(r.ok() || r.cause == Cause::write || r.cause == Cause::content ? r.status : 0);
+  s += ", \"http_code\": " + std::to_string(r.status);
   s += ", \"size_download\": " + std::to_string(r.bytes);
   s += ", \"time_namelookup\": " + at(kDns) + ", \"time_connect\": " + at(kConnect) +
        ", \"time_appconnect\": " + at(kTls) + ", \"time_starttransfer\": " + at(kFirstByte) +
@@ -271,7 +270,9 @@ std::string result_line(const Request& rq, const Result& r) {
   s += ", \"num_redirects\": " + std::to_string(r.redirects) + ", \"num_retries\": " + std::to_string(r.retries);
   s += ", \"url_effective\": " + (!r.url.empty() ? json_string(mask_password(r.url)) : rq.error.empty() ? json_string(mask_password(rq.url.href())) : "null");
   s += ", \"exitcode\": " + (code < 0 ? std::string("null") : std::to_string(code));
-  s += ", \"errormsg\": " + (r.ok() ? std::string("null") : json_string(mask_password(r.error)));
+  s += ", \"errormsg\": " + (refused ? json_string("The requested URL returned error: " + std::to_string(r.status))
+                              : r.ok()  ? std::string("null")
+                                        : json_string(mask_password(r.error)));
   if (!r.ok()) s += ", \"cause\": " + json_string(cause_name(r.cause));
   if (!r.file.empty()) s += ", \"filename_effective\": " + json_string(r.file);
   if (r.skipped) s += ", \"skipped\": true";

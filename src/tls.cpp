@@ -1,6 +1,7 @@
 #include "fanout/tls.hpp"
 #include <cstring>
 
+#include <arpa/inet.h>
 #include <cerrno>
 #include <mbedtls/error.h>
 #include <mbedtls/sha256.h>
@@ -141,11 +142,21 @@ uint32_t TlsClient::verify(const mbedtls_x509_crt* chain, const std::string& hos
     auto it = good_chains_.find(key);
     if (it != good_chains_.end() && now - it->second < std::chrono::minutes(1)) return 0;
   }
+  // An address (https://127.0.0.1/) is checked against the certificate's
+  // iPAddress names here: mbedTLS 2.28 matches dNSNames only (and the CN).
+  unsigned char ip[16];
+  size_t ip_len = inet_pton(AF_INET, host.c_str(), ip) == 1 ? 4 : inet_pton(AF_INET6, host.c_str(), ip) == 1 ? 16 : 0;
   uint32_t flags = 0;
   if (mbedtls_x509_crt_verify_with_profile(const_cast<mbedtls_x509_crt*>(chain), &g_ca, nullptr,
-                                           &mbedtls_x509_crt_profile_default, host.c_str(), &flags, nullptr,
-                                           nullptr) != 0 && flags == 0)
+                                           &mbedtls_x509_crt_profile_default, ip_len ? nullptr : host.c_str(), &flags,
+                                           nullptr, nullptr) != 0 && flags == 0)
     flags = MBEDTLS_X509_BADCERT_OTHER;
+  if (ip_len) {
+    bool named = false;
+    for (const mbedtls_x509_sequence* n = &chain->subject_alt_names; n && !named; n = n->next)
+      named = n->buf.tag == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | 7) && n->buf.len == ip_len && memcmp(n->buf.p, ip, ip_len) == 0;
+    if (!named) flags |= MBEDTLS_X509_BADCERT_CN_MISMATCH;
+  }
   if (flags == 0) {
     std::lock_guard<std::mutex> lock(mu_);
     if (good_chains_.size() >= 4096) good_chains_.clear();

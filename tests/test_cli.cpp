@@ -26,12 +26,6 @@ namespace {
 
 const char* kModels[] = {"seq", "threads", "procs", "async", "hybrid"};
 
-std::string list_file(const std::string& name, const std::string& text) {
-  std::string path = t::temp_dir() + "/" + name;
-  t::write_file(path, text);
-  return path;
-}
-
 size_t count(const std::string& s, const std::string& what) {
   size_t n = 0;
   for (size_t at = 0; (at = s.find(what, at)) != std::string::npos; at += what.size()) n++;
@@ -67,7 +61,7 @@ TEST_CASE("cli: the failed lines are listed on stderr, grouped by cause, in ever
   std::string text = o.url("/status/200") + "\n";
   for (int i = 0; i < 7; i++) text += "http://127.0.0.1:" + std::to_string(dead) + "/r" + std::to_string(i) + "\n";
   text += "ftp://x/\n" + o.url("/status/404") + "\nhttp://user:hunter2@127.0.0.1:" + std::to_string(dead) + "/pw\n";
-  std::string input = list_file("failed-list.txt", text);
+  std::string input = t::temp_file("failed-list.txt", text);
   for (const char* model : kModels) {
     INFO("model " << std::string(model));
     std::string results = t::temp_dir() + "/failed-" + model + ".jsonl";
@@ -213,7 +207,7 @@ TEST_CASE("cli: long options are taken whole, and an unknown one suggests the op
   t::read_file(page, body);
   CHECK(body == "/echo/page");
   // --name=value, bundled shorts, -c10, and -- before a list named like an option.
-  std::string dashed = list_file("-list", o.url("/status/200") + "\n");
+  std::string dashed = t::temp_file("-list", o.url("/status/200") + "\n");
   r = t::fanout({"--model=async", "-sIc10", "--", dashed});
   CHECK(r.status == 0);
   CHECK(r.out.find("(async, c=10, 1 url)") != std::string::npos);
@@ -387,7 +381,7 @@ TEST_CASE("cli: a first SIGINT says what is finishing, a second stops at once; -
   std::string text;
   for (int i = 0; i < 12; i++) text += o.url("/sleep?ms=6000&i=" + std::to_string(i)) + "\n";
   text += o.url("/status/200") + "\n";
-  std::string input = list_file("twice.txt", text);
+  std::string input = t::temp_file("twice.txt", text);
   for (const char* model : kModels) {
     INFO("model " << std::string(model));
     std::string results = t::temp_dir() + "/twice-" + model + ".jsonl", out = t::temp_dir() + "/twice-" + model + ".out";
@@ -428,7 +422,7 @@ TEST_CASE("cli: the progress line is cut to the terminal's width, follows a resi
   t::Origin o;
   std::string text;
   for (int i = 0; i < 8; i++) text += o.url("/sleep?ms=500&i=" + std::to_string(i)) + "\n";
-  std::string input = list_file("progress-width.txt", text);
+  std::string input = t::temp_file("progress-width.txt", text);
   int master = -1;
   winsize ws{};
   ws.ws_row = 24;
@@ -525,7 +519,7 @@ TEST_CASE("cli: zero results print no rate, plurals are right, and (N urls) coun
   t::Origin o;
   std::string text;
   for (int i = 0; i < 40; i++) text += o.url("/sleep?ms=5000&i=" + std::to_string(i)) + "\n";
-  std::string input = list_file("forty.txt", text), out = t::temp_dir() + "/forty.out";
+  std::string input = t::temp_file("forty.txt", text), out = t::temp_dir() + "/forty.out";
   pid_t pid = t::spawn_fanout({"-m", "threads", "-c", "10", "--grace", "0", input}, out);
   usleep(t::qemu().empty() ? 400000 : 2000000);
   kill(pid, SIGTERM);

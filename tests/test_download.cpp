@@ -42,7 +42,8 @@ TEST_CASE("download: names made from URLs") {
   const Case cases[] = {
     {"http://example.com/", "example.com_80/index.html"},
     {"https://example.com/", "example.com/index.html"},
-    {"https://example.com:8443/a/b.html", "example.com_8443/a/b.html"},
+    {"https://example.com:8443/a/b.html", "example.com_https_8443/a/b.html"},
+    {"http://example.com:8443/a/b.html", "example.com_8443/a/b.html"},  // not https's folder
     {"https://example.com/a/", "example.com/a/index.html"},
     {"https://example.com/a/index.html", "example.com/a/index%2Ehtml"},
     {"https://example.com/?q=1&r=a/b", "example.com/index.html%3Fq=1&r=a%2Fb"},

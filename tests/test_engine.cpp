@@ -466,10 +466,11 @@ TEST_CASE("engine: redirects that are not followed") {
   struct Case { bool follow; int max; const char* from; const char* location; int status; const char* error; };
   const Case cases[] = {
     {false, 10, "http://127.0.0.1/", "/x", 302, ""},  // no -L: the 302 is the answer
-    {true, 0, "http://127.0.0.1/", "/x", 0, "redirect: too many redirects (--max-redirs 0)"},
-    {true, 10, "https://127.0.0.1/", "http://127.0.0.1/x", 0,
+    // Refused: an error, and http_code is the 302 that came, as curl's.
+    {true, 0, "http://127.0.0.1/", "/x", 302, "redirect: too many redirects (--max-redirs 0)"},
+    {true, 10, "https://127.0.0.1/", "http://127.0.0.1/x", 302,
      "redirect: from https to http refused: http://127.0.0.1/x (--allow-downgrade allows it)"},
-    {true, 10, "http://127.0.0.1/", "ftp://127.0.0.1/x", 0, "redirect: Location \"ftp://127.0.0.1/x\": "},
+    {true, 10, "http://127.0.0.1/", "ftp://127.0.0.1/x", 302, "redirect: Location \"ftp://127.0.0.1/x\": "},
   };
   for (auto& c : cases) {
     INFO(c.location);

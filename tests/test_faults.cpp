@@ -18,10 +18,11 @@ struct Case {
   int status = 0;      // > 0: this status, no error
   int64_t bytes = -1;  // with a status: this many body bytes (-1: any)
   std::string error;   // otherwise: exactly this error (its cause is the word before ':')
+  int code = 0;        // and this exitcode: curl 7.88's for the same failure (the README's table)
 };
 
 Case ok(const std::string& url, int status = 200, int64_t bytes = -1) { return {url, status, bytes, ""}; }
-Case bad(const std::string& url, const std::string& error) { return {url, 0, -1, error}; }
+Case bad(const std::string& url, const std::string& error, int code) { return {url, 0, -1, error, code}; }
 
 std::string cause_of(const std::string& error) {
   std::string c = error.substr(0, error.find_first_of(":("));
@@ -46,68 +47,68 @@ TEST_CASE("faults: every broken server, DNS answer and TLS peer in one list, ali
   const std::string host = "localhost: ";
   std::vector<Case> cases = {
     // 1. origin's broken servers
-    bad(f("empty"), "http: empty reply from server"),
-    bad(f("short-body"), "http: connection closed before the end of the body"),
-    bad(f("cut-chunked"), "http: connection closed before the end of the body"),
-    bad(f("bad-chunk-size"), "http: bad chunk size"),
-    bad(f("huge-chunk-size"), "http: chunk size too large"),
+    bad(f("empty"), "http: empty reply from server", 52),
+    bad(f("short-body"), "http: connection closed before the end of the body", 18),
+    bad(f("cut-chunked"), "http: connection closed before the end of the body", 18),
+    bad(f("bad-chunk-size"), "http: bad chunk size", 56),
+    bad(f("huge-chunk-size"), "http: chunk size too large", 56),
     ok(f("chunk-ext-space"), 200, 5),
     ok(f("one-byte-chunks"), 200, 100),
-    bad(f("huge-chunk-ext"), "http: chunk header or trailers too large"),
-    bad(f("te-and-cl"), "http: both Transfer-Encoding and Content-Length"),
-    bad(f("two-cl"), "http: conflicting Content-Length headers"),
+    bad(f("huge-chunk-ext"), "http: chunk header or trailers too large", 56),
+    bad(f("te-and-cl"), "http: both Transfer-Encoding and Content-Length", 8),
+    bad(f("two-cl"), "http: conflicting Content-Length headers", 8),
     ok(f("same-cl-twice"), 200, 5),
-    bad(f("cl-negative"), "http: bad Content-Length"),
-    bad(f("cl-text"), "http: bad Content-Length"),
-    bad(f("cl-2-64"), "http: Content-Length too large"),
-    ok(f("te-unknown"), 200, 15),  // read to the close, as RFC 9112 6.3 says
+    bad(f("cl-negative"), "http: bad Content-Length", 8),
+    bad(f("cl-text"), "http: bad Content-Length", 8),
+    bad(f("cl-2-64"), "http: Content-Length too large", 8),
+    bad(f("te-unknown"), "http: unsupported Transfer-Encoding (fanout undoes chunked only)", 61),  // as curl
     ok(f("no-length"), 200, 1000),
     ok(f("204-body"), 204, 0),
     ok(f("304-body"), 304, 0),
     ok(f("head-body"), 200, 5),
     ok(f("interim"), 200, 2),
-    bad(f("switching"), "http: unexpected 101 Switching Protocols"),
-    bad(f("status-000"), "http: unsupported status code (below 100)"),
-    bad(f("status-099"), "http: unsupported status code (below 100)"),
-    bad(f("status-1000"), "http: bad status code"),
-    bad(f("status-2x0"), "http: bad status code"),
+    bad(f("switching"), "http: unexpected 101 Switching Protocols", 8),
+    bad(f("status-000"), "http: unsupported status code (below 100)", 8),
+    bad(f("status-099"), "http: unsupported status code (below 100)", 8),
+    bad(f("status-1000"), "http: bad status code", 8),
+    bad(f("status-2x0"), "http: bad status code", 8),
     ok(f("status-600"), 600, 0),  // three digits: curl takes it too
     ok(f("status-no-reason"), 200, 2),
     ok(f("status-http10"), 200, 2),
-    bad(f("status-http2"), "http: bad status line"),
-    bad(f("not-http"), "http: response does not start with HTTP/"),
-    bad(f("header-nul"), "http: control character in header value"),
-    bad(f("header-bare-cr"), "http: CR without LF in response head"),
-    bad(f("header-no-colon"), "http: bad header name"),
-    bad(f("header-space-name"), "http: bad header name"),
+    bad(f("status-http2"), "http: bad status line", 8),
+    bad(f("not-http"), "http: response does not start with HTTP/", 8),
+    bad(f("header-nul"), "http: control character in header value", 8),
+    bad(f("header-bare-cr"), "http: CR without LF in response head", 8),
+    bad(f("header-no-colon"), "http: bad header name", 8),
+    bad(f("header-space-name"), "http: bad header name", 8),
     ok(f("header-obs-fold"), 200, 2),
-    bad(f("header-fold-te"), "http: folded Content-Length or Transfer-Encoding header"),
-    bad(f("header-100k"), "http: response head larger than 32768 bytes"),
-    bad(f("header-many"), "http: more than 100 headers"),
-    bad(f("header-endless"), "http: response head larger than 32768 bytes"),
+    bad(f("header-fold-te"), "http: folded Content-Length or Transfer-Encoding header", 8),
+    bad(f("header-100k"), "http: response head larger than 32768 bytes", 27),
+    bad(f("header-many"), "http: more than 100 headers", 8),
+    bad(f("header-endless"), "http: response head larger than 32768 bytes", 27),
     ok(f("redirect-no-location"), 302, 0),
-    bad(f("redirect-bad-location"), "redirect: Location \"http://[::1\": unterminated IPv6 address"),
-    bad(o.url("/loop"), "redirect: too many redirects (--max-redirs 5)"),
+    bad(f("redirect-bad-location"), "redirect: Location \"http://[::1\": unterminated IPv6 address", 47),
+    bad(o.url("/loop"), "redirect: too many redirects (--max-redirs 5)", 47),
     ok(f("drip-ok"), 200, 10),
-    bad(f("drip-slow"), "timeout: receiving the body"),
-    bad(f("idle-body"), "timeout: receiving the body"),
-    bad(f("endless-body"), "timeout: receiving the body"),
-    bad(f("reset-body"), "recv: ECONNRESET (Connection reset by peer)"),
-    bad(f("silent"), "timeout: waiting for the response"),
+    bad(f("drip-slow"), "timeout: receiving the body", 28),
+    bad(f("idle-body"), "timeout: receiving the body", 28),
+    bad(f("endless-body"), "timeout: receiving the body", 28),
+    bad(f("reset-body"), "recv: ECONNRESET (Connection reset by peer)", 56),
+    bad(f("silent"), "timeout: waiting for the response", 28),
     ok(o.url("/unasked?status=408"), 200, 2),
     ok(o.url("/blanks/40000"), 200),
-    bad("http://127.0.0.1:" + std::to_string(o.hangup) + "/", "http: empty reply from server"),
+    bad("http://127.0.0.1:" + std::to_string(o.hangup) + "/", "http: empty reply from server", 52),
     ok("http://127.0.0.1:" + std::to_string(o.eager) + "/", 200, 6),  // answered before it was asked
     // 2. dnsd's answers
-    bad(named("nx.test"), "dns: nx.test: Domain name not found (ARES_ENOTFOUND)"),
+    bad(named("nx.test"), "dns: nx.test: Domain name not found (ARES_ENOTFOUND)", 6),
     bad(named("elsewhere.invalid"),
-        "dns: elsewhere.invalid: Domain name not found (ARES_ENOTFOUND)"),
+        "dns: elsewhere.invalid: Domain name not found (ARES_ENOTFOUND)", 6),
     bad(named("servfail.test"),
-        "dns: servfail.test: no DNS server answered (each refused, failed or said SERVFAIL) (ARES_ECONNREFUSED)"),
+        "dns: servfail.test: no DNS server answered (each refused, failed or said SERVFAIL) (ARES_ECONNREFUSED)", 6),
     bad(named("nodata.test"),
-        "dns: nodata.test: DNS server returned answer with no data (ARES_ENODATA)"),
-    bad(named("malformed.test"), "dns: malformed.test: Misformatted DNS reply (ARES_EBADRESP)"),
-    bad(named("silent.test"), "timeout: resolving silent.test"),
+        "dns: nodata.test: DNS server returned answer with no data (ARES_ENODATA)", 6),
+    bad(named("malformed.test"), "dns: malformed.test: Misformatted DNS reply (ARES_EBADRESP)", 6),
+    bad(named("silent.test"), "timeout: resolving silent.test", 28),
     ok(named("slow.test", "/status/201"), 201),
     ok(named("tc.test", "/status/202"), 202),  // over TCP
     ok("http://v6.test:" + std::to_string(v6.http) + "/status/203", 203),  // AAAA only
@@ -115,18 +116,18 @@ TEST_CASE("faults: every broken server, DNS answer and TLS peer in one list, ali
     ok(named("ip-127-0-0-1.test", "/status/205"), 205),
     // 3. TLS peers and certificates
     ok(o.tls_url("/status/200"), 200),
-    bad(tls["expired"]->tls_url("/"), "tls: " + host + "certificate verify failed: certificate has expired"),
-    bad(tls["notyet"]->tls_url("/"), "tls: " + host + "certificate verify failed: certificate is not yet valid"),
-    bad(tls["wronghost"]->tls_url("/"), "tls: " + host + "certificate verify failed: certificate is not for host localhost"),
-    bad(tls["selfsigned"]->tls_url("/"), "tls: " + host + "certificate verify failed: certificate is self-signed and not trusted"),
-    bad(tls["untrusted"]->tls_url("/"), "tls: " + host + "certificate verify failed: certificate is not trusted (unknown issuer)"),
+    bad(tls["expired"]->tls_url("/"), "tls: " + host + "certificate verify failed: certificate has expired", 60),
+    bad(tls["notyet"]->tls_url("/"), "tls: " + host + "certificate verify failed: certificate is not yet valid", 60),
+    bad(tls["wronghost"]->tls_url("/"), "tls: " + host + "certificate verify failed: certificate is not for host localhost", 60),
+    bad(tls["selfsigned"]->tls_url("/"), "tls: " + host + "certificate verify failed: certificate is self-signed and not trusted", 60),
+    bad(tls["untrusted"]->tls_url("/"), "tls: " + host + "certificate verify failed: certificate is not trusted (unknown issuer)", 60),
     bad(tls["badsig"]->tls_url("/"),
-        "tls: " + host + "certificate verify failed: certificate signature does not verify (issuer is trusted)"),
-    bad("https://localhost:" + std::to_string(o.hangup) + "/", "tls: localhost: connection closed during the TLS handshake"),
+        "tls: " + host + "certificate verify failed: certificate signature does not verify (issuer is trusted)", 60),
+    bad("https://localhost:" + std::to_string(o.hangup) + "/", "tls: localhost: connection closed during the TLS handshake", 35),
     bad("https://localhost:" + std::to_string(o.http) + "/",
-        "tls: localhost: the server does not speak TLS (its answer is not a TLS record; a plain HTTP port?)"),
+        "tls: localhost: the server does not speak TLS (its answer is not a TLS record; a plain HTTP port?)", 35),
     ok(o.tls_url("/fault/interim"), 200, 2),
-    bad(o.tls_url("/fault/short-body"), "http: connection closed before the end of the body"),
+    bad(o.tls_url("/fault/short-body"), "http: connection closed before the end of the body", 18),
   };
   // Good URLs between the bad ones: every fourth line.
   std::vector<Case> list;
@@ -169,6 +170,7 @@ TEST_CASE("faults: every broken server, DNS answer and TLS peer in one list, ali
       } else {
         CHECK(v["errormsg"].str == c.error);
         CHECK(v["cause"].str == cause_of(c.error));
+        CHECK(v["exitcode"].num == c.code);
         outcome.push_back(v["cause"].str + " " + v["errormsg"].str);
       }
     }

@@ -132,7 +132,7 @@ TEST_CASE("http: responses that parse") {
     {"no reason", "HTTP/1.1 404\r\nContent-Length: 0\r\n\r\n", false, {{404, "", true}}},
     {"same length twice", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\ncontent-length: 2\r\n\r\nok", false, {{200, "ok", true}}},
     {"chunked, extensions, trailers",
-     "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+     "HTTP/1.1 200 OK\r\nTransfer-Encoding: identity, chunked\r\n\r\n"
      "5;a=b;c=\"q;\\\"x\"\r\nhello\r\n1\r\n!\r\n0;last\r\nX-Trailer: 1\r\nY: 2\r\n\r\n",
      false, {{200, "hello!", true}}},
     {"chunk extensions with BWS (RFC 9112 7.1.1, as curl)",
@@ -357,6 +357,12 @@ TEST_CASE("http: llhttp response corpus") {
         continue;
       }
       Outcome got = check_all_ways(input, head, type == "response-finish");
+      if (!want.error && got.error && got.why.find("unsupported Transfer-Encoding") != std::string::npos) {
+        // llhttp reads such a body to the close (RFC 9112 6.3); fanout, as curl
+        // (61), refuses a transfer coding it cannot undo.
+        skipped += "  " + name + ": a transfer coding other than chunked: an error in fanout and curl (61)\n";
+        continue;
+      }
       if (type == "response-finish") for (auto& m : want.msgs) m.complete = true;
       run_count++;
       INFO(name);

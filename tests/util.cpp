@@ -96,4 +96,10 @@ void files_below(const std::string& dir, const std::string& rel, std::set<std::s
   closedir(d);
 }
 
+std::string temp_file(const std::string& name, const std::string& text) {
+  std::string path = temp_dir() + "/" + name;
+  write_file(path, text);
+  return path;
+}
+
 }  // namespace t

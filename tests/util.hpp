@@ -15,6 +15,7 @@ std::string runner();
 bool read_file(const std::string& path, std::string& out);
 void write_file(const std::string& path, const std::string& data);
 std::string temp_dir();              // one per test run, under build/
+std::string temp_file(const std::string& name, const std::string& text);  // written under temp_dir(); its path
 void skip(const std::string& what);  // print "SKIP: ..." once per reason
 // Every file below dir/rel (not the folders), relative to dir; symlinks too.
 void files_below(const std::string& dir, const std::string& rel, std::set<std::string>& out);

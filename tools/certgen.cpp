@@ -11,9 +11,12 @@
 //   selfsigned.crt CN=localhost, signed by its own key
 //   untrusted.crt  CN=localhost, signed by another CA, not in ca.crt
 //   badsig.crt     server.crt's twin with a byte of its signature changed
+//   ip.crt         CN=127.0.0.1, SAN IP 127.0.0.1 and IP ::1 (no name)
 // Every date is from the time it runs, so the tests that make them at
 // run time never expire.
 // usage: certgen DIR
+#include <algorithm>
+#include <arpa/inet.h>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -56,14 +59,28 @@ void gen_key(mbedtls_pk_context& pk) {
                                            mbedtls_ctr_drbg_random, &g_drbg));
 }
 
-// subjectAltName with one dNSName: SEQUENCE { [2] IA5String name }.
-std::string san_der(const std::string& name) {
-  std::string d;
-  d += char(0x30);
-  d += char(name.size() + 2);
-  d += char(0x82);
-  d += char(name.size());
-  return d + name;
+// subjectAltName: SEQUENCE { [2] IA5String dNSName | [7] OCTET STRING
+// iPAddress ... }, from "name" or "IP:127.0.0.1,IP:::1".
+std::string san_der(const std::string& names) {
+  std::string in;
+  for (size_t at = 0; at <= names.size();) {
+    size_t comma = std::min(names.find(',', at), names.size());
+    std::string n = names.substr(at, comma - at);
+    at = comma + 1;
+    if (n.rfind("IP:", 0) == 0) {
+      unsigned char a[16];
+      bool v6 = n.find(':', 3) != std::string::npos;
+      if (inet_pton(v6 ? AF_INET6 : AF_INET, n.c_str() + 3, a) != 1) die("inet_pton", -1);
+      in += char(0x87);
+      in += char(v6 ? 16 : 4);
+      in.append(reinterpret_cast<char*>(a), v6 ? 16 : 4);
+    } else {
+      in += char(0x82);
+      in += char(n.size());
+      in += n;
+    }
+  }
+  return std::string(1, char(0x30)) + char(in.size()) + in;
 }
 
 void write_cert(const std::string& path, mbedtls_pk_context& subject_key, mbedtls_pk_context& issuer_key,
@@ -161,6 +178,9 @@ int main(int argc, char** argv) {
   write_cert(dir + "/selfsigned.crt", server, server, host, host, false, yesterday.c_str(), in20.c_str(), "localhost", 7);
   write_cert(dir + "/untrusted.crt", server, other_ca, host, other_name, false, yesterday.c_str(), in20.c_str(),
              "localhost", 8);
+  // For an address: SAN iPAddress 127.0.0.1 and ::1 (and no dNSName).
+  write_cert(dir + "/ip.crt", server, ca, "CN=127.0.0.1,O=fanout", ca_name, false, yesterday.c_str(), in20.c_str(),
+             "IP:127.0.0.1,IP:::1", 10);
   write_cert(dir + "/badsig.crt", server, ca, host, ca_name, false, yesterday.c_str(), in20.c_str(), "localhost", 9, 0,
              true);
   unsigned char pem[4096];

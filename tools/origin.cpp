@@ -17,6 +17,7 @@
 //   /flaky/ID?fail=N[&status=S][&retry_after=R]  the first N requests for
 //       ID get S (503), with Retry-After: R if given; then 200
 //   /headers                       the request's headers, as the body
+//   /now                           the monotonic clock (us) when the request came
 //   /echo/ANYTHING                 200; the body is the request-target
 //   /json/N?per=K[&flaky=1]        a JSON array of K objects {"page": N, "item": i};
 //       flaky: pages with N % 10 == 3 fail their first request (500/502/504)
@@ -164,6 +165,7 @@ const Fault* fault(const std::string& name) {
       {"cl-2-64", {ok + "Content-Length: 18446744073709551616\r\n\r\nhello"}},
       {"te-unknown", {ok + "Transfer-Encoding: gzip\r\n\r\nnot really gzip"}},
       {"no-length", {ok + "\r\n" + std::string(1000, 'n')}},
+      {"json-latin1", {with(ok, "[\"caf\xe9\"]"), Then::keep}},  // a JSON array, not in UTF-8
       {"204-body", {"HTTP/1.1 204 No Content\r\n\r\nhello", Then::keep}},
       {"304-body", {"HTTP/1.1 304 Not Modified\r\nContent-Length: 5\r\n\r\nhello", Then::keep}},
       {"head-body", {with(ok, "hello"), Then::keep}},  // to HEAD too
@@ -331,6 +333,10 @@ Response route(const std::string& head, const Settings& set) {
     body_text = target;  // 200, and the body is the request-target itself
   } else if (path == "/headers") {
     body_text = head.substr(head.find("\r\n") + 2);
+  } else if (path == "/now") {  // when the request came, by this machine's monotonic clock (microseconds)
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    body_text = std::to_string(int64_t(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000) + "\n";
   } else if (path.rfind("/redirect/", 0) == 0 && number(path.substr(10), n) && n <= 1000) {
     if (n > 0) {
       status = 302;

@@ -76,7 +76,9 @@ struct Result {
   // A second try: what the first one got does not count.
   void restart() { clear_error(); status = 0; bytes = 0; }
   bool ok() const { return cause == Cause::none; }
-  void fail(Cause c, std::string msg) { cause = c; error = std::move(msg); status = 0; }
+  // The status a response gave stays (curl's http_code after a cut body,
+  // too many redirects, a write error): 0 where none came.
+  void fail(Cause c, std::string msg) { cause = c; error = std::move(msg); }
   void fail(Failure f) { fail(f.cause, std::move(f.error)); }
 };
 

@@ -96,7 +96,8 @@ class Engine {
       if (e.forward_) e.sink_.body(p, n);
     }
   };
-  void start_try();  // a try (the first, a retry, or a redirect's) begins
+  void start_clocks();
+  void start_try(bool hop = false);  // a try (the first, a retry, or a redirect's hop) begins
   void on_head(const http::ResponseParser& p);
   bool may_retry(double delay_s);
   void fail_try(Failure f);  // this try failed: retry it if allowed, else that is the result
@@ -115,6 +116,7 @@ class Engine {
   Result& r_;
   Deadline dl_, connect_dl_;
   Clock::time_point t0_;
+  bool hop_ = false;  // this try is a redirect's hop: --max-time goes on
   Step step_ = acquire;
   Url url_;                          // the current target: the request's, or a redirect's
   std::vector<std::string> headers_;  // -H, less the secret ones after a redirect to another origin

@@ -103,6 +103,7 @@ class ResponseParser {
   Off hdr_[kMaxHeaders];
   const char* error_ = nullptr;
   bool keep_alive_ = true, has_cl_ = false, has_te_ = false, te_chunked_ = false;
+  bool te_other_ = false;  // a transfer coding other than chunked (gzip ...)
   bool conn_close_ = false, conn_keep_alive_ = false;
   Body body_ = Body::none;
   uint64_t content_length_ = 0, remaining_ = 0;

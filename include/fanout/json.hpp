@@ -8,7 +8,11 @@
 
 namespace fanout::json {
 
-// true: body is a JSON array; *inner is the text between its brackets,
+// The length of the valid UTF-8 sequence at s[i], or 0 (RFC 3629: no
+// overlong forms, no surrogates, nothing past U+10FFFF).
+size_t utf8_len(std::string_view s, size_t i);
+
+// true: body is a JSON array (and UTF-8); *inner is the text between its brackets,
 // trimmed (empty for []). false: *why says what is wrong, and where.
 bool array_inner(std::string_view body, std::string_view* inner, std::string* why);
 

@@ -26,7 +26,7 @@ std::string cost_json(const Run& run, const Cost& c);
 void print_json(FILE* out, const Run& run, double seconds, const Cost& c);
 // One line of --results, with curl's names where the meaning is curl's:
 // {"line": 3, "url": ..., "http_code": 200, "size_download": ..., "exitcode": 0, ...}.
-std::string result_line(const Request& rq, const Result& r);
+std::string result_line(const Request& rq, const Result& r, bool fail = false);  // fail: -f
 // curl's exit code for what went wrong (6 DNS, 7 connect, 28 timeout, 35
 // TLS, 60 certificate, 47 redirects, 52 empty reply, 55 send, 56 receive,
 // 8 a reply that is not HTTP, 3 a bad URL, 1 an unsupported scheme, 23 a

@@ -1,6 +1,8 @@
 // The seeds' download job: each page saved to disk. A body is written to
-// a temporary name beside its final one and renamed when it is complete, so
-// a file under DIR is always whole; on any error the temporary is removed.
+// a file with no name (O_TMPFILE) in its folder, linked under a temporary
+// name and renamed when it is complete, so a file under DIR is always whole,
+// and a run that ends any way at all (SIGKILL too) leaves no part behind;
+// where O_TMPFILE is not to be had, a named temporary, removed on an error.
 // Every folder is opened below DIR's descriptor with O_NOFOLLOW, one name
 // at a time, so no URL can lead outside DIR: not by "..", not by an
 // absolute path, not through a symlink someone left there.
@@ -90,8 +92,8 @@ std::string escape(std::string_view s, bool host = false) {
 
 class DownloadSink : public Sink {
  public:
-  DownloadSink(int root, bool skip_existing, bool head_only)
-      : root_(root), skip_existing_(skip_existing), head_only_(head_only) {}
+  DownloadSink(int root, bool skip_existing, bool head_only, bool use_tmpfile)
+      : root_(root), skip_existing_(skip_existing), head_only_(head_only), use_tmpfile_(use_tmpfile) {}
   ~DownloadSink() override { discard(); }
 
   // --skip-existing: a regular file already at the URL's name, found
@@ -137,7 +139,17 @@ class DownloadSink : public Sink {
     leaf_ = parts.back();
     rel_ += leaf_;
     static std::atomic<unsigned> counter{0};  // with the pid and thread: unique among workers
-    tmp_ = ".fanout-" + std::to_string(getpid()) + "-" + std::to_string(gettid()) + "-" + std::to_string(counter++) + ".part";
+    std::string tmp = ".fanout-" + std::to_string(getpid()) + "-" + std::to_string(gettid()) + "-" + std::to_string(counter++) + ".part";
+    // A file with no name (O_TMPFILE) until it is whole: however the run
+    // ends (a signal, SIGKILL, a crash), nothing half-written is left.
+    // Where the file system cannot (or /proc is not there), a named one.
+    anon_ = use_tmpfile_ && (fd_ = sys::openat(dir_, ".", O_WRONLY | O_TMPFILE | O_CLOEXEC, 0644)) >= 0;
+    if (anon_) {
+      link_as_ = tmp;
+      return;
+    }
+    if (use_tmpfile_ && errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) return failed("open");
+    tmp_ = tmp;
     fd_ = sys::openat(dir_, tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd_ < 0) failed("open");
   }
@@ -159,7 +171,13 @@ class DownloadSink : public Sink {
     if (fd_ >= 0 && r.ok()) {
       int fd = fd_;
       fd_ = -1;
-      if (sys::close(fd) < 0) failed("close");
+      if (anon_) {  // named now, under a temporary name, then renamed over the old one
+        std::string self = "/proc/self/fd/" + std::to_string(fd);
+        if (sys::linkat(AT_FDCWD, self.c_str(), dir_, link_as_.c_str(), AT_SYMLINK_FOLLOW) < 0) failed("link");
+        else tmp_ = link_as_;
+      }
+      if (err_) sys::close(fd);
+      else if (sys::close(fd) < 0) failed("close");
       else if (sys::renameat(dir_, tmp_.c_str(), dir_, leaf_.c_str()) < 0) failed("rename");
       if (err_) r.fail(Cause::write, sys::describe(std::string(call_) + "(" + rel_ + ")", err_)), r.status = status;
       else {
@@ -190,12 +208,14 @@ class DownloadSink : public Sink {
     fd_ = -1;
     if (!tmp_.empty()) sys::unlinkat(dir_, tmp_.c_str());
     tmp_.clear();
+    anon_ = false;
     close_dir();
     err_ = 0;
   }
 
   int root_;
-  bool skip_existing_, head_only_;
+  bool skip_existing_, head_only_, use_tmpfile_, anon_ = false;
+  std::string link_as_;  // an O_TMPFILE's name-to-be, until renamed
   int64_t write_from_ = 0, write_ns_ = 0;
   const Request* rq_ = nullptr;
   int dir_ = -1, fd_ = -1, err_ = 0;
@@ -203,19 +223,27 @@ class DownloadSink : public Sink {
   std::string leaf_, tmp_, rel_;
 };
 
+// linkat() names an O_TMPFILE file through /proc/self/fd (AT_EMPTY_PATH
+// would need CAP_DAC_READ_SEARCH).
+bool proc_fd() {
+  struct stat st;
+  return sys::fstatat(AT_FDCWD, "/proc/self/fd", &st, 0) == 0;
+}
+
 class DownloadJob : public Job {
  public:
   DownloadJob(int root, bool skip_existing, bool head_only)
-      : root_(root), skip_existing_(skip_existing), head_only_(head_only) {}
+      : root_(root), skip_existing_(skip_existing), head_only_(head_only),
+        use_tmpfile_(proc_fd()) {}
   ~DownloadJob() override { ::close(root_); }
   const char* name() const override { return "download"; }
   std::unique_ptr<Sink> sink(int) override {
-    return std::make_unique<DownloadSink>(root_, skip_existing_, head_only_);
+    return std::make_unique<DownloadSink>(root_, skip_existing_, head_only_, use_tmpfile_);
   }
 
  private:
   int root_;
-  bool skip_existing_, head_only_;
+  bool skip_existing_, head_only_, use_tmpfile_;
 };
 
 }  // namespace
@@ -223,7 +251,10 @@ class DownloadJob : public Job {
 std::vector<std::string> save_path(const Url& u) {
   std::vector<std::string> parts;
   std::string host = u.kind == Url::HostKind::ipv6 ? "[" + u.host + "]" : u.host;
-  parts.push_back(escape(host, true) + (u.https && u.port == 443 ? "" : "_" + std::to_string(u.port)));
+  // http: HOST_PORT; https: HOST on 443, else HOST_https_PORT, so that http
+  // and https on one port never share a folder ('_' in a host is %5F).
+  std::string port = std::to_string(u.port);
+  parts.push_back(escape(host, true) + (!u.https ? "_" + port : u.port == 443 ? "" : "_https_" + port));
   std::string_view path = std::string_view(u.path).substr(1);  // always starts with '/'
   for (size_t at = 0;;) {
     size_t slash = path.find('/', at);

@@ -16,7 +16,10 @@ class PagesSink : public Sink {
     body_.clear();
     keep_ = false;
   }
-  void head(const http::ResponseParser& p) override { keep_ = p.status() >= 200 && p.status() <= 299; }
+  void head(const http::ResponseParser& p) override {
+    p_status_ = p.status();  // kept by a page that is no JSON array, as curl keeps a status
+    keep_ = p.status() >= 200 && p.status() <= 299;
+  }
   void body(const char* p, size_t n) override {
     if (keep_) body_.append(p, n);
   }
@@ -29,12 +32,13 @@ class PagesSink : public Sink {
     std::string_view inner;
     std::string why;
     if (json::array_inner(body_, &inner, &why)) r.payload = std::string(inner);
-    else r.fail(Cause::content, "content: " + why);
+    else r.fail(Cause::content, "content: " + why), r.status = p_status_;
     body_.clear();
   }
 
  private:
   bool json_, keep_ = false;
+  int p_status_ = 0;
   std::string body_;
 };
 

@@ -157,7 +157,7 @@ void Run::land(const Request& rq, Result& r) {
     tally.add(r);
     note_failure(failures, cfg, rq, r);
     if (journal_) {
-      std::string line = result_line(rq, r);
+      std::string line = result_line(rq, r, cfg.fail);
       fwrite(line.data(), 1, line.size(), journal_);
       // Out to the file at once when nothing else is under way, else within
       // 100 ms (flush_by), not a write per line: a fast run lands tens of
