@@ -65,8 +65,9 @@ TEST_CASE("jobs: --rate delays the start; --max-time and the latency begin when 
     REQUIRE(at.size() == 200);
     std::sort(at.begin(), at.end());
     // (Microseconds.) A start may come some ms late, as a thread or one of
-    // 200 processes is woken on a busy machine; a burst (what the pacer's
-    // wait cut short by --max-time made) puts dozens in one window.
+    // 200 processes is woken on a busy (or sanitized) machine: 23 in one
+    // window is the most seen so; the burst the pacer's wait cut short by
+    // --max-time made put some 140 in one.
     size_t most = 0;  // starts within any 200 ms: 10 at 50/s
     for (size_t i = 0, j = 0; j < at.size(); j++) {
       while (at[j] - at[i] >= 200000) i++;
@@ -76,7 +77,7 @@ TEST_CASE("jobs: --rate delays the start; --max-time and the latency begin when 
     for (size_t i = 1; i < at.size(); i++) gaps.push_back(at[i] - at[i - 1]);
     std::sort(gaps.begin(), gaps.end());
     INFO("most in 200 ms " << most << ", median gap " << gaps[gaps.size() / 2] << " us");
-    CHECK(most <= 20);
+    CHECK(most <= 50);
     CHECK(gaps[gaps.size() / 2] >= 19000);
     CHECK(gaps[gaps.size() / 2] <= 21000);
     CHECK(at.back() - at.front() >= 199 * 19000);

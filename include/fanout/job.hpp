@@ -36,7 +36,7 @@ class Job {
 // "check": GET (or HEAD) each URL, read and discard the body.
 std::unique_ptr<Job> make_check_job();
 
-// "download" (-o DIR): each 2xx body saved under DIR at save_path(url),
+// "download" (--output-dir DIR): each 2xx body saved under DIR at save_path(url),
 // written to a temporary name in the same folder and renamed when it is
 // complete. null, and err, if DIR cannot be opened.
 std::unique_ptr<Job> make_download_job(const Config& cfg, std::string& err);
