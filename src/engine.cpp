@@ -226,8 +226,6 @@ void Engine::end_turn(bool ok) {
 
 void Engine::handshaken() {
   end_turn(true);
-  if (connecting_) r_.mark(kConnect);  // (the handshake went through it)
-  connecting_ = false;
   r_.mark(kTls);
   step_ = send;
 }
