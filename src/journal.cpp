@@ -134,8 +134,8 @@ int merge_main(int argc, char** argv) {
            (unsigned long long)t.skipped, t.latency.percentile(0.5), t.latency.percentile(0.9),
            t.latency.percentile(0.99), t.latency.max());
   } else {
-    printf("%s\nmerged %llu result%s from %zu file%s\n", t.histogram().c_str(), (unsigned long long)t.results,
-           t.results == 1 ? "" : "s", files.size(), files.size() == 1 ? "" : "s");
+    printf("%s\nmerged %s from %s\n", t.histogram().c_str(), plural(t.results, "result", "results").c_str(),
+           plural(files.size(), "file", "files").c_str());
   }
   return fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
 }

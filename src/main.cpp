@@ -236,9 +236,9 @@ int main(int argc, char** argv) {
     for (size_t i = 0; i < kept.size() && i < 10; i++) lines += (i ? ", " : "") + std::to_string(kept[i].line);
     if (run.failures.count() > std::min<size_t>(kept.size(), 10))
       lines += " and " + std::to_string(run.failures.count() - std::min<size_t>(kept.size(), 10)) + " more";
-    fprintf(stderr, "fanout: %s %s is incomplete: %llu of %llu pages missing (line%s %s)\n",
+    fprintf(stderr, "fanout: %s %s is incomplete: %llu of %llu pages missing (%s %s)\n",
             cfg.merge_json.empty() ? "--output" : "--merge-json", pages_to.c_str(), (unsigned long long)run.failures.count(),
-            (unsigned long long)run.tally.results, run.failures.count() == 1 ? "" : "s", lines.c_str());
+            (unsigned long long)run.tally.results, run.failures.count() == 1 ? "line" : "lines", lines.c_str());
   }
   for (auto& [path, f] : traces)
     if (!write_trace(f, path, run, t0, err)) {
@@ -256,9 +256,8 @@ int main(int argc, char** argv) {
   if (int sig = stop::signal()) {
     // Threads of an interrupted run may still be in a request: no
     // destructors, no exit handlers; everything written is flushed.
-    fprintf(stderr, "fanout: %s: %llu result%s, %llu request%s cancelled (not in --results); %s\n", stop::name(sig),
-            (unsigned long long)run.tally.results, run.tally.results == 1 ? "" : "s", (unsigned long long)run.tally.cancelled,
-            run.tally.cancelled == 1 ? "" : "s",
+    fprintf(stderr, "fanout: %s: %s, %s cancelled (not in --results); %s\n", stop::name(sig),
+            plural(run.tally.results, "result", "results").c_str(), plural(run.tally.cancelled, "request", "requests").c_str(),
             cfg.results.empty() ? "with --results FILE, --resume would finish the rest"
                                 : ("--resume --results " + cfg.results + " finishes the rest").c_str());
     _exit(stdout_ok() ? 128 + sig : 1);

@@ -49,11 +49,9 @@ std::string json_string(std::string_view s) {
   return o + "\"";
 }
 
-namespace {
 std::string plural(uint64_t n, const char* one, const char* many) {
   return std::to_string(n) + " " + (n == 1 ? one : many);
 }
-}  // namespace
 
 void print_summary(FILE* out, const Run& run, double seconds, uint64_t listed) {
   const Tally& t = run.tally;

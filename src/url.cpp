@@ -445,17 +445,7 @@ std::string mask_password(std::string_view s) {
 }
 
 std::string credentials(const Url& u) {
-  std::string out;
-  std::string_view in = u.userinfo;
-  auto hex = [](char c) { return c >= '0' && c <= '9' ? c - '0' : (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10 : -1; };
-  for (size_t i = 0; i < in.size(); i++) {
-    if (in[i] == '%' && i + 2 < in.size() && hex(in[i + 1]) >= 0 && hex(in[i + 2]) >= 0) {
-      out += char(hex(in[i + 1]) * 16 + hex(in[i + 2]));
-      i += 2;
-    } else {
-      out += in[i];
-    }
-  }
+  std::string out = percent_decode(u.userinfo);
   // "user" alone is "user:" to Basic auth, as curl sends it.
   if (!out.empty() && u.userinfo.find(':') == std::string::npos) out += ':';
   return out;

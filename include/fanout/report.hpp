@@ -10,6 +10,7 @@
 namespace fanout {
 
 std::string json_string(std::string_view s);
+std::string plural(uint64_t n, const char* one, const char* many);  // "1 url", "2 urls"
 // listed: the requests the list makes (an interrupted run did not take
 // them all); the summary says what became of those it did not finish.
 void print_summary(FILE* out, const Run& run, double seconds, uint64_t listed);

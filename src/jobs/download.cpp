@@ -15,6 +15,7 @@
 
 #include "fanout/http.hpp"
 #include "fanout/job.hpp"
+#include "fanout/json.hpp"
 #include "sys.hpp"
 
 namespace fanout {
@@ -38,20 +39,13 @@ int escaped(std::string_view s, size_t i) {
   return a < 0 || b < 0 ? -1 : a * 16 + b;
 }
 
-// How many "%XX" at s[i] spell one whole UTF-8 character (2 to 4), or 0.
+// How many "%XX" at s[i] spell one whole, valid UTF-8 character (2 to 4),
+// or 0.
 size_t utf8_escapes(std::string_view s, size_t i) {
-  int lead = escaped(s, i);
-  size_t n = lead >= 0xC2 && lead <= 0xDF ? 2 : lead >= 0xE0 && lead <= 0xEF ? 3 : lead >= 0xF0 && lead <= 0xF4 ? 4 : 0;
-  for (size_t k = 1; k < n; k++) {
-    int c = escaped(s, i + 3 * k);
-    int lo = 0x80, hi = 0xBF;  // no overlong form, surrogate or code point past U+10FFFF
-    if (k == 1 && lead == 0xE0) lo = 0xA0;
-    if (k == 1 && lead == 0xED) hi = 0x9F;
-    if (k == 1 && lead == 0xF0) lo = 0x90;
-    if (k == 1 && lead == 0xF4) hi = 0x8F;
-    if (c < lo || c > hi) return 0;
-  }
-  return n;
+  std::string bytes;
+  for (int b; bytes.size() < 4 && (b = escaped(s, i + 3 * bytes.size())) >= 0x80;) bytes += char(b);
+  size_t n = bytes.empty() ? 0 : json::utf8_len(bytes, 0);
+  return n >= 2 ? n : 0;
 }
 
 // A file name from a URL's path segment or query. Bytes that are not safe
