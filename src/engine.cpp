@@ -10,6 +10,12 @@
 #include "fanout/stop.hpp"
 
 namespace fanout {
+
+std::mt19937& jitter_rng() {
+  static thread_local std::mt19937 rng(std::random_device{}());
+  return rng;
+}
+
 namespace {
 
 // A head that keeps growing without ending (blank lines before it do not
@@ -46,9 +52,8 @@ double retry_after(std::string_view v) {
 // Full jitter (a uniform pick up to the doubled delay), so that many
 // requests turned away at once do not all come back at once.
 double backoff(double first, int tries) {
-  static thread_local std::mt19937 rng(std::random_device{}());
   double cap = first * std::ldexp(1.0, std::min(tries, 30));
-  return std::uniform_real_distribution<double>(0, cap)(rng);
+  return std::uniform_real_distribution<double>(0, cap)(jitter_rng());
 }
 
 bool same_origin(const Url& a, const Url& b) { return a.https == b.https && a.host == b.host && a.port == b.port; }

@@ -88,7 +88,9 @@ bool Pool::acquire(const std::string& key, bool fresh, Deadline dl, std::unique_
       return true;  // drop's slot becomes ours
     }
     h.waiters++;
+    waiting_++;
     bool timeout = cv_.wait_until(lock, dl) == std::cv_status::timeout;
+    waiting_--;
     h.waiters--;
     if (timeout) {
       forget_if_unused(key);
@@ -99,9 +101,10 @@ bool Pool::acquire(const std::string& key, bool fresh, Deadline dl, std::unique_
 
 void Pool::release(const std::string& key, std::unique_ptr<Conn> c, bool keep) {
   std::vector<std::unique_ptr<Conn>> drop;  // closed outside the lock
-  bool elsewhere = false;
+  bool elsewhere = false, waiting = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    waiting = waiting_ > 0;
     Host& h = hosts_[key];
     bool kept = keep && c && c->fd >= 0;  // what put_back keeps idle
     drop.push_back(h.put_back(std::move(c), keep, stats_));
@@ -114,6 +117,7 @@ void Pool::release(const std::string& key, std::unique_ptr<Conn> c, bool keep) {
     }
     forget_if_unused(key);
   }
+  if (!waiting) return;
   if (elsewhere) cv_.notify_all();  // room at another host too
   else cv_.notify_one();
 }

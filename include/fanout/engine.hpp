@@ -11,6 +11,7 @@
 // (coroutines: async, hybrid). What they share for carrying out the I/O
 // steps is perform() below.
 #pragma once
+#include <random>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -34,6 +35,11 @@ struct Memo {
   };
   std::unordered_map<std::string, Answer> dns;
 };
+
+// Retry jitter's random numbers: a generator per thread, seeded on first
+// use. Worker seeds its own as it starts, so that a forked worker's first
+// request does not pay for the seed (nor bind it lazily: see the Makefile).
+std::mt19937& jitter_rng();
 
 class Engine {
  public:

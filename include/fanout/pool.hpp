@@ -115,7 +115,9 @@ std::unique_ptr<Conn> IdleOrder::over(Map& hosts, std::string* key) {
 // For the blocking models. Thread-safe.
 class Pool {
  public:
-  Pool(int per_host, size_t idle_cap) : per_host_(per_host), order_(idle_cap) {}
+  // (The table of hosts is given its first buckets now, not by the first
+  // request.)
+  Pool(int per_host, size_t idle_cap) : per_host_(per_host), order_(idle_cap) { hosts_.reserve(8); }
   // An idle connection, or a new one not yet opened. fresh: never an idle
   // one (the retry after a reused connection failed). false: the deadline
   // came while waiting for the per-host cap.
@@ -131,6 +133,7 @@ class Pool {
   IdleOrder order_;
   std::mutex mu_;
   std::condition_variable cv_;
+  int waiting_ = 0;  // in cv_, for any host: no one, no notify
   std::unordered_map<std::string, Host> hosts_;
   PoolStats stats_;
 };

@@ -27,7 +27,9 @@ class Worker {
   Worker(int worker_id, const Config& c, Job& job, Shared shared = {nullptr, nullptr})
       : id(worker_id), cfg(c), dns(c), sink(job.sink(worker_id)), buf(kBufSize),
         own_tls(shared.tls ? nullptr : new TlsClient(c)), tls(shared.tls ? shared.tls : own_tls.get()),
-        own(shared.pool ? nullptr : new Pool(c.per_host, idle_cap(1, 2))), pool(shared.pool ? shared.pool : own.get()) {}
+        own(shared.pool ? nullptr : new Pool(c.per_host, idle_cap(1, 2))), pool(shared.pool ? shared.pool : own.get()) {
+    jitter_rng();
+  }
   int id;
   const Config& cfg;
   Resolver dns;
