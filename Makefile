@@ -157,8 +157,9 @@ $(BUILD)/fanout-tests: $(TEST_OBJ) $(STATIC_OBJ) $(BUILD)/libfanout.a
 # Debian packages: build, tests (clang: the second compiler; strace for
 # tools/strace-check; groff-base: the man page test; libclang-rt-14-dev:
 # libFuzzer, which clang only recommends), bench (wrk, curl: the
-# peers measured in the same run). No openssl: tools/certgen makes the test certificates with mbedTLS.
-DEB_PKGS := g++ clang libclang-rt-14-dev make pkg-config libc-ares-dev libmbedtls-dev doctest-dev strace wrk curl groff-base
+# peers measured in the same run; nghttpd and h2load for HTTP/2). No openssl: tools/certgen makes the test certificates with mbedTLS.
+DEB_PKGS := g++ clang libclang-rt-14-dev make pkg-config libc-ares-dev libmbedtls-dev doctest-dev strace wrk curl groff-base \
+            nghttp2-server nghttp2-client
 # ARCH=...: that architecture's compiler, qemu-user, and its c-ares and
 # mbedTLS (Debian's multiarch packages).
 ifneq ($(ARCH),)
@@ -228,7 +229,7 @@ FUZZ_SAN   := fuzzer-no-link,address,undefined
 CORPORA    ?= ../shared/corpora
 # Only what the targets use: clang 14 cannot instrument the coroutine code
 # for coverage ("Cannot represent a difference across sections").
-FUZZ_LIB   := src/url.cpp src/http.cpp src/input.cpp src/json.cpp src/report.cpp src/core.cpp src/stop.cpp \
+FUZZ_LIB   := src/url.cpp src/http.cpp src/hpack.cpp src/h2.cpp src/h2_session.cpp src/input.cpp src/json.cpp src/report.cpp src/core.cpp src/stop.cpp \
               src/tally.cpp src/jobs/download.cpp platform/sys.cpp platform/epoll.cpp platform/poll.cpp
 fuzz: deps
 	$(Q)$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CXX=clang++ SANITIZER=$(FUZZ_SAN) \
