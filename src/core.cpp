@@ -35,6 +35,8 @@ const char* cause_name(Cause c) {
     case Cause::redirect: return "redirect";
     case Cause::write: return "write";
     case Cause::content: return "content";
+    case Cause::http2: return "http2";
+    case Cause::http2_stream: return "http2-stream";
     case Cause::http: return "http";
     case Cause::timeout: return "timeout";
     case Cause::worker: return "worker";

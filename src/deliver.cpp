@@ -16,7 +16,7 @@ void on_body(void* ctx, const char* p, size_t n) {
 
 }  // namespace
 
-Delivered deliver(http::ResponseParser& p, const char* buf, size_t n, Sink& sink, Result& r) {
+Delivered deliver(http::ResponseParser& p, const char* buf, size_t n, Sink& sink, Result& r, http::Head& head) {
   BodyCtx ctx{sink, r};
   Delivered d;
   for (;;) {
@@ -25,7 +25,9 @@ Delivered deliver(http::ResponseParser& p, const char* buf, size_t n, Sink& sink
     switch (s.ev) {
       case http::ResponseParser::head:
         r.status = p.status();
-        sink.head(p);
+        r.version = p.minor_version() == 0 ? 10 : 11;
+        p.head_view(head);
+        sink.head(head);
         continue;
       case http::ResponseParser::done:
         d.end = true;

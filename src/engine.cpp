@@ -152,10 +152,11 @@ void Engine::acquired(const Conn& c) {
   off_ = 0;
   carry_.clear();
   parser_.reset(cfg_.head);
-  if (reused_) {
-    step_ = send;
-    return;
-  }
+  h2_ = c.h2.get();
+  h2_head_ = h2_done_ = sent_mark_ = refused_ = false;
+  h2_fail_ = {};
+  stream_ = 0;
+  if (reused_) return begin_send();
   if (cfg_.connect_timeout > 0) connect_dl_ = deadline_in(cfg_.connect_timeout);
   host_key_ = url_.host + ":" + std::to_string(url_.port);  // only a new connection looks the host up
   open();
@@ -205,10 +206,7 @@ void Engine::connected(bool under_way) {
   connecting_ = under_way;
   r_.clear_error();  // an earlier address's error is moot
   if (!under_way) r_.mark(kConnect);
-  if (!url_.https) {
-    step_ = send;
-    return;
-  }
+  if (!url_.https) return begin_send();
   try_handshake();
 }
 
@@ -232,7 +230,19 @@ void Engine::end_turn(bool ok) {
 void Engine::handshaken() {
   end_turn(true);
   r_.mark(kTls);
+  begin_send();
+}
+
+// HTTP/1.1 sends the bytes start_try() made; HTTP/2 opens a stream for the
+// request (a kept connection that takes no more, after GOAWAY, is a stale
+// one: failed() sends the request again on a new connection).
+void Engine::begin_send() {
   step_ = send;
+  if (!h2_) return;
+  h2_->to = &h2tap_;
+  request_fields(url_, cfg_.head, headers_, fields_);
+  stream_ = h2_->s.request(fields_.data(), fields_.size(), true);
+  if (!stream_) failed({Cause::send, "http2: the connection takes no new stream"});
 }
 
 void Engine::sent(size_t n) {
@@ -240,6 +250,14 @@ void Engine::sent(size_t n) {
   if (n > 0 && connecting_) {
     connecting_ = false;
     r_.mark(kConnect);
+  }
+  if (h2_) {  // the request's frames, or frames the session owes (WINDOW_UPDATE, SETTINGS' ACK)
+    h2_->s.out().erase(0, n);
+    if (!h2_->s.out().empty()) return;
+    if (!sent_mark_) r_.mark(kSent);
+    sent_mark_ = true;
+    step_ = recv;
+    return;
   }
   if (off_ < req_.size()) return;
   r_.mark(kSent);
@@ -255,6 +273,7 @@ const char* Engine::during() const {
 }
 
 void Engine::received(const char* p, size_t n) {
+  if (h2_) return h2_received(p, n);
   if (n == 0) {  // the peer closed: the end of a close-delimited body, or too soon
     // (On a reused connection before any byte, the server had closed it
     // just as it was taken: failed() gives it one more go, on a new one.)
@@ -268,7 +287,7 @@ void Engine::received(const char* p, size_t n) {
   if (carried) carry_.append(p, n);
   const char* buf = carried ? carry_.data() : p;
   size_t len = carried ? carry_.size() : n;
-  Delivered d = deliver(parser_, buf, len, tap_, r_);
+  Delivered d = deliver(parser_, buf, len, tap_, r_, head_);
   if (d.end && !r_.ok()) return fail_try({r_.cause, r_.error});
   if (d.end) return end(d.keep);
   // What is left is a head still incomplete: keep it for the next read.
@@ -278,13 +297,70 @@ void Engine::received(const char* p, size_t n) {
     fail_try({Cause::http, "http: response head larger than " + std::to_string(http::ResponseParser::kMaxHeadBytes) + " bytes"});
 }
 
+// HTTP/2: the bytes go to the connection's session, whose events for this
+// request's stream come back through h2tap_.
+void Engine::h2_received(const char* p, size_t n) {
+  std::string id = std::to_string(stream_);
+  if (n == 0) return failed({Cause::http2_stream, "HTTP/2 stream " + id + " was not closed cleanly before end of the underlying stream"});
+  bool alive = h2_->s.feed(reinterpret_cast<const uint8_t*>(p), n);
+  if (h2_fail_.cause != Cause::none) {
+    Failure f = std::move(h2_fail_);
+    h2_fail_ = {};
+    return failed(std::move(f));
+  }
+  if (h2_done_) return end(alive && h2_->s.can_open());
+  if (!alive) return failed({Cause::http2, std::string("http2: ") + h2_->s.why() + " (" + h2::error_name(h2_->s.error()) + ")"});
+  if (!h2_->s.out().empty()) step_ = send;  // what the session owes goes before the next read
+}
+
+void Engine::h2_headers(uint32_t id, std::vector<h2::Field>& f, bool end) {
+  if (id != stream_ || h2_done_) return;
+  const char* bad = response_head(f, head_);
+  if (!bad && !h2_head_ && head_.status < 200 && end) bad = "an interim (1xx) response ends the stream";
+  if (bad) {
+    h2_->s.reset(id, h2::PROTOCOL_ERROR);
+    h2_fail_ = {Cause::http2_stream, "HTTP/2 stream " + std::to_string(id) + ": malformed response: " + bad};
+    return;
+  }
+  if (h2_head_ || head_.status < 200) {  // trailers, or an interim response
+    h2_done_ = h2_head_ && end;
+    return;
+  }
+  h2_head_ = true;
+  if (!any_) r_.mark(kFirstByte);
+  any_ = true;
+  r_.status = head_.status;
+  r_.version = 20;
+  tap_.head(head_);
+  h2_done_ = end;
+}
+
+void Engine::h2_data(uint32_t id, const uint8_t* p, size_t n, bool end) {
+  if (id != stream_ || h2_done_ || !h2_head_) return;
+  r_.bytes += n;
+  tap_.body(reinterpret_cast<const char*>(p), n);
+  h2_done_ = end;
+}
+
+// curl's words: "HTTP/2 stream 1 was not closed cleanly: PROTOCOL_ERROR
+// (err 1)". A refused stream was not processed: it may go again, as a
+// request on a stale kept-alive connection does.
+void Engine::h2_reset(uint32_t id, uint32_t code, const char* why) {
+  if (id != stream_) return;
+  std::string s = "HTTP/2 stream " + std::to_string(id);
+  std::string err = std::string(h2::error_name(code)) + " (err " + std::to_string(code) + ")";
+  refused_ = code == h2::REFUSED_STREAM;
+  if (refused_) h2_fail_ = {Cause::recv, s + " was refused: " + (why ? why : err)};
+  else if (why) h2_fail_ = {Cause::http2_stream, s + ": " + why + ": " + err};
+  else h2_fail_ = {Cause::http2_stream, s + " was not closed cleanly: " + err};
+}
+
 // The head is in: is this the response, or one to follow or retry?
-void Engine::on_head(const http::ResponseParser& p) {
-  int st = p.status();
+void Engine::on_head(const http::Head& head) {
+  int st = head.status;
   location_.clear();
   retry_after_ = -1;
-  for (size_t i = 0; i < p.header_count(); i++) {
-    http::Header h = p.header(i);
+  for (const http::Header& h : head.headers) {
     if (ieq(h.name, "location")) location_ = trim(h.value);
     else if (ieq(h.name, "retry-after")) retry_after_ = retry_after(h.value);
   }
@@ -296,7 +372,7 @@ void Engine::on_head(const http::ResponseParser& p) {
   if (!forward_) return;
   if (forwarded_) sink_.begin(rq_);  // an earlier try's response is void
   forwarded_ = true;
-  sink_.head(p);
+  sink_.head(head);
 }
 
 // No retry starts once --retry-max-time has passed since the request began.
@@ -327,8 +403,9 @@ void Engine::failed(Failure f) {
   if (step_ == handshake) end_turn(false);
   // A reused connection that failed before any response byte: the server
   // had closed it while it sat idle. One more go, on a new connection,
-  // that is not a retry (--retry) of the request.
-  bool stale = reused_ && !any_ && (f.cause == Cause::send || f.cause == Cause::recv || f.cause == Cause::http);
+  // that is not a retry (--retry) of the request. So does a stream an
+  // HTTP/2 server refused (it did not process it), on any connection.
+  bool stale = (reused_ || refused_) && !any_ && (f.cause == Cause::send || f.cause == Cause::recv || f.cause == Cause::http);
   if (stale && !stale_retried_) {
     r_.fail(std::move(f));
     retry_ = stale_retried_ = true;
@@ -348,6 +425,7 @@ void Engine::timed_out() {
 }
 
 void Engine::end(bool keep) {
+  if (h2_) h2_->to = nullptr;  // the connection may outlive this engine in the pool
   keep_ = keep;
   step_ = release;
 }
@@ -440,6 +518,10 @@ Io perform(Engine& e, Conn& c, TlsClient& tls, const Config& cfg, char* buf, siz
     case Engine::connect:
       io = c.connect(e.addr());
       if (io == Io::ok || (io == Io::want_write && e.send_while_connecting())) {
+        if (cfg.h2c && !e.url().https) {
+          c.h2 = std::make_unique<H2Link>(h2::Session::Options{});
+          e.use_h2(*c.h2);
+        }
         e.connected(io != Io::ok);
         io = Io::ok;
       }
@@ -453,6 +535,10 @@ Io perform(Engine& e, Conn& c, TlsClient& tls, const Config& cfg, char* buf, siz
       io = c.t->handshake(c);
       if (io == Io::ok) {
         tls.finished(*c.tls, e.key());
+        if (c.tls->h2()) {
+          c.h2 = std::make_unique<H2Link>(h2::Session::Options{});
+          e.use_h2(*c.h2);
+        }
         e.handshaken();
       }
       break;

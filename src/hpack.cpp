@@ -163,7 +163,7 @@ bool Table::get(size_t index, std::string_view& name, std::string_view& value) c
     return true;
   }
   if (index <= kStatic || index - kStatic - 1 >= entries_.size()) return false;
-  const Entry& e = entries_[index - kStatic - 1];
+  const Entry& e = entries_[entries_.size() - (index - kStatic)];
   name = e.name;
   value = e.value;
   return true;
@@ -186,10 +186,9 @@ size_t Table::find(std::string_view name, std::string_view value, bool& value_to
 }
 
 void Table::evict(size_t room) {
-  while (!entries_.empty() && size_ + room > max_) {
-    size_ -= entry_size(entries_.back().name, entries_.back().value);
-    entries_.pop_back();
-  }
+  size_t n = 0;
+  while (n < entries_.size() && size_ + room > max_) size_ -= entry_size(entries_[n].name, entries_[n].value), n++;
+  entries_.erase(entries_.begin(), entries_.begin() + long(n));
 }
 
 // An entry larger than the whole table empties it (RFC 7541 §4.4). The
@@ -203,7 +202,7 @@ void Table::add(std::string_view name, std::string_view value) {
   }
   Entry e{std::string(name), std::string(value)};
   evict(need);
-  entries_.push_front(std::move(e));
+  entries_.push_back(std::move(e));
   size_ += need;
 }
 

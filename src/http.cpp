@@ -50,6 +50,13 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+void ResponseParser::head_view(Head& h) const {
+  h.status = status_;
+  h.version = minor_ == 0 ? "1.0" : "1.1";
+  h.headers.resize(nheaders_);
+  for (size_t i = 0; i < nheaders_; i++) h.headers[i] = header(i);
+}
+
 bool is_secret_header(std::string_view name) {
   std::string n(name);
   for (auto& c : n) c = lower(c);

@@ -156,6 +156,11 @@ const Option kOptions[] = {
   {"no-session-reuse", 0, nullptr, "a full TLS handshake on every connection (no\nresumption; for measuring)",
    [](C& c, V) { c.session_reuse = false; }},
   {"no-sessionid", 0, nullptr, "the same (curl's name)", [](C& c, V) { c.session_reuse = false; }},
+  {"http2", 0, nullptr, "HTTPS offers HTTP/2 and HTTP/1.1 (ALPN), the\nserver picks (the default, as curl's)",
+   [](C& c, V) { c.http11 = false; }},
+  {"http1.1", 0, nullptr, "HTTP/1.1 only", [](C& c, V) { c.http11 = true, c.h2c = false; }},
+  {"http2-prior-knowledge", 0, nullptr, "http:// URLs speak HTTP/2 from the first byte (h2c)",
+   [](C& c, V) { c.h2c = true, c.http11 = false; }},
 
   {nullptr, 0, nullptr, "Redirects, retries and time:", nullptr},
   {"location", 'L', nullptr, "follow redirects (301, 302, 303, 307, 308)", [](C& c, V) { c.follow = true; }},

@@ -242,6 +242,8 @@ int curl_exitcode(const Result& r) {
     case Cause::write: return 23;
     case Cause::content: return -1;
     case Cause::cancelled: return -1;  // never journaled
+    case Cause::http2: return 16;
+    case Cause::http2_stream: return 92;
   }
   return -1;
 }
@@ -261,6 +263,7 @@ std::string result_line(const Request& rq, const Result& r, bool fail) {
   // A body that could not be kept (written, or taken as JSON) after a
   // response keeps that response's status, as curl's 23 keeps its 200.
   s += ", \"http_code\": " + std::to_string(r.status);
+  s += std::string(", \"http_version\": \"") + (r.version == 20 ? "2" : r.version == 11 ? "1.1" : r.version == 10 ? "1.0" : "0") + "\"";
   s += ", \"size_download\": " + std::to_string(r.bytes);
   s += ", \"time_namelookup\": " + at(kDns) + ", \"time_connect\": " + at(kConnect) +
        ", \"time_appconnect\": " + at(kTls) + ", \"time_starttransfer\": " + at(kFirstByte) +

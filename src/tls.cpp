@@ -90,6 +90,9 @@ bool TlsClient::init(const Config& cfg, std::string& err) {
   // before a byte of the request is sent; mbedTLS checks the key exchange.
   mbedtls_ssl_conf_authmode(&conf, MBEDTLS_SSL_VERIFY_NONE);
   verify_ = !cfg.insecure;
+  // ALPN (RFC 7301): HTTP/2 first, as curl offers it, unless --http1.1.
+  static const char* alpn[] = {"h2", "http/1.1", nullptr};
+  if (!cfg.http11) mbedtls_ssl_conf_alpn_protocols(&conf, alpn);
   return true;
 }
 
@@ -199,6 +202,11 @@ int TlsConn::setup(TlsClient& c, const std::string& host, const std::string& key
 
 // mbedtls_ssl_handshake() step by step, to see whether the server took the
 // session we offered (the flag is gone once the handshake is over).
+bool TlsConn::h2() const {
+  const char* p = mbedtls_ssl_get_alpn_protocol(&ssl_);
+  return p && strcmp(p, "h2") == 0;
+}
+
 int TlsConn::handshake() {
   while (ssl_.state != MBEDTLS_SSL_HANDSHAKE_OVER) {
     int r = mbedtls_ssl_handshake_step(&ssl_);

@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include "fanout/h2_link.hpp"
 #include "reactor.hpp"
 #include "sys.hpp"
 
@@ -109,9 +110,11 @@ int so_error(int fd) {
 const Transport kPlainTransport = {no_handshake, plain_read, plain_write, plain_pending};
 const Transport kTlsTransport = {tls_handshake, tls_read, tls_write, tls_pending};
 
+Conn::Conn() = default;
 Conn::~Conn() { close(); }
 
 void Conn::close() {
+  h2.reset();
   tls.reset();
   if (fd < 0) return;
   if (reactor) reactor->close(fd);

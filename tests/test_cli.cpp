@@ -322,8 +322,9 @@ TEST_CASE("cli: every option in the table is in --help, tools/fanout.1 and the R
   // And the other way: every --name the three show is a real option.
   auto each = [&](const std::string& text, const char* where) {
     for (size_t at = 0; (at = text.find("--", at)) != std::string::npos;) {
-      size_t end = text.find_first_not_of("abcdefghijklmnopqrstuvwxyz-", at + 2);
+      size_t end = text.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789.-", at + 2);
       std::string opt = text.substr(at, end - at);
+      while (!opt.empty() && opt.back() == '.') opt.pop_back();  // the end of a sentence
       at = end;
       if (opt.size() < 4 || opt.back() == '-') continue;
       INFO(where << ": " << opt);

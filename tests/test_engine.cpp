@@ -422,7 +422,7 @@ struct Recorder : Sink {
   int begins = 0, heads = 0;
   std::string got;
   void begin(const Request&) override { begins++, got.clear(); }
-  void head(const http::ResponseParser&) override { heads++; }
+  void head(const http::Head&) override { heads++; }
   void body(const char* p, size_t n) override { got.append(p, n); }
 };
 

@@ -139,7 +139,7 @@ TEST_CASE("faults: every broken server, DNS answer and TLS peer in one list, ali
   for (auto& c : list) text += c.url + "\n";
   std::vector<std::string> common = {"-c", "8", "-w", "2", "-L", "--max-redirs", "5", "--max-time", "1",
                                      "--connect-timeout", "1", "--dns-server", dns.server(), "--cacert", pki + "/ca.crt",
-                                     "--json"};
+                                     "--json", "--http1.1"};  // the faults are HTTP/1.1's bytes (origin's TLS port offers h2)
   std::vector<int> ports = {o.https, o.hangup, o.http};
   for (auto& [name, origin] : tls) ports.push_back(origin->https);
   for (int p : ports) common.insert(common.end(), {"--resolve", "localhost:" + std::to_string(p) + ":127.0.0.1"});

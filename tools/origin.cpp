@@ -54,6 +54,7 @@
 #include <unistd.h>
 
 #include "fanout/coro.hpp"
+#include "fanout/h2_session.hpp"
 #include "fanout/latency.hpp"
 #include "fanout/transport.hpp"
 #include "reactor.hpp"
@@ -457,6 +458,191 @@ Task play(Reactor& r, Conn& c, const Fault& f, bool& keep) {
   }
 }
 
+// HTTP/2: h2c after the client preface on the plain port, or ALPN h2 on
+// the TLS port. The same routes come from route(), whose HTTP/1.1 head is
+// read back as fields; each stream is answered when its latency is up, its
+// body sent as the client's windows allow, from the same session code
+// fanout uses. /fault/h2-NAME is a broken HTTP/2 server:
+//   h2-rst     the head, then RST_STREAM INTERNAL_ERROR
+//   h2-goaway  GOAWAY that did not take this stream, then the end
+//   h2-frame   a DATA frame of 20000 bytes (past the 16384 the client allows)
+//   h2-headers a header list of 70000 bytes
+//   h2-hpack   a header block with an index that is not in the table
+//   h2-stall   the head, then no body ever (as if its window never opened)
+class H2Origin final : public h2::Handler {
+ public:
+  explicit H2Origin(const Settings& set) : s(h2::Session::server, *this), set_(set) {}
+  h2::Session s;
+  bool close_after = false;  // a fault that ends the connection once sent
+
+  void on_headers(uint32_t id, std::vector<h2::Field>& f, bool) override {
+    std::string method, path, authority, head;
+    for (auto& x : f) {
+      if (x.name == ":method") method = x.value;
+      else if (x.name == ":path") path = x.value;
+      else if (x.name == ":authority") authority = x.value;
+      else if (x.name[0] != ':') head += x.name + ": " + x.value + "\r\n";
+    }
+    Stream st;
+    st.id = id;
+    st.at = Clock::now();
+    if (path.rfind("/fault/h2-", 0) == 0) st.fault = path.substr(10);
+    if (st.fault.empty()) {
+      st.resp = route(method + " " + path + " HTTP/1.1\r\nhost: " + authority + "\r\n" + head, set_);
+      st.at += std::chrono::milliseconds(st.resp.delay_ms);
+      if (st.resp.fault) st.fault = "http1";  // HTTP/1.1's broken bytes mean nothing here
+    }
+    streams_.push_back(std::move(st));
+  }
+  void on_data(uint32_t, const uint8_t*, size_t, bool) override {}
+  void on_reset(uint32_t id, uint32_t, const char*) override { drop(id); }
+  void on_goaway(uint32_t, uint32_t) override {}
+
+  // Answers what is due, as far as the windows allow, until about 256 KB
+  // wait to be sent; the earliest time a stream falls due, or none.
+  bool pump(Deadline& next) {
+    bool any = false;
+    for (size_t i = 0; i < streams_.size() && s.out().size() < 256 * 1024;) {
+      Stream& st = streams_[i];
+      if (st.at > Clock::now()) {
+        next = any ? std::min(next, st.at) : st.at;
+        any = true;
+        i++;
+        continue;
+      }
+      if (answer(st)) streams_.erase(streams_.begin() + long(i));
+      else i++;
+    }
+    return any;
+  }
+
+ private:
+  struct Stream {
+    uint32_t id = 0;
+    Response resp;
+    Deadline at{};
+    std::string fault;
+    bool head_sent = false, stalled = false;
+    std::string buf;
+    size_t off = 0;
+  };
+
+  void drop(uint32_t id) {
+    for (size_t i = 0; i < streams_.size(); i++)
+      if (streams_[i].id == id) streams_.erase(streams_.begin() + long(i--));
+  }
+
+  static std::string frame(uint8_t type, uint8_t flags, uint32_t id, const std::string& payload) {
+    std::string o;
+    h2::put_frame(o, type, flags, id, payload.data(), payload.size());
+    return o;
+  }
+
+  // The stream's next step; true when it has nothing more to send.
+  bool answer(Stream& st) {
+    std::vector<h2::Field> ok = {{":status", "200"}, {"content-type", "text/plain"}};
+    if (!st.head_sent && !st.fault.empty()) {
+      st.head_sent = true;
+      const std::string& f = st.fault;
+      if (f == "rst" || f == "stall" || f == "frame") s.respond(st.id, ok.data(), ok.size(), false);
+      if (f == "rst") s.reset(st.id, h2::INTERNAL_ERROR);
+      else if (f == "frame") s.raw(frame(h2::DATA, 0, st.id, std::string(20000, 'x')));
+      else if (f == "stall") st.stalled = true;
+      else if (f == "headers") {
+        ok.push_back({"x-big", std::string(70000, 'h')});
+        s.respond(st.id, ok.data(), ok.size(), true);
+      } else if (f == "hpack") {
+        s.raw(frame(h2::HEADERS, h2::END_HEADERS | h2::END_STREAM, st.id, "\xff\x10"));
+      } else if (f == "goaway") {
+        std::string p;
+        h2::put32(p, st.id >= 2 ? st.id - 2 : 0);  // the stream before this one was the last taken
+        h2::put32(p, h2::NO_ERROR);
+        s.raw(frame(h2::GOAWAY, 0, 0, p));
+        close_after = true;
+      } else {  // no such fault, or an HTTP/1.1 one: 501 Not Implemented
+        std::vector<h2::Field> nf = {{":status", f == "http1" ? "501" : "404"}};
+        s.respond(st.id, nf.data(), nf.size(), true);
+      }
+      return !st.stalled;
+    }
+    if (st.stalled) {
+      st.at = Clock::now() + std::chrono::hours(24);
+      return false;
+    }
+    Response& resp = st.resp;
+    if (!st.head_sent) {
+      st.head_sent = true;
+      std::vector<h2::Field> f;
+      head_fields(resp, f, st.buf);
+      bool end = st.buf.empty() && resp.body == 0;
+      s.respond(st.id, f.data(), f.size(), end);
+      if (end) return true;
+    }
+    for (;;) {
+      if (st.off == st.buf.size() && resp.body > 0) {
+        st.buf.clear();
+        st.off = 0;
+        generate(resp, st.buf);
+      }
+      bool last = resp.body == 0;
+      size_t left = st.buf.size() - st.off;
+      size_t n = s.send_data(st.id, st.buf.data() + st.off, left, last);
+      st.off += n;
+      if (n < left) return false;  // the windows are shut: the rest when they open
+      if (last) return true;
+      if (s.out().size() >= 256 * 1024) return false;
+    }
+  }
+
+  // route()'s HTTP/1.1 head as HTTP/2 fields, and a fixed body after it.
+  static void head_fields(Response& resp, std::vector<h2::Field>& f, std::string& body) {
+    const std::string& h = resp.head;
+    size_t start = h.find_first_not_of("\r\n"), end = h.find("\r\n\r\n", start);
+    body = resp.chunked ? "" : h.substr(end + 4);  // (a chunked head may hold its last chunk)
+    resp.chunked = false;                          // HTTP/2 frames the body itself
+    f.push_back({":status", h.substr(start + 9, 3)});
+    for (size_t at = h.find("\r\n", start); at < end;) {
+      size_t eol = h.find("\r\n", at + 2), colon = h.find(':', at + 2);
+      std::string name = h.substr(at + 2, colon - at - 2);
+      for (auto& c : name) c = char(tolower((unsigned char)c));
+      if (name != "connection" && name != "transfer-encoding" && name != "keep-alive")
+        f.push_back({name, h.substr(colon + 2, eol - colon - 2)});
+      at = eol;
+    }
+  }
+
+  const Settings& set_;
+  std::vector<Stream> streams_;
+};
+
+Task serve_h2(Reactor& r, Conn& c, std::string in, const Settings& set) {
+  H2Origin o(set);
+  bool ok = o.s.feed(reinterpret_cast<const uint8_t*>(in.data()), in.size());
+  char buf[16384];
+  while (ok) {
+    Deadline next;
+    bool due = o.pump(next);
+    std::string out;
+    out.swap(o.s.out());
+    if (!out.empty()) co_await send_all(r, c, out, ok);
+    if (!ok || o.s.dead() || o.close_after) break;
+    if (!out.empty()) continue;  // one pump sends 256 KB at most: there may be more
+    size_t n = 0;
+    Io io = c.t->read(c, buf, sizeof buf, &n);
+    if (io == Io::error || (io == Io::ok && n == 0)) co_return;
+    if (io == Io::ok) {
+      ok = o.s.feed(reinterpret_cast<const uint8_t*>(buf), n);
+      continue;
+    }
+    int w = co_await IoWait{r, c.fd, io == Io::want_write, due ? &next : nullptr};
+    if (w == Waiter::kClosed) co_return;
+  }
+  std::string out;
+  out.swap(o.s.out());  // a GOAWAY owed
+  if (!out.empty()) co_await send_all(r, c, out, ok);
+  if (ok) co_await lingering_close(r, c);
+}
+
 // One connection, plain or TLS, through fanout's own transport table.
 Task serve(Reactor& r, int fd, const Settings& set) {
   Counted counted;
@@ -468,6 +654,10 @@ Task serve(Reactor& r, int fd, const Settings& set) {
   for (Io io; (io = c.t->handshake(c)) != Io::ok;)
     if (io == Io::error || co_await wait(io, nullptr) != Waiter::kReady) co_return;  // refused: fine in tests
   std::string in, out;
+  if (c.tls && c.tls->h2()) {  // ALPN chose h2
+    co_await serve_h2(r, c, "", set);
+    co_return;
+  }
   if (set.fault_port) {
     if (strcmp(set.fault_port, "hangup") == 0) {  // what the first read brings, then close
       co_await readable(r, fd, nullptr);
@@ -503,6 +693,10 @@ Task serve(Reactor& r, int fd, const Settings& set) {
       Deadline idle = Clock::now() + std::chrono::milliseconds(set.idle_close_ms);
       if (co_await wait(io, set.idle_close_ms > 0 && in.empty() ? &idle : nullptr) != Waiter::kReady)
         co_return;  // idle too long, or closed
+    }
+    if (in.rfind("PRI * HTTP/2.0\r\n\r\n", 0) == 0) {  // h2c with prior knowledge: the rest is HTTP/2
+      co_await serve_h2(r, c, in, set);
+      co_return;
     }
     Response resp = route(in.substr(0, end + 2), set);
     in.erase(0, end + 4);
@@ -610,6 +804,9 @@ bool tls_setup(Tls& t, const char* cert, const char* key) {
     mbedtls_ssl_conf_session_tickets_cb(&t.conf, mbedtls_ssl_ticket_write, mbedtls_ssl_ticket_parse, &t.tickets);
     mbedtls_ssl_cache_set_max_entries(&t.cache, 100000);
     mbedtls_ssl_conf_session_cache(&t.conf, &t.cache, mbedtls_ssl_cache_get, mbedtls_ssl_cache_set);
+    // HTTP/2 for a client that offers it (ALPN), else HTTP/1.1.
+    static const char* alpn[] = {"h2", "http/1.1", nullptr};
+    r = mbedtls_ssl_conf_alpn_protocols(&t.conf, alpn);
   }
   if (r) {
     char buf[160];

@@ -20,7 +20,9 @@ Deadline deadline_in(double seconds);  // --timeout from now
 double ms_since(Clock::time_point t0);
 
 // Why a request has no HTTP status. Stable names: they are JSON keys.
-enum class Cause : uint8_t { none, input, dns, connect, tls, send, recv, http, timeout, worker, redirect, write, content, cancelled };
+// http2: the connection failed (curl's 16); http2_stream: one stream did (92).
+enum class Cause : uint8_t { none, input, dns, connect, tls, send, recv, http, timeout, worker, redirect, write, content, cancelled,
+                             http2, http2_stream };
 const char* cause_name(Cause c);
 
 // A failure as a value: its cause and the words for the user.
@@ -62,6 +64,7 @@ struct Result {
   std::string file;  // where the body was saved (download), relative to the folder
   std::string payload;  // what --out or --merge-json takes from it, until it lands
   bool skipped = false;  // --skip-existing: the file was there, nothing was fetched
+  uint8_t version = 0;   // of the response: 10, 11 or 20 (0: none came)
   int64_t write_from = 0, write_ns = 0;  // download: the first write to disk, and the time all writes took
   int64_t at[kPhases] = {};
   void mark(Phase p) { at[p] = now_ns(); }
@@ -74,7 +77,7 @@ struct Result {
   }
   void clear_error() { cause = Cause::none; error.clear(); }
   // A second try: what the first one got does not count.
-  void restart() { clear_error(); status = 0; bytes = 0; }
+  void restart() { clear_error(); status = 0; bytes = 0; version = 0; }
   bool ok() const { return cause == Cause::none; }
   // The status a response gave stays (curl's http_code after a cut body,
   // too many redirects, a write error): 0 where none came.
@@ -112,6 +115,8 @@ struct Config {
   std::string cacert;                // --cacert FILE
   bool insecure = false;             // -k
   bool session_reuse = true;         // --no-session-reuse turns TLS resumption off
+  bool http11 = false;               // --http1.1: HTTP/1.1 only (no h2 in ALPN)
+  bool h2c = false;                  // --http2-prior-knowledge: http:// URLs speak HTTP/2 at once
   double timeout = 30;               // --max-time (--timeout): seconds for one try, resolve to last byte
   double connect_timeout = 0;        // --connect-timeout: seconds to resolve, connect and handshake (0: --max-time)
   bool follow = false;               // -L

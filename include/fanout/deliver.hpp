@@ -14,6 +14,8 @@ struct Delivered {
   bool keep = false;  // complete, and the connection can carry another request
 };
 
-Delivered deliver(http::ResponseParser& p, const char* buf, size_t n, Sink& sink, Result& r);
+// head: where the head goes for the sink (kept between calls: no allocation
+// per response).
+Delivered deliver(http::ResponseParser& p, const char* buf, size_t n, Sink& sink, Result& r, http::Head& head);
 
 }  // namespace fanout

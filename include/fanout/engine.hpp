@@ -19,6 +19,7 @@
 
 #include "fanout/core.hpp"
 #include "fanout/dns.hpp"
+#include "fanout/h2_link.hpp"
 #include "fanout/http.hpp"
 #include "fanout/job.hpp"
 #include "fanout/transport.hpp"
@@ -75,8 +76,11 @@ class Engine {
   bool send_while_connecting() const { return !url_.https && addr_ + 1 == addrs_.size(); }
   // handshake: handshaken(), or failed().
   void handshaken();
+  // The new connection speaks HTTP/2 (ALPN h2, or --http2-prior-knowledge):
+  // told before connected() or handshaken().
+  void use_h2(H2Link& link) { h2_ = &link; }
   // send: write unsent(); sent(n).
-  std::string_view unsent() const { return std::string_view(req_).substr(off_); }
+  std::string_view unsent() const { return h2_ ? std::string_view(h2_->s.out()) : std::string_view(req_).substr(off_); }
   void sent(size_t n);
   // recv: received(bytes); 0 bytes is the end of the stream.
   void received(const char* p, size_t n);
@@ -97,14 +101,28 @@ class Engine {
   struct Tap : Sink {
     Engine& e;
     explicit Tap(Engine& en) : e(en) {}
-    void head(const http::ResponseParser& p) override { e.on_head(p); }
+    void head(const http::Head& h) override { e.on_head(h); }
     void body(const char* p, size_t n) override {
       if (e.forward_) e.sink_.body(p, n);
     }
   };
+  // The request's one stream on an HTTP/2 connection hears its events here.
+  struct H2Tap final : h2::Handler {
+    Engine& e;
+    explicit H2Tap(Engine& en) : e(en) {}
+    void on_headers(uint32_t id, std::vector<h2::Field>& f, bool end) override { e.h2_headers(id, f, end); }
+    void on_data(uint32_t id, const uint8_t* p, size_t n, bool end) override { e.h2_data(id, p, n, end); }
+    void on_reset(uint32_t id, uint32_t code, const char* why) override { e.h2_reset(id, code, why); }
+    void on_goaway(uint32_t, uint32_t) override {}
+  };
+  void begin_send();  // the request goes next: its bytes, or its stream
+  void h2_received(const char* p, size_t n);
+  void h2_headers(uint32_t id, std::vector<h2::Field>& f, bool end);
+  void h2_data(uint32_t id, const uint8_t* p, size_t n, bool end);
+  void h2_reset(uint32_t id, uint32_t code, const char* why);
   void start_clocks();
   void start_try(bool hop = false);  // a try (the first, a retry, or a redirect's hop) begins
-  void on_head(const http::ResponseParser& p);
+  void on_head(const http::Head& h);
   bool may_retry(double delay_s);
   void fail_try(Failure f);  // this try failed: retry it if allowed, else that is the result
   void redirect();
@@ -141,6 +159,14 @@ class Engine {
   std::vector<Addr> addrs_;
   size_t addr_ = 0;
   http::ResponseParser parser_;
+  http::Head head_;
+  H2Link* h2_ = nullptr;  // the connection's HTTP/2 session, if it speaks HTTP/2
+  H2Tap h2tap_{*this};
+  uint32_t stream_ = 0;
+  bool h2_head_ = false, h2_done_ = false, sent_mark_ = false;
+  bool refused_ = false;  // the server did not take the stream (REFUSED_STREAM, GOAWAY)
+  Failure h2_fail_;  // what the stream's events found, for received() to act on
+  std::vector<h2::Field> fields_;
   std::string carry_;  // a response head still incomplete, between reads
   Deadline until_{};
   int pause_us_ = 0;

@@ -9,14 +9,16 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace fanout::hpack {
 
-// The dynamic table: newest first, evicted oldest first, each entry
-// counted as name + value + 32 bytes (RFC 7541 §4.1).
+// The dynamic table: newest last in the vector (index 62 is its back),
+// evicted oldest first, each entry counted as name + value + 32 bytes (RFC
+// 7541 §4.1). At most a few hundred entries: a vector is smaller code than
+// a deque, and moving them on eviction costs little.
 class Table {
  public:
   static constexpr size_t kStatic = 61;  // entries in the static table
@@ -38,7 +40,7 @@ class Table {
     std::string name, value;
   };
   void evict(size_t room);
-  std::deque<Entry> entries_;
+  std::vector<Entry> entries_;
   size_t size_ = 0;
   uint32_t max_;
 };

@@ -21,6 +21,14 @@ struct Header {
   std::string_view name, value;
 };
 
+// A response head, whichever protocol carried it: what the engine and the
+// jobs read. The views last until the call that passes it returns.
+struct Head {
+  int status = 0;
+  const char* version = "1.1";  // curl's http_version: "1.0", "1.1" or "2"
+  std::vector<Header> headers;
+};
+
 // "GET /x HTTP/1.1\r\nHost: ...". extra holds "Name: value" lines from -H;
 // a user header replaces the default of the same name, and "Name:" with an
 // empty value removes it, as in curl.
@@ -59,6 +67,8 @@ class ResponseParser {
   Step feed(const char* p, size_t n, BodyFn fn, void* ctx);
   // The peer closed the connection. Ev::done ends a close-delimited body.
   Step finish();
+  // The head just parsed (Ev::head), as a protocol-neutral view.
+  void head_view(Head& h) const;
 
   int status() const { return status_; }
   int minor_version() const { return minor_; }

@@ -12,7 +12,7 @@
 
 namespace fanout {
 
-namespace http { class ResponseParser; }
+namespace http { struct Head; }
 
 class Sink {
  public:
@@ -21,7 +21,7 @@ class Sink {
   // and r says where it is. Asked once, before anything else.
   virtual bool have(const Request&, Result&) { return false; }
   virtual void begin(const Request&) {}
-  virtual void head(const http::ResponseParser&) {}
+  virtual void head(const http::Head&) {}
   virtual void body(const char*, size_t) {}
   virtual void end(Result&) {}
 };

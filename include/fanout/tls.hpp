@@ -86,6 +86,8 @@ class TlsConn {
     mbedtls_ssl_set_bio(&ssl_, ctx, send, recv, nullptr);
   }
   int handshake();  // 0, WANT_READ/WANT_WRITE, or an error
+  // After the handshake: true if the server chose HTTP/2 (ALPN "h2").
+  bool h2() const;
   int read(char* p, size_t n) { return mbedtls_ssl_read(&ssl_, reinterpret_cast<unsigned char*>(p), n); }
   int write(const char* p, size_t n) { return mbedtls_ssl_write(&ssl_, reinterpret_cast<const unsigned char*>(p), n); }
   // Plaintext already decrypted, or a record already read: no need to wait.

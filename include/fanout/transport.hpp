@@ -13,6 +13,7 @@
 namespace fanout {
 
 class Reactor;
+struct H2Link;
 
 enum class Io { ok, want_read, want_write, error };
 
@@ -31,6 +32,7 @@ struct Conn {
   int fd = -1;
   const Transport* t = &kPlainTransport;
   std::unique_ptr<TlsConn> tls;
+  std::unique_ptr<H2Link> h2;  // HTTP/2's session, when the connection speaks it
   std::string host;  // for TLS errors: "tls: HOST: ..."
   std::string peer;  // "127.0.0.1:80", for connect errors
   bool reused = false;
@@ -41,7 +43,7 @@ struct Conn {
   // On a loop: closing goes through the reactor, and every call that finds
   // the socket empty (EAGAIN, a short read) tells it the edge is spent.
   Reactor* reactor = nullptr;
-  Conn() = default;
+  Conn();  // (out of line: H2Link is whole only there)
   Conn(const Conn&) = delete;
   Conn& operator=(const Conn&) = delete;
   ~Conn();

@@ -117,8 +117,8 @@ class DownloadSink : public Sink {
     write_from_ = write_ns_ = 0;
   }
 
-  void head(const http::ResponseParser& p) override {
-    if (head_only_ || p.status() < 200 || p.status() > 299) return;  // only a page is saved; -I: nothing
+  void head(const http::Head& h) override {
+    if (head_only_ || h.status < 200 || h.status > 299) return;  // only a page is saved; -I: nothing
     std::vector<std::string> parts = save_path(rq_->url);
     dir_ = root_;
     rel_.clear();

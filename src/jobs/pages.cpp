@@ -16,9 +16,9 @@ class PagesSink : public Sink {
     body_.clear();
     keep_ = false;
   }
-  void head(const http::ResponseParser& p) override {
-    p_status_ = p.status();  // kept by a page that is no JSON array, as curl keeps a status
-    keep_ = p.status() >= 200 && p.status() <= 299;
+  void head(const http::Head& h) override {
+    p_status_ = h.status;  // kept by a page that is no JSON array, as curl keeps a status
+    keep_ = h.status >= 200 && h.status <= 299;
   }
   void body(const char* p, size_t n) override {
     if (keep_) body_.append(p, n);

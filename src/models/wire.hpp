@@ -18,7 +18,7 @@ struct Head {
   double ms;
   int64_t at[kPhases];
   uint16_t redirects, retries;
-  uint8_t skipped;
+  uint8_t skipped, version;
   int64_t write_from, write_ns;
   uint32_t url_len, file_len, payload_len;  // of the bytes that follow: error, URL, file, payload
   uint32_t len;                             // bytes that follow: those four, or a Totals
@@ -26,7 +26,7 @@ struct Head {
 
 inline void put_result(std::string& out, uint32_t index, const Result& r) {
   Head h{kResult, index, r.status, int32_t(r.cause), r.lane, r.bytes, r.ms, {}, r.redirects, r.retries,
-         r.skipped, r.write_from, r.write_ns, uint32_t(r.url.size()), uint32_t(r.file.size()), uint32_t(r.payload.size()),
+         r.skipped, r.version, r.write_from, r.write_ns, uint32_t(r.url.size()), uint32_t(r.file.size()), uint32_t(r.payload.size()),
          uint32_t(r.error.size() + r.url.size() + r.file.size() + r.payload.size())};
   memcpy(h.at, r.at, sizeof h.at);
   out.append(reinterpret_cast<const char*>(&h), sizeof h);
@@ -37,7 +37,7 @@ inline void put_result(std::string& out, uint32_t index, const Result& r) {
 }
 
 inline void put_totals(std::string& out, const Totals& t) {
-  Head h{kTotals, 0, 0, 0, 0, 0, 0, {}, 0, 0, 0, 0, 0, 0, 0, 0, uint32_t(sizeof t)};
+  Head h{kTotals, 0, 0, 0, 0, 0, 0, {}, 0, 0, 0, 0, 0, 0, 0, 0, 0, uint32_t(sizeof t)};
   out.append(reinterpret_cast<const char*>(&h), sizeof h);
   out.append(reinterpret_cast<const char*>(&t), sizeof t);
 }
@@ -105,6 +105,7 @@ void take(std::string& in, OnResult on_result, OnTotals on_totals) {
       r.redirects = h.redirects;
       r.retries = h.retries;
       r.skipped = h.skipped;
+      r.version = h.version;
       r.write_from = h.write_from;
       r.write_ns = h.write_ns;
       size_t err_len = h.len - h.url_len - h.file_len - h.payload_len;

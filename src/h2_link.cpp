@@ -1,0 +1,64 @@
+// The request and the response head in HTTP/2's terms (RFC 9113 §8.3).
+#include "fanout/h2_link.hpp"
+
+namespace fanout {
+namespace {
+
+void add(std::vector<h2::Field>& out, std::string_view name, std::string_view value) {
+  out.emplace_back();
+  out.back().name = name;
+  out.back().value = value;
+}
+
+}  // namespace
+
+void request_fields(const Url& url, bool head, const std::vector<std::string>& extra, std::vector<h2::Field>& out) {
+  out.clear();
+  std::string authority = url.authority();
+  auto user_has = [&](std::string_view name) {
+    for (auto& h : extra)
+      if (http::ieq(std::string_view(h).substr(0, h.find(':')), name)) return true;
+    return false;
+  };
+  for (auto& h : extra) {  // -H Host: names the authority, as it names Host in HTTP/1.1
+    std::string_view name = std::string_view(h).substr(0, h.find(':'));
+    std::string_view value = http::trim(std::string_view(h).substr(h.find(':') + 1));
+    if (http::ieq(name, "Host") && !value.empty()) authority = value;
+  }
+  add(out, ":method", head ? "HEAD" : "GET");
+  add(out, ":scheme", url.https ? "https" : "http");
+  add(out, ":authority", authority);
+  add(out, ":path", url.target());
+  if (!user_has("User-Agent")) add(out, "user-agent", "fanout/" FANOUT_VERSION);
+  if (!user_has("Accept")) add(out, "accept", "*/*");
+  if (!url.userinfo.empty() && !user_has("Authorization")) add(out, "authorization", "Basic " + http::base64(credentials(url)));
+  for (auto& h : extra) {
+    std::string name = h.substr(0, h.find(':'));
+    std::string_view value = http::trim(std::string_view(h).substr(h.find(':') + 1));
+    for (auto& c : name) c = c >= 'A' && c <= 'Z' ? char(c + 32) : c;
+    if (value.empty() || name == "host" || name == "connection" || name == "keep-alive" || name == "proxy-connection" ||
+        name == "transfer-encoding" || name == "upgrade")
+      continue;
+    add(out, name, value);
+  }
+}
+
+const char* response_head(const std::vector<h2::Field>& f, http::Head& head) {
+  head.status = 0;
+  head.version = "2";
+  head.headers.clear();
+  if (f.empty() || f[0].name != ":status") return "the response's first field is not :status";
+  const std::string& s = f[0].value;
+  if (s.size() != 3 || s[0] < '1' || s[0] > '9' || s[1] < '0' || s[1] > '9' || s[2] < '0' || s[2] > '9')
+    return "a :status that is not three digits";
+  head.status = (s[0] - '0') * 100 + (s[1] - '0') * 10 + (s[2] - '0');
+  for (size_t i = 1; i < f.size(); i++) {
+    if (!f[i].name.empty() && f[i].name[0] == ':') return "a pseudo-header other than :status in a response";
+    for (char c : f[i].name)
+      if (c >= 'A' && c <= 'Z') return "upper case in a header name";
+    head.headers.push_back({f[i].name, f[i].value});
+  }
+  return nullptr;
+}
+
+}  // namespace fanout

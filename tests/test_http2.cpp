@@ -1,0 +1,259 @@
+// fanout over HTTP/2 (issue 19): h2 by ALPN on origin's TLS port (the
+// default for https, as curl's), h2c with --http2-prior-knowledge, and
+// --http1.1; the same results in every model; bodies streamed in bounded
+// memory; broken HTTP/2 servers answered with curl's codes; nghttpd.
+#include <doctest/doctest.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <map>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "proc.hpp"
+#include "util.hpp"
+
+namespace {
+
+const char* kModels[] = {"seq", "threads", "procs", "async", "hybrid"};
+
+struct Line {
+  int code;
+  double size;
+  int exitcode;
+  std::string version, error;
+};
+
+std::vector<Line> run(const std::vector<std::string>& args, const std::string& list, int* status = nullptr) {
+  static int n = 0;
+  std::string results = t::temp_dir() + "/h2-" + std::to_string(++n) + ".jsonl";
+  std::vector<std::string> a = args;
+  a.insert(a.end(), {"--results", results, "-"});
+  t::Ran r = t::fanout(a, list);
+  if (status) *status = r.status;
+  std::vector<Line> out;
+  for (auto& v : t::results(results))
+    out.push_back({int(v["http_code"].num), v["size_download"].num, int(v["exitcode"].num), v["http_version"].str,
+                   v["errormsg"].is_null() ? "" : v["errormsg"].str});
+  return out;
+}
+
+// Two files alike, read a piece at a time: this process must not hold 100
+// MB when it starts fanout, whose peak RSS would start there (Linux keeps
+// ru_maxrss across exec).
+bool same_file(const std::string& a, const std::string& b) {
+  FILE* fa = fopen(a.c_str(), "rb");
+  FILE* fb = fopen(b.c_str(), "rb");
+  bool same = fa && fb;
+  char x[65536], y[65536];
+  while (same) {
+    size_t n = fread(x, 1, sizeof x, fa), m = fread(y, 1, sizeof y, fb);
+    same = n == m && memcmp(x, y, n) == 0;
+    if (n == 0) break;
+  }
+  if (fa) fclose(fa);
+  if (fb) fclose(fb);
+  return same;
+}
+
+// fanout started by a small process (sh, which forks it): Linux carries a
+// process's peak RSS across exec, so fanout started straight from this
+// test process would report this process's peak as its own.
+std::string run_from_small(const std::vector<std::string>& args) {
+  std::string out = t::temp_dir() + "/small.out", exe = t::build_dir() + "/fanout";
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(open("/dev/null", O_RDONLY), 0);
+    dup2(open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644), 1);
+    dup2(open("/dev/null", O_WRONLY), 2);
+    std::vector<const char*> v = {"sh", "-c", "\"$0\" \"$@\"; exit $?", exe.c_str()};
+    for (auto& a : args) v.push_back(a.c_str());
+    v.push_back(nullptr);
+    execv("/bin/sh", const_cast<char* const*>(v.data()));
+    _exit(127);
+  }
+  int st = 0;
+  waitpid(pid, &st, 0);
+  std::string text;
+  t::read_file(out, text);
+  return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? text : "";
+}
+
+bool have(const char* prog) { return system((std::string("command -v ") + prog + " >/dev/null 2>&1").c_str()) == 0; }
+
+}  // namespace
+
+TEST_CASE("http2: the same results over HTTP/1.1, h2c and h2 (ALPN), in every model") {
+  std::string d = t::certs();
+  t::Origin o({}, d + "/server.crt", d + "/server.key");
+  const char* paths[] = {"/", "/status/404", "/status/204", "/bytes/200000", "/chunked/7000", "/eof/300",
+                         "/redirect/3", "/json/4?per=3", "/status/503", "/echo/a?b=c"};
+  std::string plain, secure;
+  for (const char* p : paths) {
+    plain += o.url(p) + "\n";
+    secure += o.tls_url(p) + "\n";
+  }
+  std::vector<Line> want = run({"-m", "seq", "-L", "--http1.1"}, plain);
+  REQUIRE(want.size() == std::size(paths));
+  for (auto& l : want) CHECK(l.version == "1.1");
+  for (const char* model : kModels) {
+    struct Way { const char* name; std::vector<std::string> args; const std::string& list; const char* version; };
+    for (const Way& w : {Way{"h2c", {"--http2-prior-knowledge"}, plain, "2"},
+                         Way{"h2 (ALPN)", {"--cacert", d + "/ca.crt"}, secure, "2"},
+                         Way{"https --http1.1", {"--cacert", d + "/ca.crt", "--http1.1"}, secure, "1.1"}}) {
+      INFO("model " << std::string(model) << ", " << w.name);
+      std::vector<std::string> args = {"-m", model, "-c", "4", "-w", "2", "-L"};
+      args.insert(args.end(), w.args.begin(), w.args.end());
+      std::vector<Line> got = run(args, w.list);
+      REQUIRE(got.size() == want.size());
+      for (size_t i = 0; i < got.size(); i++) {
+        INFO(paths[i] << ": " << got[i].error);
+        CHECK(got[i].code == want[i].code);
+        CHECK(got[i].size == want[i].size);
+        CHECK(got[i].exitcode == want[i].exitcode);
+        CHECK(got[i].version == w.version);
+      }
+    }
+  }
+}
+
+TEST_CASE("http2: a 100 MB body over h2 is saved whole in every model, in bounded memory") {
+  t::Origin o;
+  std::string url = o.url("/bytes/100000000");
+  std::string ref = t::temp_dir() + "/h2-ref";
+  t::Ran r0 = t::fanout({"-m", "seq", "--http1.1", "-P", ref, "-"}, url + "\n");
+  REQUIRE(r0.status == 0);
+  std::string name = "/127.0.0.1_" + std::to_string(o.http) + "/bytes/100000000";
+  std::string list = t::temp_file("h2-big.txt", url + "\n");
+  struct stat st;
+  REQUIRE(stat((ref + name).c_str(), &st) == 0);
+  REQUIRE(st.st_size == 100000000);
+  for (const char* model : kModels) {
+    INFO("model " << std::string(model));
+    std::string dir = t::temp_dir() + "/h2-big-" + model;
+    std::vector<std::string> args = {"-m", model, "--http2-prior-knowledge", "-P", dir, "--json", list};
+    std::string text;
+    if (t::qemu().empty()) {
+      text = run_from_small(args);
+    } else {
+      t::Ran r = t::fanout(args);
+      text = r.status == 0 ? r.out : "";
+    }
+    REQUIRE(!text.empty());
+    tj::Value j = tj::parse(text);
+    CHECK(j["statuses"]["200"].num == 1);
+    CHECK(same_file(ref + name, dir + name));
+    unlink((dir + name).c_str());
+    // Each process's peak, under 8 MB: the windows never make the body pile up.
+    if (!t::kAsan && !t::kTsan && t::qemu().empty()) {
+      CHECK(j["peak_rss_kb"]["parent"].num < 8192);
+      CHECK(j["cost"]["children_peak_rss_kb"].num < 8192 * 2);  // procs, hybrid: every child's peak added up
+    }
+  }
+  unlink((ref + name).c_str());
+}
+
+TEST_CASE("http2: a broken HTTP/2 server gets curl's exit codes and words, in every model") {
+  std::string d = t::certs();
+  t::Origin o({}, d + "/server.crt", d + "/server.key");
+  struct Case { const char* path; int exitcode; const char* words; int code; };
+  const Case cases[] = {
+      {"/fault/h2-rst", 92, "was not closed cleanly: INTERNAL_ERROR (err 2)", 200},
+      {"/fault/h2-frame", 16, "http2: a frame larger than SETTINGS_MAX_FRAME_SIZE (FRAME_SIZE_ERROR)", 200},
+      {"/fault/h2-hpack", 16, "http2: an index that is not in the table (COMPRESSION_ERROR)", 0},
+      {"/fault/h2-headers", 92, "a header list past SETTINGS_MAX_HEADER_LIST_SIZE: CANCEL (err 8)", 0},
+      {"/fault/h2-goaway", 56, "was refused: GOAWAY: the peer never took the stream", 0},
+      {"/fault/h2-stall", 28, "timeout: receiving the body", 200},
+      {"/fault/same-cl-twice", 0, "", 501},  // HTTP/1.1's broken bytes are not sent over HTTP/2
+      {"/status/200", 0, "", 200},
+  };
+  for (const char* model : kModels) {
+    for (bool tls : {false, true}) {
+      INFO("model " << std::string(model) << (tls ? ", h2 (ALPN)" : ", h2c"));
+      std::string list;
+      for (auto& c : cases) list += (tls ? o.tls_url(c.path) : o.url(c.path)) + "\n";
+      std::vector<std::string> args = {"-m", model, "-c", "3", "-w", "2", "--max-time", "1"};
+      if (tls) args.insert(args.end(), {"--cacert", d + "/ca.crt"});
+      else args.push_back("--http2-prior-knowledge");
+      int status = 0;
+      std::vector<Line> got = run(args, list, &status);
+      REQUIRE(got.size() == std::size(cases));
+      for (size_t i = 0; i < got.size(); i++) {
+        INFO(cases[i].path << ": " << got[i].error);
+        CHECK(got[i].exitcode == cases[i].exitcode);
+        CHECK(got[i].error.find(cases[i].words) != std::string::npos);
+        CHECK(got[i].code == cases[i].code);
+      }
+      CHECK(status == 92);  // the first failed line's
+    }
+  }
+}
+
+TEST_CASE("http2: every model against nghttpd, over h2c and TLS (ALPN)") {
+  if (!have("nghttpd")) {
+    const char* ci = getenv("CI");
+    if (ci && std::string(ci) == "true") FAIL("nghttpd is not installed (make deps installs nghttp2-server)");
+    t::skip("nghttpd is not installed (make deps installs nghttp2-server)");
+    return;
+  }
+  std::string d = t::certs(), root = t::temp_dir() + "/nghttpd-root";
+  mkdir(root.c_str(), 0755);
+  std::map<std::string, std::string> files;
+  for (int i = 0; i < 30; i++) files["f" + std::to_string(i)] = std::string(size_t(i) * 977, char('a' + i % 26));
+  files["big"] = std::string(3 << 20, 'z');
+  for (auto& [n, body] : files) t::write_file(root + "/" + n, body);
+  int plain = t::free_port(), tls = t::free_port();
+  std::vector<pid_t> pids;
+  for (bool secure : {false, true}) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      int null = open("/dev/null", O_WRONLY);
+      dup2(null, 1);
+      dup2(null, 2);
+      std::string port = std::to_string(secure ? tls : plain), key = d + "/server.key", crt = d + "/server.crt";
+      if (secure) execlp("nghttpd", "nghttpd", "-a", "127.0.0.1", "-d", root.c_str(), port.c_str(), key.c_str(), crt.c_str(), (char*)nullptr);
+      else execlp("nghttpd", "nghttpd", "--no-tls", "-a", "127.0.0.1", "-d", root.c_str(), port.c_str(), (char*)nullptr);
+      _exit(127);
+    }
+    pids.push_back(pid);
+  }
+  std::string lp, ls;
+  for (auto& [n, body] : files) {
+    lp += "http://127.0.0.1:" + std::to_string(plain) + "/" + n + "\n";
+    ls += "https://localhost:" + std::to_string(tls) + "/" + n + "\n";
+  }
+  lp += "http://127.0.0.1:" + std::to_string(plain) + "/missing\n";
+  ls += "https://localhost:" + std::to_string(tls) + "/missing\n";
+  usleep(300000);  // nghttpd says nothing when it listens
+  for (const char* model : kModels)
+    for (bool secure : {false, true}) {
+      INFO("model " << std::string(model) << (secure ? ", TLS" : ", h2c"));
+      std::string dir = t::temp_dir() + "/ng-" + model + (secure ? "-tls" : "");
+      std::vector<std::string> args = {"-m", model, "-c", "5", "-w", "2", "-P", dir};
+      if (secure) args.insert(args.end(), {"--cacert", d + "/ca.crt"});
+      else args.push_back("--http2-prior-knowledge");
+      int status = 0;
+      std::vector<Line> got = run(args, secure ? ls : lp, &status);
+      REQUIRE(got.size() == files.size() + 1);
+      for (size_t i = 0; i < files.size(); i++) {
+        CHECK(got[i].code == 200);
+        CHECK(got[i].version == "2");
+      }
+      CHECK(got.back().code == 404);
+      CHECK(status == 0);
+      std::string host = secure ? "localhost_https_" + std::to_string(tls) : "127.0.0.1_" + std::to_string(plain);
+      for (auto& f : files) {
+        std::string saved;
+        INFO(f.first);
+        CHECK(t::read_file(dir + "/" + host + "/" + f.first, saved));
+        CHECK(saved == f.second);
+      }
+    }
+  for (pid_t p : pids) {
+    kill(p, SIGTERM);
+    waitpid(p, nullptr, 0);
+  }
+}
