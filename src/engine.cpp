@@ -300,8 +300,8 @@ void Engine::received(const char* p, size_t n) {
 // HTTP/2: the bytes go to the connection's session, whose events for this
 // request's stream come back through h2tap_.
 void Engine::h2_received(const char* p, size_t n) {
-  std::string id = std::to_string(stream_);
-  if (n == 0) return failed({Cause::http2_stream, "HTTP/2 stream " + id + " was not closed cleanly before end of the underlying stream"});
+  if (n == 0)
+    return failed({Cause::http2_stream, "HTTP/2 stream " + std::to_string(stream_) + " was not closed cleanly before end of the underlying stream"});
   bool alive = h2_->s.feed(reinterpret_cast<const uint8_t*>(p), n);
   if (h2_fail_.cause != Cause::none) {
     Failure f = std::move(h2_fail_);

@@ -15,11 +15,6 @@ void add(std::vector<h2::Field>& out, std::string_view name, std::string_view va
 void request_fields(const Url& url, bool head, const std::vector<std::string>& extra, std::vector<h2::Field>& out) {
   out.clear();
   std::string authority = url.authority();
-  auto user_has = [&](std::string_view name) {
-    for (auto& h : extra)
-      if (http::ieq(std::string_view(h).substr(0, h.find(':')), name)) return true;
-    return false;
-  };
   for (auto& h : extra) {  // -H Host: names the authority, as it names Host in HTTP/1.1
     std::string_view name = std::string_view(h).substr(0, h.find(':'));
     std::string_view value = http::trim(std::string_view(h).substr(h.find(':') + 1));
@@ -29,9 +24,9 @@ void request_fields(const Url& url, bool head, const std::vector<std::string>& e
   add(out, ":scheme", url.https ? "https" : "http");
   add(out, ":authority", authority);
   add(out, ":path", url.target());
-  if (!user_has("User-Agent")) add(out, "user-agent", "fanout/" FANOUT_VERSION);
-  if (!user_has("Accept")) add(out, "accept", "*/*");
-  if (!url.userinfo.empty() && !user_has("Authorization")) add(out, "authorization", "Basic " + http::base64(credentials(url)));
+  if (!http::user_has(extra, "User-Agent")) add(out, "user-agent", "fanout/" FANOUT_VERSION);
+  if (!http::user_has(extra, "Accept")) add(out, "accept", "*/*");
+  if (!url.userinfo.empty() && !http::user_has(extra, "Authorization")) add(out, "authorization", "Basic " + http::base64(credentials(url)));
   for (auto& h : extra) {
     std::string name = h.substr(0, h.find(':'));
     std::string_view value = http::trim(std::string_view(h).substr(h.find(':') + 1));

@@ -80,10 +80,7 @@ bool Session::fail(uint32_t code, const char* why) {
   dead_ = true;
   error_ = code;
   why_ = why;
-  put_header(out_, uint32_t(8 + strlen(why)), GOAWAY, 0, 0);
-  put32(out_, last_peer_id_);
-  put32(out_, code);
-  out_ += why;
+  goaway(code, why);
   return false;
 }
 

@@ -80,23 +80,24 @@ std::string base64(std::string_view in) {
   return out;
 }
 
+bool user_has(const std::vector<std::string>& extra, std::string_view name) {
+  for (auto& h : extra)
+    if (ieq(std::string_view(h).substr(0, h.find(':')), name)) return true;
+  return false;
+}
+
 std::string request(const Url& url, bool head, const std::vector<std::string>& extra,
                     bool keep_alive) {
   std::string r = head ? "HEAD " : "GET ";
   r += url.target();
   r += " HTTP/1.1\r\n";
-  auto user_has = [&](std::string_view name) {
-    for (auto& h : extra)
-      if (ieq(std::string_view(h).substr(0, h.find(':')), name)) return true;
-    return false;
-  };
-  if (!user_has("Host")) r += "Host: " + url.authority() + "\r\n";
-  if (!user_has("User-Agent")) r += "User-Agent: fanout/" FANOUT_VERSION "\r\n";
-  if (!user_has("Accept")) r += "Accept: */*\r\n";
-  if (!url.userinfo.empty() && !user_has("Authorization")) r += "Authorization: Basic " + base64(credentials(url)) + "\r\n";
+  if (!user_has(extra, "Host")) r += "Host: " + url.authority() + "\r\n";
+  if (!user_has(extra, "User-Agent")) r += "User-Agent: fanout/" FANOUT_VERSION "\r\n";
+  if (!user_has(extra, "Accept")) r += "Accept: */*\r\n";
+  if (!url.userinfo.empty() && !user_has(extra, "Authorization")) r += "Authorization: Basic " + base64(credentials(url)) + "\r\n";
   for (auto& h : extra)
     if (!trim(std::string_view(h).substr(h.find(':') + 1)).empty()) r += h + "\r\n";
-  if (!keep_alive && !user_has("Connection")) r += "Connection: close\r\n";
+  if (!keep_alive && !user_has(extra, "Connection")) r += "Connection: close\r\n";
   r += "\r\n";
   return r;
 }

@@ -36,6 +36,8 @@ std::string request(const Url& url, bool head, const std::vector<std::string>& e
                     bool keep_alive);
 std::string base64(std::string_view in);           // RFC 4648, padded
 bool ieq(std::string_view a, std::string_view b);  // ASCII, any case
+// -H gave a header of this name (any case): fanout's own default is left out.
+bool user_has(const std::vector<std::string>& extra, std::string_view name);
 std::string_view trim(std::string_view s);          // spaces and tabs, both ends
 
 // A header that carries a secret: its name holds key, secret, token, auth
