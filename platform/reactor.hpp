@@ -54,6 +54,14 @@ class Reactor {
   void sleep(Waiter* w, Deadline when);
   void post(Waiter* w);    // run w on this turn or the next
   void cancel(Waiter* w);  // withdraw a pending wait or sleep (not a queued one)
+  // Run w now, whatever it waits for; false if it is queued already (its
+  // time came, or it was woken).
+  bool wake(Waiter* w) {
+    if (w->queued) return false;
+    cancel(w);
+    post(w);
+    return true;
+  }
 
   // Wait for events (at most max_ms; -1: until a timer or an event), then
   // run every waiter that became due. Returns false when nothing is pending.

@@ -108,6 +108,7 @@ void Engine::start_try(bool hop) {
   if (cfg_.deadline > 0) dl_ = std::min(dl_, cfg_.run_end);
   connect_dl_ = dl_;
   stale_retried_ = false;
+  refused_goes_ = 0;
   next_ = finish;
   step_ = acquire;
   // --rate: tries start one interval apart across every worker of the run.
@@ -145,8 +146,8 @@ Deadline Engine::deadline() const {
 
 Deadline Engine::until() const { return std::min(until_, stop::cancel_at()); }
 
-void Engine::acquired(const Conn& c) {
-  reused_ = c.reused;
+void Engine::acquired(const Conn& c, bool lent) {
+  reused_ = c.reused || lent;
   connecting_ = false;
   any_ = keep_ = retry_ = forward_ = false;
   off_ = 0;
@@ -239,9 +240,8 @@ void Engine::handshaken() {
 void Engine::begin_send() {
   step_ = send;
   if (!h2_) return;
-  h2_->to = &h2tap_;
   request_fields(url_, cfg_.head, headers_, fields_);
-  stream_ = h2_->s.request(fields_.data(), fields_.size(), true);
+  stream_ = h2_->open(h2tap_, fields_);
   if (!stream_) failed({Cause::send, "http2: the connection takes no new stream"});
 }
 
@@ -261,6 +261,12 @@ void Engine::sent(size_t n) {
   }
   if (off_ < req_.size()) return;
   r_.mark(kSent);
+  step_ = recv;
+}
+
+void Engine::queued() {
+  if (!sent_mark_) r_.mark(kSent);
+  sent_mark_ = true;
   step_ = recv;
 }
 
@@ -298,18 +304,26 @@ void Engine::received(const char* p, size_t n) {
 }
 
 // HTTP/2: the bytes go to the connection's session, whose events for this
-// request's stream come back through h2tap_.
+// request's stream come back through h2tap_. (The one stream on the
+// connection: none other needs to hear that it heard.)
 void Engine::h2_received(const char* p, size_t n) {
-  if (n == 0)
-    return failed({Cause::http2_stream, "HTTP/2 stream " + std::to_string(stream_) + " was not closed cleanly before end of the underlying stream"});
-  bool alive = h2_->s.feed(reinterpret_cast<const uint8_t*>(p), n);
+  h2_->feed(p, n);
+  for (H2Stream* st : h2_->heard()) st->heard = false;
+  h2_->heard().clear();
+  h2_settle();
+}
+
+void Engine::h2_settle() {
   if (h2_fail_.cause != Cause::none) {
     Failure f = std::move(h2_fail_);
     h2_fail_ = {};
     return failed(std::move(f));
   }
-  if (h2_done_) return end(alive && h2_->s.can_open());
-  if (!alive) return failed({Cause::http2, std::string("http2: ") + h2_->s.why() + " (" + h2::error_name(h2_->s.error()) + ")"});
+  if (h2_done_) return end(!h2_->over() && h2_->s.can_open());
+  if (h2_->broke.cause != Cause::none) return failed(h2_->broke);
+  if (h2_->s.dead()) return failed({Cause::http2, std::string("http2: ") + h2_->s.why() + " (" + h2::error_name(h2_->s.error()) + ")"});
+  if (h2_->eof)
+    return failed({Cause::http2_stream, "HTTP/2 stream " + std::to_string(stream_) + " was not closed cleanly before end of the underlying stream"});
   if (!h2_->s.out().empty()) step_ = send;  // what the session owes goes before the next read
 }
 
@@ -404,11 +418,16 @@ void Engine::failed(Failure f) {
   // A reused connection that failed before any response byte: the server
   // had closed it while it sat idle. One more go, on a new connection,
   // that is not a retry (--retry) of the request. So does a stream an
-  // HTTP/2 server refused (it did not process it), on any connection.
-  bool stale = (reused_ || refused_) && !any_ && (f.cause == Cause::send || f.cause == Cause::recv || f.cause == Cause::http);
-  if (stale && !stale_retried_) {
+  // HTTP/2 server refused (it did not process it), on any connection, up
+  // to 5 times (curl's CONN_MAX_RETRIES): a server that takes N streams a
+  // connection may refuse one on the next connection too.
+  bool stale = reused_ && !any_ && (f.cause == Cause::send || f.cause == Cause::recv || f.cause == Cause::http);
+  bool refused = refused_ && !any_;
+  if (refused ? refused_goes_ < kMaxRefused : stale && !stale_retried_) {
     r_.fail(std::move(f));
-    retry_ = stale_retried_ = true;
+    retry_ = true;
+    if (refused) refused_goes_++;
+    else stale_retried_ = true;
     return end(false);
   }
   fail_try(std::move(f));
@@ -425,7 +444,8 @@ void Engine::timed_out() {
 }
 
 void Engine::end(bool keep) {
-  if (h2_) h2_->to = nullptr;  // the connection may outlive this engine in the pool
+  if (h2_ && stream_) h2_->close(stream_);  // the connection may outlive this request
+  stream_ = 0;
   keep_ = keep;
   step_ = release;
 }

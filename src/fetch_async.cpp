@@ -12,29 +12,152 @@ namespace {
 
 bool again(Io io) { return io == Io::want_read || io == Io::want_write; }
 
+// Waits until *slot's owner wakes it (slot is cleared then), or until
+// *dl (none: for ever), or for fd when one is given.
+struct Parked {
+  Reactor& r;
+  void*& slot;
+  const Deadline* dl;
+  int fd = -1;
+  bool write = false;
+  Waiter w{};
+  bool await_ready() const { return fd >= 0 && r.ready(fd, write); }
+  void await_suspend(std::coroutine_handle<> h) {
+    w.fn = resume_waiter;
+    w.ctx = h.address();
+    slot = &w;
+    if (fd >= 0) r.wait(&w, fd, write, dl);
+    else r.sleep(&w, dl ? *dl : Deadline::max());
+  }
+  int await_resume() {
+    if (slot == &w) slot = nullptr;
+    return w.result;
+  }
+};
+
+void wake(Reactor& r, void*& slot) {
+  if (!slot) return;
+  r.wake(static_cast<Waiter*>(slot));
+  slot = nullptr;
+}
+
+// What a shared connection's session has to send, sent: Io::ok when all
+// of it went.
+Io flush(Conn& c) {
+  H2Link& k = *c.h2;
+  std::string& out = k.s.out();
+  size_t n = 0;
+  while (!out.empty()) {
+    size_t len = k.retry_len ? k.retry_len : out.size();
+    Io io = c.t->write(c, out.data(), len, &n);
+    if (io != Io::ok) {
+      if (io != Io::error) k.retry_len = len;
+      return io;
+    }
+    k.retry_len = 0;
+    out.erase(0, n);
+  }
+  k.unsent = 0;
+  return Io::ok;
+}
+
+// Requests that open streams in one turn go out in one write, but no more
+// than this many wait for it: the server starts on the first while the
+// rest are made.
+constexpr size_t kBatch = 32;
+
+// A shared HTTP/2 connection's one reader and writer: it sends what the
+// session has for every stream (HEADERS, RST_STREAM, WINDOW_UPDATE, PING's
+// answer) in one write, reads for every stream, and wakes the streams that
+// heard something. It ends when the connection carries no stream, and
+// gives it back to the pool. A stream that opens or ends wakes it.
+Task pump(Loop& l, std::string key, Conn& c) {
+  H2Link& k = *c.h2;
+  size_t n = 0;
+  while (k.streams() > 0) {
+    Io io = k.over() ? Io::ok : flush(c);
+    if (io == Io::ok && !k.over()) {  // all sent: read
+      if (!c.t->pending(c) && !l.reactor.ready(c.fd, false)) io = Io::want_read;
+      else if ((io = c.t->read(c, l.scratch.data(), l.scratch.size(), &n)) == Io::ok) k.feed(l.scratch.data(), n);
+    }
+    if (io == Io::error) k.broke = c.failure(k.s.out().empty() ? "receiving the body" : "sending the request");
+    if (k.over()) k.hear_all();
+    for (H2Stream* st : k.heard()) {
+      st->heard = false;
+      wake(l.reactor, st->parked);
+    }
+    k.heard().clear();
+    if (k.streams() == 0) break;
+    // Wait for the socket, or for a stream to open or end; with the
+    // connection over, only for the streams to end.
+    if (k.over()) co_await Parked{l.reactor, k.pump, nullptr};
+    else if (io != Io::ok && co_await Parked{l.reactor, k.pump, nullptr, c.fd, io == Io::want_write} == Waiter::kClosed)
+      k.broke = {Cause::recv, "http2: the connection was closed"};
+  }
+  l.pool.retire(key, &c, !k.over() && k.s.out().empty() && k.s.can_open());
+}
+
 }  // namespace
 
 Task fetch_async(Loop& l, const Request& rq, Sink& sink, Result& r) {
   Engine e(l.cfg, l.memo, l.tls, rq, sink, r, l.id);
-  std::unique_ptr<Conn> c;
+  std::unique_ptr<Conn> own;
+  Conn* lent = nullptr;  // a shared HTTP/2 connection, carrying this request as a stream
+  // HTTP/2 on a loop: the pool's connection from now on, lent to this
+  // request too; its pump starts once a stream is on it.
+  auto share = [&] { lent = l.pool.share(e.key(), std::move(own)); };
+  auto start_pump = [&] {
+    l.pumps++;
+    pump(l, e.key(), *lent).start([](void* p) { static_cast<Loop*>(p)->pumps--; }, &l);
+  };
   Deadline dl;  // the current step's: a try, a connect, each has its own
   for (;;) {
     dl = e.deadline();
     switch (e.step()) {
       case Engine::acquire: {
+        bool h2 = l.mux(e.url());
         int got;
-        while ((got = co_await l.pool.acquire(e.key(), e.fresh(), dl, c)) == LoopPool::Acquire::kAgain) {}
-        if (got == LoopPool::Acquire::kGot) e.acquired(*c);
-        else e.no_connection();
+        while ((got = co_await l.pool.acquire(e.key(), e.fresh(), h2, dl, own, lent)) == LoopPool::Acquire::kAgain) {}
+        if (got != LoopPool::Acquire::kGot) {
+          e.no_connection();
+          break;
+        }
+        // An idle HTTP/2 connection that takes a stream is shared again.
+        bool again_shared = h2 && own && own->h2 && own->h2->room(size_t(l.cfg.max_streams));
+        if (again_shared) share();
+        e.acquired(lent ? *lent : *own, lent != nullptr);
+        if (again_shared) start_pump();  // (the stream is open: room() said it would)
         break;
       }
       case Engine::resolve:
         e.resolved(co_await l.dns.resolve(e.url(), dl, e.answer(), r));
         break;
+      case Engine::recv:
+        if (!lent && own->probe) {  // the request is sent: the new connection tells what it speaks
+          if (own->h2) {
+            share();
+            start_pump();
+          } else {
+            l.pool.settled_h1(e.key(), *own);
+          }
+        }
+        if (lent) {
+          while (e.h2_waiting() && co_await Parked{l.reactor, e.h2_stream().parked, &dl} != Waiter::kTimedOut) {}
+          if (e.h2_waiting()) e.timed_out();
+          else e.h2_settle();
+          break;
+        }
+        [[fallthrough]];
       case Engine::connect:
       case Engine::handshake:
-      case Engine::send:
-      case Engine::recv: {
+      case Engine::send: {
+        if (lent) {  // the pump sends it, or this request with those before it
+          H2Link& k = *lent->h2;
+          if (++k.unsent < kBatch || k.retry_len || flush(*lent) != Io::ok) wake(l.reactor, k.pump);
+          e.queued();
+          break;
+        }
+        Conn* c = own.get();
         // A response is awaited before it is read (no recv that says EAGAIN
         // first), unless the reactor knows the socket is readable already.
         bool ready = e.step() != Engine::recv || c->t->pending(*c) ||
@@ -46,7 +169,13 @@ Task fetch_async(Loop& l, const Request& rq, Sink& sink, Result& r) {
         break;
       }
       case Engine::release:
-        l.pool.release(e.key(), std::move(c), e.keep());
+        if (lent) {
+          wake(l.reactor, lent->h2->pump);  // to send the stream's reset, or to end
+          lent = nullptr;
+          l.pool.stream_done(e.key());
+        } else {
+          l.pool.release(e.key(), std::move(own), e.keep());
+        }
         e.released();
         break;
       case Engine::wait:
@@ -121,7 +250,9 @@ void run_loop(Loop& l, Job& job, Feed& feed, size_t inflight, void (*done)(void*
     slot(d, *sinks.back(), int(i)).start([](void* p) { static_cast<Drive*>(p)->running--; }, &d);
   }
   bool told = false;
-  while (d.running > 0) {
+  // (Once the requests are done, the HTTP/2 pumps take a turn to hand
+  // their connections back.)
+  while (d.running > 0 || l.pumps > 0) {
     // SIGINT/SIGTERM: the slots take no more (a parked one hears it now);
     // once the grace is over, what is still in flight is left, and the run
     // counts it as cancelled.
@@ -132,8 +263,8 @@ void run_loop(Loop& l, Job& job, Feed& feed, size_t inflight, void (*done)(void*
     Deadline cancel = stop::cancel_at();
     if (Clock::now() >= cancel) break;
     Deadline by = std::min(cancel, feed.due());
-    if (!l.reactor.run_once(by == Deadline::max() ? -1 : std::max(1, ms_left(by))) && d.running > 0) {
-      fprintf(stderr, "fanout: internal error: %zu requests wait on nothing\n", d.running);
+    if (!l.reactor.run_once(by == Deadline::max() ? -1 : std::max(1, ms_left(by))) && (d.running > 0 || l.pumps > 0)) {
+      fprintf(stderr, "fanout: internal error: %zu requests wait on nothing\n", d.running + l.pumps);
       abort();  // a lost wake-up: better a loud crash (procs/hybrid report it) than a hang
     }
     feed.tick();

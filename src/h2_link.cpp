@@ -1,6 +1,8 @@
 // The request and the response head in HTTP/2's terms (RFC 9113 §8.3).
 #include "fanout/h2_link.hpp"
 
+#include <algorithm>
+
 namespace fanout {
 namespace {
 
@@ -11,6 +13,52 @@ void add(std::vector<h2::Field>& out, std::string_view name, std::string_view va
 }
 
 }  // namespace
+
+uint32_t H2Link::open(H2Stream& to, const std::vector<h2::Field>& f) {
+  uint32_t id = s.request(f.data(), f.size(), true);
+  if (!id) return 0;
+  to.heard = false;
+  streams_.emplace_back(id, &to);
+  opened++;
+  most = std::max(most, streams_.size());
+  return id;
+}
+
+void H2Link::close(uint32_t id) {
+  for (size_t i = 0; i < streams_.size(); i++)
+    if (streams_[i].first == id) {
+      H2Stream* st = streams_[i].second;
+      streams_[i] = streams_.back();
+      streams_.pop_back();
+      if (st->heard) std::erase(heard_, st);
+      // A stream the session still knows was not finished: the server may stop.
+      if (!over()) s.reset(id, h2::CANCEL);
+      return;
+    }
+}
+
+H2Stream* H2Link::find(uint32_t id) {
+  for (auto& [sid, st] : streams_)
+    if (sid == id) {
+      if (!st->heard) heard_.push_back(st);
+      st->heard = true;
+      return st;
+    }
+  return nullptr;
+}
+
+void H2Link::hear_all() {
+  for (auto& [sid, st] : streams_)
+    if (!st->heard) {
+      st->heard = true;
+      heard_.push_back(st);
+    }
+}
+
+void H2Link::feed(const char* p, size_t n) {
+  if (n == 0) eof = true;
+  else if (!s.dead()) s.feed(reinterpret_cast<const uint8_t*>(p), n);
+}
 
 void request_fields(const Url& url, bool head, const std::vector<std::string>& extra, std::vector<h2::Field>& out) {
   out.clear();

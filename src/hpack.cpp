@@ -2,8 +2,6 @@
 // gives them. Errors are strings that name the fault.
 #include "fanout/hpack.hpp"
 
-#include <cstring>
-
 namespace fanout::hpack {
 namespace {
 
@@ -169,18 +167,27 @@ bool Table::get(size_t index, std::string_view& name, std::string_view& value) c
   return true;
 }
 
+// (Straight over the tables, lengths first: a request's every field
+// comes through here.)
 size_t Table::find(std::string_view name, std::string_view value, bool& value_too) const {
   size_t by_name = 0;
   value_too = false;
-  for (size_t i = 1; i <= kStatic + entries_.size(); i++) {
-    std::string_view n, v;
-    get(i, n, v);
-    if (n != name) continue;
-    if (v == value) {
+  for (size_t k = 0; k < kStatic; k++) {
+    if (static_part(2 * k) != name) continue;
+    if (static_part(2 * k + 1) == value) {
       value_too = true;
-      return i;
+      return k + 1;
     }
-    if (!by_name) by_name = i;
+    if (!by_name) by_name = k + 1;
+  }
+  for (size_t i = 0; i < entries_.size(); i++) {
+    const Entry& e = entries_[entries_.size() - 1 - i];
+    if (e.name != name) continue;
+    if (e.value == value) {
+      value_too = true;
+      return kStatic + 1 + i;
+    }
+    if (!by_name) by_name = kStatic + 1 + i;
   }
   return by_name;
 }

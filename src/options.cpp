@@ -161,6 +161,8 @@ const Option kOptions[] = {
   {"http1.1", 0, nullptr, "HTTP/1.1 only", [](C& c, V) { c.http11 = true, c.h2c = false; }},
   {"http2-prior-knowledge", 0, nullptr, "http:// URLs speak HTTP/2 from the first byte (h2c)",
    [](C& c, V) { c.h2c = true, c.http11 = false; }},
+  {"max-streams", 0, "N", "async, hybrid: up to N requests at once as HTTP/2\nstreams on one connection (default 100; 1: a\nconnection each, as threads and procs)",
+   [](C& c, V v) { c.max_streams = int(number("--max-streams", v, 1, 1000)); }},
 
   {nullptr, 0, nullptr, "Redirects, retries and time:", nullptr},
   {"location", 'L', nullptr, "follow redirects (301, 302, 303, 307, 308)", [](C& c, V) { c.follow = true; }},

@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 
 #include "fanout/coro.hpp"
+#include "fanout/h2_link.hpp"
 #include "sys.hpp"
 
 namespace fanout {
@@ -57,7 +58,12 @@ std::unique_ptr<Conn> HostConns::take_idle(PoolStats& st) {
 }
 
 std::unique_ptr<Conn> HostConns::put_back(std::unique_ptr<Conn> c, bool keep, PoolStats& st) {
-  if (c && c->fd >= 0 && !c->reused) st.opened++;
+  if (c && c->fd >= 0 && !c->reused) st.opened += 1, st.h2_opened += c->h2 != nullptr;
+  if (c && c->h2) {
+    st.streams += c->h2->opened - c->h2->counted;
+    c->h2->counted = c->h2->opened;
+    st.most_streams = std::max<uint64_t>(st.most_streams, c->h2->most);
+  }
   if (keep && c && c->fd >= 0) {
     idle.push_back(std::move(c));
     return nullptr;
@@ -132,8 +138,18 @@ PoolStats Pool::stats() {
   return stats_;
 }
 
-bool LoopPool::try_take(const std::string& key, bool fresh, std::unique_ptr<Conn>& out) {
+bool LoopPool::try_take(const std::string& key, bool fresh, bool h2, std::unique_ptr<Conn>& out, Conn*& lent) {
   Host& h = hosts_[key];
+  h2 = h2 && !h.h1;
+  if (h2) {
+    for (auto& c : h.shared)
+      if (c->h2->room(max_streams_)) {
+        lent = c.get();
+        stats_.reused++;
+        return true;
+      }
+    if (h.probing) return false;  // the probe will tell: wait for it
+  }
   size_t idle = h.idle.size();
   if (!fresh) out = h.take_idle(stats_);
   if (fresh && per_host_ > 0 && h.open >= per_host_ && !h.idle.empty()) {
@@ -146,9 +162,43 @@ bool LoopPool::try_take(const std::string& key, bool fresh, std::unique_ptr<Conn
     h.open++;
     out = std::make_unique<Conn>();
     out->reactor = &r_;
+    out->probe = h.probing = h2;
     return true;
   }
   return false;
+}
+
+Conn* LoopPool::share(const std::string& key, std::unique_ptr<Conn> c) {
+  Host& h = hosts_[key];
+  probed(h, *c);
+  h.shared.push_back(std::move(c));
+  wake(h, true);
+  return h.shared.back().get();
+}
+
+void LoopPool::settled_h1(const std::string& key, Conn& c) {
+  Host& h = hosts_[key];
+  h.h1 = true;
+  probed(h, c);
+}
+
+void LoopPool::probed(Host& h, Conn& c) {
+  if (!c.probe) return;
+  c.probe = h.probing = false;
+  wake(h, true);
+}
+
+void LoopPool::stream_done(const std::string& key) { wake(hosts_[key]); }
+
+void LoopPool::retire(const std::string& key, Conn* c, bool keep) {
+  Host& h = hosts_[key];
+  for (auto& s : h.shared)
+    if (s.get() == c) {
+      std::unique_ptr<Conn> own = std::move(s);
+      s = std::move(h.shared.back());
+      h.shared.pop_back();
+      return release(key, std::move(own), keep);
+    }
 }
 
 void LoopPool::Acquire::await_suspend(std::coroutine_handle<> h) {
@@ -168,11 +218,12 @@ int LoopPool::Acquire::await_resume() {
     pool.forget_if_unused(key);
     return kTimeout;
   }
-  return pool.try_take(key, fresh, out) ? kGot : kAgain;
+  return pool.try_take(key, fresh, h2, out, lent) ? kGot : kAgain;
 }
 
 void LoopPool::release(const std::string& key, std::unique_ptr<Conn> c, bool keep) {
   Host& h = hosts_[key];
+  if (c) probed(h, *c);  // it failed before it could tell
   bool kept = keep && c && c->fd >= 0;
   h.put_back(std::move(c), keep, stats_);  // what it returns closes here
   if (kept) order_.kept(key, *h.idle.back());
@@ -186,12 +237,13 @@ void LoopPool::release(const std::string& key, std::unique_ptr<Conn> c, bool kee
   forget_if_unused(key);
 }
 
-void LoopPool::wake(Host& h) {
-  if (h.waiting.empty()) return;
-  Waiter* w = h.waiting.front();
-  h.waiting.pop_front();
-  r_.cancel(w);
-  r_.post(w);
+void LoopPool::wake(Host& h, bool all) {
+  while (!h.waiting.empty()) {
+    Waiter* w = h.waiting.front();
+    h.waiting.pop_front();
+    if (!r_.wake(w)) continue;  // it timed out, and goes anyway: the next
+    if (!all) return;
+  }
 }
 
 void LoopPool::forget_if_unused(const std::string& key) {

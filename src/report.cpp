@@ -79,7 +79,9 @@ void print_json(FILE* out, const Run& run, double seconds, const Cost& cost) {
   std::string rss = ", \"peak_rss_kb\": {\"parent\": " + std::to_string(cost.rss_kb) +
                     ", \"children\": " + std::to_string(cost.children_rss_kb) + "}";
   std::string conns = rss + ", \"cost\": " + cost_json(run, cost) + ", \"connections\": {\"opened\": " + std::to_string(run.totals.connections) +
-                      ", \"reused\": " + std::to_string(run.totals.reused) + "}";
+                      ", \"reused\": " + std::to_string(run.totals.reused) +
+                      ", \"http2\": " + std::to_string(run.totals.h2_connections) + ", \"streams\": " +
+                      std::to_string(run.totals.h2_streams) + ", \"streams_at_once\": " + std::to_string(run.totals.h2_most) + "}";
   std::string extra;
   if (run.tally.skipped) extra += ", \"skipped\": " + std::to_string(run.tally.skipped);
   if (run.tally.cancelled) extra += ", \"cancelled\": " + std::to_string(run.tally.cancelled);
@@ -162,6 +164,9 @@ void print_cost(FILE* out, const Run& run, const Cost& c) {
   put("  created           %llu threads, %llu processes\n", u(t.syscalls[sys::CLONE]), u(t.syscalls[sys::FORK]));
   put("  connections       %llu opened, %llu reused; %llu DNS queries; %llu TLS handshakes, %llu resumed\n",
       u(t.connections), u(t.reused), u(t.dns_queries), u(t.tls_handshakes), u(t.tls_resumed));
+  if (t.h2_connections)
+    put("  http/2            %llu connections, %llu streams: %.1f streams per connection, up to %llu at once\n",
+        u(t.h2_connections), u(t.h2_streams), double(t.h2_streams) / double(t.h2_connections), u(t.h2_most));
   if (t.inflight)
     put("  coroutine frames  %llu made, %llu bytes per request in flight (%llu in flight)\n",
             u(t.frames_total), u(t.frame_bytes / t.inflight), u(t.inflight));
@@ -197,7 +202,8 @@ std::string cost_json(const Run& run, const Cost& c) {
                   num("threads_created", double(t.syscalls[sys::CLONE])) + ", " +
                   num("processes_created", double(t.syscalls[sys::FORK])) + ", " +
                   num("connections_opened", double(t.connections)) + ", " +
-                  num("connections_reused", double(t.reused)) + ", " + num("dns_queries", double(t.dns_queries)) +
+                  num("connections_reused", double(t.reused)) + ", " + num("http2_connections", double(t.h2_connections)) +
+                  ", " + num("http2_streams", double(t.h2_streams)) + ", " + num("http2_streams_at_once", double(t.h2_most)) + ", " + num("dns_queries", double(t.dns_queries)) +
                   ", " + num("tls_handshakes", double(t.tls_handshakes)) + ", " +
                   num("tls_resumed", double(t.tls_resumed)) + ", \"poller\": " + json_string(poller_name(run.cfg)) + ", " +
                   num("frames", double(t.frames_total)) + ", " +

@@ -175,7 +175,9 @@ TEST_CASE("http2: a broken HTTP/2 server gets curl's exit codes and words, in ev
       INFO("model " << std::string(model) << (tls ? ", h2 (ALPN)" : ", h2c"));
       std::string list;
       for (auto& c : cases) list += (tls ? o.tls_url(c.path) : o.url(c.path)) + "\n";
-      std::vector<std::string> args = {"-m", model, "-c", "3", "-w", "2", "--max-time", "1"};
+      // (A stream each connection: on a shared one, the connection's error
+      // is every stream's; the next test has that.)
+      std::vector<std::string> args = {"-m", model, "-c", "3", "-w", "2", "--max-time", "1", "--max-streams", "1"};
       if (tls) args.insert(args.end(), {"--cacert", d + "/ca.crt"});
       else args.push_back("--http2-prior-knowledge");
       int status = 0;
@@ -255,5 +257,94 @@ TEST_CASE("http2: every model against nghttpd, over h2c and TLS (ALPN)") {
   for (pid_t p : pids) {
     kill(p, SIGTERM);
     waitpid(p, nullptr, 0);
+  }
+}
+
+// async and hybrid carry their requests as streams on shared connections.
+TEST_CASE("http2: async and hybrid multiplex: -c requests as streams on as few connections as --max-streams allows") {
+  std::string d = t::certs();
+  t::Origin o({}, d + "/server.crt", d + "/server.key");
+  for (bool tls : {false, true}) {
+    std::string list;
+    for (int i = 0; i < 400; i++) list += (tls ? o.tls_url("/sleep?ms=20&i=") : o.url("/sleep?ms=20&i=")) + std::to_string(i) + "\n";
+    struct Case { const char* model; int c, streams, conns_max, at_once; };
+    const Case cases[] = {
+        {"async", 100, 100, 1, 100},  // one connection, every request in flight on it
+        {"async", 100, 25, 4, 25},    // four, 25 streams each
+        {"hybrid", 100, 100, 2, 50},  // -w 2: a loop each, one connection each
+    };
+    for (const Case& c : cases) {
+      INFO((tls ? "h2 (ALPN) " : "h2c ") << c.model << " -c " << c.c << " --max-streams " << c.streams);
+      std::vector<std::string> args = {"-m", c.model, "-c", std::to_string(c.c), "-w", "2", "--max-streams",
+                                       std::to_string(c.streams), "--json"};
+      if (tls) args.insert(args.end(), {"--cacert", d + "/ca.crt"});
+      else args.push_back("--http2-prior-knowledge");
+      args.push_back("-");
+      t::Ran r = t::fanout(args, list);
+      REQUIRE(r.status == 0);
+      tj::Value j = tj::parse(r.out);
+      CHECK(j["statuses"]["200"].num == 400);
+      double opened = j["connections"]["opened"].num;
+      CHECK(opened >= 1);
+      CHECK(opened <= c.conns_max);
+      CHECK(j["connections"]["http2"].num == opened);
+      CHECK(j["connections"]["streams"].num == 400);
+      CHECK(j["connections"]["streams_at_once"].num == c.at_once);
+      if (tls) CHECK(j["cost"]["tls_handshakes"].num == opened);
+    }
+  }
+}
+
+TEST_CASE("http2: on a shared connection a stream's reset or timeout is its own, the connection's error everyone's") {
+  std::string d = t::certs();
+  t::Origin o;
+  auto lines = [](const std::vector<Line>& got) {
+    std::map<int, int> by;  // exit code: lines
+    for (auto& l : got) by[l.exitcode]++;
+    return by;
+  };
+  for (const char* model : {"async", "hybrid"}) {
+    INFO(std::string(model));
+    std::vector<std::string> args = {"-m", model, "-c", "50", "-w", "1", "--max-time", "1", "--http2-prior-knowledge"};
+    // One stalled stream and one reset among 40 good ones: those two fail,
+    // alone, and the connection carries on (one connection in all).
+    std::string list;
+    for (int i = 0; i < 40; i++) list += o.url("/sleep?ms=200&i=" + std::to_string(i)) + "\n";
+    list += o.url("/fault/h2-stall") + "\n" + o.url("/fault/h2-rst") + "\n";
+    std::vector<Line> got = run(args, list);
+    REQUIRE(got.size() == 42);
+    for (int i = 0; i < 40; i++) CHECK(got[size_t(i)].code == 200);
+    CHECK(got[40].exitcode == 28);
+    CHECK(got[40].error.find("timeout: receiving the body") != std::string::npos);
+    CHECK(got[41].exitcode == 92);
+    // A frame too large is a connection error: every stream still open on
+    // the connection ends with it (curl's 16), as curl's do.
+    list.clear();
+    for (int i = 0; i < 20; i++) list += o.url("/sleep?ms=300&i=" + std::to_string(i)) + "\n";
+    list += o.url("/fault/h2-frame") + "\n";
+    got = run(args, list);
+    REQUIRE(got.size() == 21);
+    CHECK(lines(got) == std::map<int, int>{{16, 21}});
+    for (auto& l : got) CHECK(l.error.find("FRAME_SIZE_ERROR") != std::string::npos);
+  }
+}
+
+TEST_CASE("http2: GOAWAY mid-run (a server that takes N streams a connection): the streams it did not take go again") {
+  // As nginx after keepalive_requests: GOAWAY past the 40th stream, the 40
+  // answered, then the end. The streams opened past it were not processed:
+  // they go again on a new connection, as a stale kept-alive request does.
+  t::Origin o({"--h2-max-requests", "40"});
+  std::string list;
+  for (int i = 0; i < 300; i++) list += o.url("/sleep?ms=" + std::to_string(i % 3) + "&i=" + std::to_string(i)) + "\n";
+  for (const char* model : {"async", "hybrid", "threads"}) {
+    INFO(std::string(model));
+    std::vector<std::string> args = {"-m", model, "-c", "50", "-w", "2", "--http2-prior-knowledge", "--json",
+                                     "--results", t::temp_dir() + "/goaway.jsonl", "-"};
+    t::Ran r = t::fanout(args, list);
+    CHECK(r.status == 0);
+    tj::Value j = tj::parse(r.out);
+    CHECK(j["statuses"]["200"].num == 300);
+    CHECK(j["connections"]["opened"].num >= 300 / 40);
+    CHECK(t::results(t::temp_dir() + "/goaway.jsonl").size() == 300);
   }
 }

@@ -5,7 +5,7 @@
 //
 //   origin [--port N] [--tls-port N --cert F --key F] [--latency MS]
 //          [--latency-lognormal MEDIAN,P90] [--idle-close MS] [--listen ADDR]
-//          [--lifetime SEC] [--fault-ports]
+//          [--lifetime SEC] [--fault-ports] [--h2-max-requests N]
 // Prints "http PORT" (and "https PORT") on stdout once it listens.
 // --latency-lognormal: each URL's latency is drawn from its target (path
 // and query: include/fanout/latency.hpp), the same in every run.
@@ -33,6 +33,10 @@
 // letter (a TLS hello on the plain port) gets a 400, as nginx answers it.
 // --idle-close: close a keep-alive connection idle that long, as real
 // servers do; what a client's pool must survive.
+// --h2-max-requests: an HTTP/2 connection takes N streams, then says GOAWAY
+// (NO_ERROR), answers what it took and closes, as nginx does after
+// keepalive_requests (1000): the streams a client opened past the Nth must
+// go again on a new connection.
 #include <arpa/inet.h>
 #include <cerrno>
 #include <csignal>
@@ -82,6 +86,7 @@ struct Settings {
   int idle_close_ms = 0;
   mbedtls_ssl_config* tls = nullptr;
   const char* fault_port = nullptr;  // --fault-ports: "hangup" or "eager"
+  uint32_t h2_max_requests = 0;      // 0: no limit
 };
 
 // Resumption as real servers offer it: session tickets (RFC 5077) and a
@@ -474,8 +479,16 @@ class H2Origin final : public h2::Handler {
   explicit H2Origin(const Settings& set) : s(h2::Session::server, *this), set_(set) {}
   h2::Session s;
   bool close_after = false;  // a fault that ends the connection once sent
+  uint32_t taken = 0;        // streams taken, for --h2-max-requests
+  bool leaving = false;      // GOAWAY sent: close once what was taken is answered
+  bool done() const { return leaving && streams_.empty(); }
 
   void on_headers(uint32_t id, std::vector<h2::Field>& f, bool) override {
+    if (leaving) return;  // past the last stream GOAWAY took: the client knows it was not taken
+    if (set_.h2_max_requests && ++taken == set_.h2_max_requests) {
+      s.goaway(h2::NO_ERROR, "");
+      leaving = true;
+    }
     std::string method, path, authority, head;
     for (auto& x : f) {
       if (x.name == ":method") method = x.value;
@@ -625,7 +638,7 @@ Task serve_h2(Reactor& r, Conn& c, std::string in, const Settings& set) {
     std::string out;
     out.swap(o.s.out());
     if (!out.empty()) co_await send_all(r, c, out, ok);
-    if (!ok || o.s.dead() || o.close_after) break;
+    if (!ok || o.s.dead() || o.close_after || o.done()) break;
     if (!out.empty()) continue;  // one pump sends 256 KB at most: there may be more
     size_t n = 0;
     Io io = c.t->read(c, buf, sizeof buf, &n);
@@ -820,7 +833,7 @@ bool tls_setup(Tls& t, const char* cert, const char* key) {
 const char kUsage[] =
     "usage: origin [--port N] [--tls-port N --cert F --key F] [--latency MS]\n"
     "              [--latency-lognormal MEDIAN,P90] [--idle-close MS] [--listen ADDR]\n"
-    "              [--lifetime SEC] [--fault-ports]\n"
+    "              [--lifetime SEC] [--fault-ports] [--h2-max-requests N]\n"
     "The test origin fanout's tests and benches fetch from, on loopback. Prints\n"
     "\"http PORT\" (and \"https PORT\") when it listens; --port 0 takes a free one.\n"
     "--lifetime ends it after SEC seconds; SIGTERM or SIGINT at once.\n";
@@ -855,6 +868,7 @@ int main(int argc, char** argv) {
     else if (a == "--key") key = val();
     else if (a == "--latency") plain.latency = {double(atoi(val())), 0};
     else if (a == "--idle-close") plain.idle_close_ms = atoi(val());
+    else if (a == "--h2-max-requests") plain.h2_max_requests = uint32_t(atoi(val()));
     else if (a == "--latency-lognormal") {  // MEDIAN,P90 in ms
       double median = 0, p90 = 0;
       if (sscanf(val(), "%lf,%lf", &median, &p90) != 2 || median <= 0 || p90 <= median)

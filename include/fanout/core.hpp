@@ -117,6 +117,7 @@ struct Config {
   bool session_reuse = true;         // --no-session-reuse turns TLS resumption off
   bool http11 = false;               // --http1.1: HTTP/1.1 only (no h2 in ALPN)
   bool h2c = false;                  // --http2-prior-knowledge: http:// URLs speak HTTP/2 at once
+  int max_streams = 100;             // --max-streams: HTTP/2 streams a connection carries at once (async, hybrid)
   double timeout = 30;               // --max-time (--timeout): seconds for one try, resolve to last byte
   double connect_timeout = 0;        // --connect-timeout: seconds to resolve, connect and handshake (0: --max-time)
   bool follow = false;               // -L

@@ -59,7 +59,9 @@ class Engine {
   // or no_connection() when the deadline came first.
   const std::string& key() const { return key_; }
   bool fresh() const { return stale_retried_; }
-  void acquired(const Conn& c);
+  // lent: an HTTP/2 connection another request opened, carrying this one
+  // as one more stream (a loop's multiplexing).
+  void acquired(const Conn& c, bool lent = false);
   void no_connection();
   // resolve: url() into answer(); then resolved() with what the resolver
   // said (on failure it has filled in the result).
@@ -82,8 +84,17 @@ class Engine {
   // send: write unsent(); sent(n).
   std::string_view unsent() const { return h2_ ? std::string_view(h2_->s.out()) : std::string_view(req_).substr(off_); }
   void sent(size_t n);
+  // send, on a lent HTTP/2 connection: the stream's frames are in the
+  // session's out(), which the connection's pump sends for every stream.
+  void queued();
   // recv: received(bytes); 0 bytes is the end of the stream.
   void received(const char* p, size_t n);
+  // recv, on a lent HTTP/2 connection, where the pump reads for every
+  // stream: wait while h2_waiting(), waking when h2_stream() is heard;
+  // then h2_settle() acts on what the stream heard.
+  bool h2_waiting() const { return h2_fail_.cause == Cause::none && !h2_done_ && !h2_->over(); }
+  H2Stream& h2_stream() { return h2tap_; }
+  void h2_settle();
   const char* during() const;  // what the request was doing, for errors
   // release: the connection back to the pool if keep(), else closed.
   bool keep() const { return keep_; }
@@ -107,7 +118,7 @@ class Engine {
     }
   };
   // The request's one stream on an HTTP/2 connection hears its events here.
-  struct H2Tap final : h2::Handler {
+  struct H2Tap final : H2Stream {
     Engine& e;
     explicit H2Tap(Engine& en) : e(en) {}
     void on_headers(uint32_t id, std::vector<h2::Field>& f, bool end) override { e.h2_headers(id, f, end); }
@@ -165,6 +176,8 @@ class Engine {
   uint32_t stream_ = 0;
   bool h2_head_ = false, h2_done_ = false, sent_mark_ = false;
   bool refused_ = false;  // the server did not take the stream (REFUSED_STREAM, GOAWAY)
+  static constexpr int kMaxRefused = 5;
+  int refused_goes_ = 0;  // goes again after a refusal, this try
   Failure h2_fail_;  // what the stream's events found, for received() to act on
   std::vector<h2::Field> fields_;
   std::string carry_;  // a response head still incomplete, between reads

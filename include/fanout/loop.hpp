@@ -19,7 +19,9 @@ class Loop {
   static constexpr size_t kScratch = 64 * 1024;
   // slots: the requests it runs at once (what its pool's idle cap is made from).
   Loop(int loop_id, const Config& c, size_t slots)
-      : id(loop_id), cfg(c), dns(reactor, c), tls(c), scratch(kScratch), pool(reactor, c.per_host, idle_cap(slots, 1)) {}
+      : id(loop_id), cfg(c), dns(reactor, c), tls(c), scratch(kScratch), pool(reactor, c.per_host, idle_cap(slots, 1), size_t(c.max_streams)) {}
+  // Requests to u's host share HTTP/2 connections (--max-streams).
+  bool mux(const Url& u) const { return cfg.max_streams > 1 && (u.https ? !cfg.http11 : cfg.h2c); }
   int id;
   const Config& cfg;
   Reactor reactor;
@@ -30,6 +32,7 @@ class Loop {
   std::vector<char> scratch;
   LoopPool pool;  // after reactor and tls: its connections close through one and point into the other
   size_t inflight = 0;  // the most requests it ran at once
+  size_t pumps = 0;     // HTTP/2 connections shared now (fetch_async.cpp)
 };
 
 // The coroutine driver: the same pipeline as fetch_blocking, awaiting

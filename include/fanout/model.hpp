@@ -19,11 +19,15 @@ namespace fanout {
 
 class Worker;
 class TlsClient;
+struct PoolStats;
 class Loop;
 
 // What workers did, added up after join/waitpid (each worker counts alone).
 struct Totals {
   uint64_t connections = 0, reused = 0, dns_queries = 0, tls_handshakes = 0, tls_resumed = 0;
+  uint64_t h2_connections = 0, h2_streams = 0;  // connections that spoke HTTP/2, and the streams they carried
+  uint64_t h2_most = 0;                         // streams on one connection at once, at most
+  void add_pool(const PoolStats& s);
   uint64_t syscalls[sys::NCALLS] = {};
   int workers = 0;
   // Coroutine frames (async, hybrid): the peak bytes of each loop, added up,

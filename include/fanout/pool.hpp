@@ -27,6 +27,8 @@ std::string pool_key(const Url& u);  // "https://host:443"
 
 struct PoolStats {
   uint64_t opened = 0, reused = 0;
+  uint64_t h2_opened = 0, streams = 0;  // of those opened, HTTP/2 ones, and the streams they carried
+  uint64_t most_streams = 0;             // on one connection at once
 };
 
 // How many idle connections a pool of `slots` (each holding fds_per_slot
@@ -139,17 +141,26 @@ class Pool {
 };
 
 // For a loop: no locks, and waiting for the cap is a coroutine wait.
+//
+// HTTP/2 (h2: the host may speak it, and the loop multiplexes): requests
+// to one host share its HTTP/2 connections, up to max_streams streams on
+// each. The pool owns a shared connection while it carries streams; its
+// requests borrow it (lent). A new connection to such a host is a probe:
+// the others wait until it says whether the host speaks HTTP/2 (share) or
+// not (settled_h1), rather than each opening their own.
 class LoopPool {
  public:
-  LoopPool(Reactor& r, int per_host, size_t idle_cap) : r_(r), per_host_(per_host), order_(idle_cap) {}
+  LoopPool(Reactor& r, int per_host, size_t idle_cap, size_t max_streams)
+      : r_(r), per_host_(per_host), max_streams_(max_streams), order_(idle_cap) {}
   struct Acquire {
     LoopPool& pool;
     const std::string& key;
-    bool fresh;
+    bool fresh, h2;
     Deadline dl;
     std::unique_ptr<Conn>& out;
+    Conn*& lent;
     Waiter w{};
-    bool await_ready() { return pool.try_take(key, fresh, out); }
+    bool await_ready() { return pool.try_take(key, fresh, h2, out, lent); }
     void await_suspend(std::coroutine_handle<> h);
     // kGot; kAgain: woken, but a newcomer took the room first (wait again);
     // kTimeout: the deadline came first.
@@ -157,21 +168,32 @@ class LoopPool {
     int await_resume();
     bool suspended = false;
   };
-  Acquire acquire(const std::string& key, bool fresh, Deadline dl, std::unique_ptr<Conn>& out) {
-    return Acquire{*this, key, fresh, dl, out};
+  // out: an idle connection or a new one; or lent: a shared HTTP/2 one.
+  Acquire acquire(const std::string& key, bool fresh, bool h2, Deadline dl, std::unique_ptr<Conn>& out, Conn*& lent) {
+    return Acquire{*this, key, fresh, h2, dl, out, lent};
   }
   void release(const std::string& key, std::unique_ptr<Conn> c, bool keep);
+  // c speaks HTTP/2: the pool owns it from now on, and lends it.
+  Conn* share(const std::string& key, std::unique_ptr<Conn> c);
+  void settled_h1(const std::string& key, Conn& c);  // the probe speaks HTTP/1.1
+  void stream_done(const std::string& key);  // a lent connection has room again
+  // A shared connection carries no stream any more: idle (keep) or closed.
+  void retire(const std::string& key, Conn* c, bool keep);
   PoolStats stats() const { return stats_; }
 
  private:
   struct Host : HostConns {
-    std::deque<Waiter*> waiting;  // for the per-host cap, first come first served
+    std::deque<Waiter*> waiting;  // for the per-host cap or a probe, first come first served
+    std::vector<std::unique_ptr<Conn>> shared;  // HTTP/2 connections carrying streams
+    bool probing = false, h1 = false;  // a probe is under way; the host speaks HTTP/1.1
   };
-  bool try_take(const std::string& key, bool fresh, std::unique_ptr<Conn>& out);
+  bool try_take(const std::string& key, bool fresh, bool h2, std::unique_ptr<Conn>& out, Conn*& lent);
   void forget_if_unused(const std::string& key);
-  void wake(Host& h);  // the first waiting for h's per-host cap goes next
+  void wake(Host& h, bool all = false);  // the first waiting for h goes next (or all of them)
+  void probed(Host& h, Conn& c);  // c's probe is over
   Reactor& r_;
   int per_host_;
+  size_t max_streams_;
   IdleOrder order_;
   std::unordered_map<std::string, Host> hosts_;
   PoolStats stats_;

@@ -36,6 +36,7 @@ struct Conn {
   std::string host;  // for TLS errors: "tls: HOST: ..."
   std::string peer;  // "127.0.0.1:80", for connect errors
   bool reused = false;
+  bool probe = false;  // a loop's pool: the new connection that finds out if its host speaks HTTP/2
   uint64_t idle_mark = 0;  // the pool's: when it last went idle
   bool connecting = false;  // connect() said EINPROGRESS
   const char* failed_call = nullptr;  // "connect", "send", "recv"; "tls": err is mbedTLS'

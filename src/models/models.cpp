@@ -210,8 +210,7 @@ bool Run::close_journal(std::string& err) {
 }
 
 void Totals::add(const Totals& o) {
-  connections += o.connections;
-  reused += o.reused;
+  add_pool({o.connections, o.reused, o.h2_connections, o.h2_streams, o.h2_most});
   dns_queries += o.dns_queries;
   tls_handshakes += o.tls_handshakes;
   tls_resumed += o.tls_resumed;
@@ -235,6 +234,14 @@ Totals child_totals(Totals t) {
   return t;
 }
 
+void Totals::add_pool(const PoolStats& s) {
+  connections += s.opened;
+  reused += s.reused;
+  h2_connections += s.h2_opened;
+  h2_streams += s.streams;
+  h2_most = std::max(h2_most, s.most_streams);
+}
+
 void Totals::add_tls(const TlsClient& c) {
   tls_handshakes += c.handshakes;
   tls_resumed += c.resumed;
@@ -243,8 +250,7 @@ void Totals::add_tls(const TlsClient& c) {
 Totals Totals::of(const Worker& w) {
   Totals t;
   if (w.own) {  // a shared pool is counted once, by its model
-    t.connections = w.own->stats().opened;
-    t.reused = w.own->stats().reused;
+    t.add_pool(w.own->stats());
   }
   t.dns_queries = w.dns.queries();
   if (w.own_tls) t.add_tls(*w.own_tls);  // a shared client too is counted once, by its model
@@ -254,8 +260,7 @@ Totals Totals::of(const Worker& w) {
 
 Totals Totals::of(const Loop& l) {
   Totals t;
-  t.connections = l.pool.stats().opened;
-  t.reused = l.pool.stats().reused;
+  t.add_pool(l.pool.stats());
   t.dns_queries = l.dns.queries();
   t.add_tls(l.tls);
   t.workers = 1;

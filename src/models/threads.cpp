@@ -128,8 +128,7 @@ bool run_threads(Run& run, std::string& err) {
     run.totals.add(threads[i].totals);
   }
   err.clear();
-  run.totals.connections += pool->conns.stats().opened;
-  run.totals.reused += pool->conns.stats().reused;
+  run.totals.add_pool(pool->conns.stats());
   run.totals.add_tls(pool->tls);
   delete &threads;
   delete pool;
