@@ -128,14 +128,14 @@ void start_query(ares_channel ch, const Url& url, Answer* ans) {
   ares_getaddrinfo(ch, url.host.c_str(), nullptr, &hints, on_answer, ans);
 }
 
-bool answer_ok(const Answer& ans, const Url& url, const std::vector<Addr>& out, Result& r) {
+bool answer_ok(const Answer& ans, const Url& url, const std::vector<Addr>& out, Failure& f) {
   if (ans.status == ARES_SUCCESS && !out.empty()) return true;
   int st = ans.status == ARES_SUCCESS ? ARES_ENODATA : ans.status;
   // c-ares says "Could not contact DNS servers" also when each answered
   // SERVFAIL or REFUSED (it tries the next one then, and ends with this).
   const char* words = st == ARES_ECONNREFUSED ? "no DNS server answered (each refused, failed or said SERVFAIL)"
                                               : ares_strerror(st);
-  r.fail(Cause::dns, "dns: " + url.host + ": " + words + " (" + ares_code(st) + ")");
+  f = {Cause::dns, "dns: " + url.host + ": " + words + " (" + ares_code(st) + ")"};
   return false;
 }
 
@@ -193,12 +193,12 @@ bool Resolver::init(std::string& err) {
   return make_channel(cfg_, &ch_, &Resolver::sock_state, this, err);
 }
 
-bool Resolver::resolve(const Url& url, Deadline dl, std::vector<Addr>& out, Result& r) {
+bool Resolver::resolve(const Url& url, Deadline dl, std::vector<Addr>& out, Failure& f) {
   out.clear();
   if (shortcut(cfg_, url, out)) return true;
   std::string err;
   if (!ch_ && !init(err)) {
-    r.fail(Cause::dns, "dns: " + err);
+    f = {Cause::dns, "dns: " + err};
     return false;
   }
   queries_++;
@@ -211,7 +211,7 @@ bool Resolver::resolve(const Url& url, Deadline dl, std::vector<Addr>& out, Resu
     int left = ms_left(dl);
     if (left == 0) {
       ares_cancel(ch_);
-      r.fail(Cause::timeout, "timeout: resolving " + url.host);
+      f = {Cause::timeout, "timeout: resolving " + url.host};
       return false;
     }
     timeval max{left / 1000, (left % 1000) * 1000}, tv;
@@ -230,7 +230,7 @@ bool Resolver::resolve(const Url& url, Deadline dl, std::vector<Addr>& out, Resu
       ares_process_fd(ch_, rd ? p.fd : ARES_SOCKET_BAD, wr ? p.fd : ARES_SOCKET_BAD);
     }
   }
-  return answer_ok(ans, url, out, r);
+  return answer_ok(ans, url, out, f);
 }
 
 
@@ -318,7 +318,7 @@ bool LoopResolver::Query::await_ready() {
   if (shortcut(res.cfg_, url, out)) return true;
   std::string err;
   if (!res.ch_ && !res.init(err)) {
-    r.fail(Cause::dns, "dns: " + err);
+    f = {Cause::dns, "dns: " + err};
     return true;
   }
   res.queries_++;
@@ -341,10 +341,10 @@ void LoopResolver::Query::await_suspend(std::coroutine_handle<> h) {
 }
 
 bool LoopResolver::Query::await_resume() {
-  if (r.cause != Cause::none) return false;  // init failed
+  if (f.cause != Cause::none) return false;  // init failed
   if (!p) return true;                       // numeric or --resolve
   if (!p->done) {                            // the deadline came first
-    r.fail(Cause::timeout, "timeout: resolving " + url.host);
+    f = {Cause::timeout, "timeout: resolving " + url.host};
     p->abandoned = true;
     delete p->waiter;
     p->waiter = nullptr;
@@ -352,7 +352,7 @@ bool LoopResolver::Query::await_resume() {
     return false;
   }
   out = *p->out;
-  return answer_ok(*p, url, out, r);
+  return answer_ok(*p, url, out, f);
 }
 
 LoopResolver::Query::~Query() {

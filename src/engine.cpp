@@ -3,18 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <ctime>
-#include <random>
 
 #include "fanout/deliver.hpp"
-#include "fanout/pool.hpp"
-#include "fanout/stop.hpp"
 
 namespace fanout {
-
-std::mt19937& jitter_rng() {
-  static thread_local std::mt19937 rng(std::random_device{}());
-  return rng;
-}
 
 namespace {
 
@@ -26,8 +18,9 @@ using http::ieq;
 using http::trim;
 
 // Retry-After: seconds, or an HTTP date in any of RFC 9110's three forms
-// (5.6.7: IMF-fixdate, RFC 850, asctime); -1 if none.
-double retry_after(std::string_view v) {
+// (5.6.7: IMF-fixdate, RFC 850, asctime), now being `now` seconds since
+// 1970; -1 if none.
+double retry_after(std::string_view v, int64_t now) {
   std::string s(trim(v));
   if (!s.empty() && s.find_first_not_of("0123456789") == std::string::npos) return s.size() > 9 ? 1e9 : std::stod(s);
   tm t{};
@@ -45,31 +38,32 @@ double retry_after(std::string_view v) {
   int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + t.tm_mday - 1;
   int64_t days = era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;  // since 1970-01-01
   int64_t at = days * 86400 + t.tm_hour * 3600 + t.tm_min * 60 + t.tm_sec;
-  int64_t now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   return std::max(0.0, double(at - now));
 }
 
 // Full jitter (a uniform pick up to the doubled delay), so that many
 // requests turned away at once do not all come back at once.
-double backoff(double first, int tries) {
-  double cap = first * std::ldexp(1.0, std::min(tries, 30));
-  return std::uniform_real_distribution<double>(0, cap)(jitter_rng());
-}
+double backoff(Env& env, double first, int tries) { return env.uniform(first * std::ldexp(1.0, std::min(tries, 30))); }
+
+Clock::duration seconds(double s) { return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s)); }
+
+double ms_between(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double, std::milli>(b - a).count(); }
 
 bool same_origin(const Url& a, const Url& b) { return a.https == b.https && a.host == b.host && a.port == b.port; }
 
 // After SIGINT/SIGTERM, the grace is over: what is still under way ends.
-bool grace_over() { return stop::requested() && Clock::now() >= stop::cancel_at(); }
+bool grace_over(Env& env) { return env.stopping() && env.now() >= env.cancel_at(); }
 
-Failure cancelled() {
-  return {Cause::cancelled, std::string("cancelled: ") + stop::name(stop::signal()) + " came and the grace (--grace) ran out"};
+Failure cancelled(Env& env) {
+  return {Cause::cancelled, std::string("cancelled: ") + env.signal_name() + " came and the grace (--grace) ran out"};
 }
 
 }  // namespace
 
-Engine::Engine(const Config& cfg, Memo& memo, TlsClient& tls, const Request& rq, Sink& sink, Result& r, int worker)
-    : cfg_(cfg), memo_(memo), tls_(tls), rq_(rq), sink_(sink), r_(r), t0_(Clock::now()) {
+Engine::Engine(const Config& cfg, Memo& memo, Env& env, const Request& rq, Sink& sink, Result& r, int worker)
+    : cfg_(cfg), memo_(memo), env_(env), rq_(rq), sink_(sink), r_(r), t0_(env.now()) {
   r.begin(rq.line, worker);
+  mark(kStart);
   if (sink.have(rq, r)) {
     r.skipped = true;
     sink.begin(rq);
@@ -90,21 +84,21 @@ Engine::Engine(const Config& cfg, Memo& memo, TlsClient& tls, const Request& rq,
 void Engine::start_try(bool hop) {
   // --deadline: whatever has not begun by then ends at once, and whatever
   // is under way ends then (dl_ below), in every model alike.
-  if (cfg_.deadline > 0 && Clock::now() >= cfg_.run_end) {
+  if (cfg_.deadline > 0 && env_.now() >= cfg_.run_end) {
     r_.fail(Cause::timeout, "timeout: --deadline of the run passed");
     return released();
   }
-  if (grace_over()) {
-    r_.fail(cancelled());
+  if (grace_over(env_)) {
+    r_.fail(cancelled(env_));
     return released();
   }
-  key_ = pool_key(url_);
+  key_ = url_.origin_key();
   req_ = http::request(url_, cfg_.head, headers_, true);
   off_ = 0;
   // --max-time is the whole transfer's, as curl's: a redirect's hop goes
   // on within it; a retry is a transfer of its own.
   hop_ = hop;
-  if (!hop) dl_ = deadline_in(cfg_.timeout);
+  if (!hop) dl_ = env_.now() + seconds(cfg_.timeout);
   if (cfg_.deadline > 0) dl_ = std::min(dl_, cfg_.run_end);
   connect_dl_ = dl_;
   stale_retried_ = false;
@@ -115,50 +109,50 @@ void Engine::start_try(bool hop) {
   // The wait for a turn is before the try, as curl's: --max-time, the
   // time_* figures and the latency start when it ends (only --deadline
   // and a signal cut it short).
-  if (cfg_.pacer) {
-    Deadline turn = cfg_.pacer->take();
-    if (turn > Clock::now()) {
-      why_ = for_rate;
-      until_ = cfg_.deadline > 0 ? std::min(turn, cfg_.run_end) : turn;
-      step_ = wait;
-    }
+  Deadline turn = env_.pace();
+  if (turn > env_.now()) {
+    why_ = for_rate;
+    until_ = cfg_.deadline > 0 ? std::min(turn, cfg_.run_end) : turn;
+    step_ = wait;
   }
 }
 
 // The try begins now: its --max-time, and for a first try the request's
 // own clock (time_*, latency), start here.
 void Engine::start_clocks() {
-  if (!hop_) dl_ = deadline_in(cfg_.timeout);
+  if (!hop_) dl_ = env_.now() + seconds(cfg_.timeout);
   if (cfg_.deadline > 0) dl_ = std::min(dl_, cfg_.run_end);
   connect_dl_ = dl_;
   if (r_.retries == 0 && r_.redirects == 0) {
-    t0_ = Clock::now();
-    r_.mark(kStart);
+    t0_ = env_.now();
+    mark(kStart);
   }
 }
 
 Deadline Engine::deadline() const {
   bool opening = step_ == resolve || step_ == connect || step_ == handshake || connecting_ ||
                  (step_ == wait && (why_ == for_dns || why_ == for_tls));
-  if (step_ == wait && why_ == for_rate) return std::min(until_, stop::cancel_at());  // no try is under way yet
-  return std::min(opening ? std::min(dl_, connect_dl_) : dl_, stop::cancel_at());
+  if (step_ == wait && why_ == for_rate) return std::min(until_, env_.cancel_at());  // no try is under way yet
+  return std::min(opening ? std::min(dl_, connect_dl_) : dl_, env_.cancel_at());
 }
 
-Deadline Engine::until() const { return std::min(until_, stop::cancel_at()); }
+Deadline Engine::until() const { return std::min(until_, env_.cancel_at()); }
 
-void Engine::acquired(const Conn& c, bool lent) {
-  reused_ = c.reused || lent;
+void Engine::mark(Phase p) { r_.at[p] = std::chrono::duration_cast<std::chrono::nanoseconds>(env_.now().time_since_epoch()).count(); }
+
+void Engine::acquired(bool reused, H2Link* h2) {
+  reused_ = reused;
   connecting_ = false;
   any_ = keep_ = retry_ = forward_ = false;
   off_ = 0;
   carry_.clear();
   parser_.reset(cfg_.head);
-  h2_ = c.h2.get();
+  h2_ = h2;
   h2_head_ = h2_done_ = sent_mark_ = refused_ = false;
   h2_fail_ = {};
   stream_ = 0;
   if (reused_) return begin_send();
-  if (cfg_.connect_timeout > 0) connect_dl_ = deadline_in(cfg_.connect_timeout);
+  if (cfg_.connect_timeout > 0) connect_dl_ = env_.now() + seconds(cfg_.connect_timeout);
   host_key_ = url_.host + ":" + std::to_string(url_.port);  // only a new connection looks the host up
   open();
 }
@@ -184,19 +178,19 @@ void Engine::open() {
   if (a.failure.cause != Cause::none) return fail_try(a.failure);
   addrs_ = a.addrs;
   addr_ = 0;
-  r_.mark(kDns);
+  mark(kDns);
   step_ = connect;
 }
 
-void Engine::resolved(bool ok) {
-  if (!ok && r_.cause == Cause::timeout) {
+void Engine::resolved(Failure f) {
+  if (f.cause == Cause::timeout) {
     memo_.dns.erase(host_key_);  // no answer is not an answer: the next request asks again
-    return fail_try({r_.cause, r_.error});
+    return fail_try(std::move(f));
   }
   Memo::Answer& a = memo_.dns[host_key_];
   a.pending = false;
   a.addrs = std::move(addrs_);
-  if (!ok) a.failure = {r_.cause, r_.error};
+  a.failure = std::move(f);
   open();
 }
 
@@ -206,7 +200,7 @@ void Engine::resolved(bool ok) {
 void Engine::connected(bool under_way) {
   connecting_ = under_way;
   r_.clear_error();  // an earlier address's error is moot
-  if (!under_way) r_.mark(kConnect);
+  if (!under_way) mark(kConnect);
   if (!url_.https) return begin_send();
   try_handshake();
 }
@@ -214,23 +208,23 @@ void Engine::connected(bool under_way) {
 // Connections opened at once to a new host cannot resume a session nobody
 // has yet: the first does the full handshake and the others wait for it.
 void Engine::try_handshake() {
-  TlsClient::Turn t = tls_.turn(key_);
-  if (t == TlsClient::wait) {
+  Env::Turn t = env_.tls_turn(key_);
+  if (t == Env::wait) {
     why_ = for_tls;
     return pause();
   }
-  first_tls_ = t == TlsClient::first;
+  first_tls_ = t == Env::first;
   step_ = handshake;
 }
 
 void Engine::end_turn(bool ok) {
-  if (first_tls_) tls_.first_done(key_, ok);
+  if (first_tls_) env_.tls_done(key_, ok);
   first_tls_ = false;
 }
 
 void Engine::handshaken() {
   end_turn(true);
-  r_.mark(kTls);
+  mark(kTls);
   begin_send();
 }
 
@@ -249,23 +243,23 @@ void Engine::sent(size_t n) {
   off_ += n;
   if (n > 0 && connecting_) {
     connecting_ = false;
-    r_.mark(kConnect);
+    mark(kConnect);
   }
   if (h2_) {  // the request's frames, or frames the session owes (WINDOW_UPDATE, SETTINGS' ACK)
     h2_->s.out().erase(0, n);
     if (!h2_->s.out().empty()) return;
-    if (!sent_mark_) r_.mark(kSent);
+    if (!sent_mark_) mark(kSent);
     sent_mark_ = true;
     step_ = recv;
     return;
   }
   if (off_ < req_.size()) return;
-  r_.mark(kSent);
+  mark(kSent);
   step_ = recv;
 }
 
 void Engine::queued() {
-  if (!sent_mark_) r_.mark(kSent);
+  if (!sent_mark_) mark(kSent);
   sent_mark_ = true;
   step_ = recv;
 }
@@ -287,7 +281,7 @@ void Engine::received(const char* p, size_t n) {
       return failed({Cause::http, std::string("http: ") + parser_.error_message()});
     return end(false);
   }
-  if (!any_) r_.mark(kFirstByte);
+  if (!any_) mark(kFirstByte);
   any_ = true;
   bool carried = !carry_.empty();
   if (carried) carry_.append(p, n);
@@ -341,7 +335,7 @@ void Engine::h2_headers(uint32_t id, std::vector<h2::Field>& f, bool end) {
     return;
   }
   h2_head_ = true;
-  if (!any_) r_.mark(kFirstByte);
+  if (!any_) mark(kFirstByte);
   any_ = true;
   r_.status = head_.status;
   r_.version = 20;
@@ -376,11 +370,11 @@ void Engine::on_head(const http::Head& head) {
   retry_after_ = -1;
   for (const http::Header& h : head.headers) {
     if (ieq(h.name, "location")) location_ = trim(h.value);
-    else if (ieq(h.name, "retry-after")) retry_after_ = retry_after(h.value);
+    else if (ieq(h.name, "retry-after")) retry_after_ = retry_after(h.value, env_.unix_now());
   }
   bool redirect = cfg_.follow && !location_.empty() && (st == 301 || st == 302 || st == 303 || st == 307 || st == 308);
   bool listed = std::find(cfg_.retry_on.begin(), cfg_.retry_on.end(), st) != cfg_.retry_on.end();
-  retry_delay_ = (st == 429 || st == 503) && retry_after_ >= 0 ? retry_after_ : backoff(cfg_.retry_delay, r_.retries);
+  retry_delay_ = (st == 429 || st == 503) && retry_after_ >= 0 ? retry_after_ : backoff(env_, cfg_.retry_delay, r_.retries);
   next_ = redirect ? follow : listed && may_retry(retry_delay_) ? again : finish;
   forward_ = next_ == finish;
   if (!forward_) return;
@@ -392,8 +386,8 @@ void Engine::on_head(const http::Head& head) {
 // No retry starts once --retry-max-time has passed since the request began.
 bool Engine::may_retry(double delay_s) {
   if (r_.retries >= cfg_.retry) return false;
-  if (cfg_.deadline > 0 && Clock::now() + std::chrono::microseconds(int64_t(delay_s * 1e6)) >= cfg_.run_end) return false;
-  return cfg_.retry_max_time <= 0 || ms_since(t0_) / 1000 + delay_s <= cfg_.retry_max_time;
+  if (cfg_.deadline > 0 && env_.now() + seconds(delay_s) >= cfg_.run_end) return false;
+  return cfg_.retry_max_time <= 0 || ms_between(t0_, env_.now()) / 1000 + delay_s <= cfg_.retry_max_time;
 }
 
 // Timeouts and connection errors are worth another try; the rest only
@@ -402,7 +396,7 @@ void Engine::fail_try(Failure f) {
   r_.fail(std::move(f));
   Cause c = r_.cause;
   bool transient = c == Cause::timeout || c == Cause::connect || c == Cause::send || c == Cause::recv;
-  retry_delay_ = backoff(cfg_.retry_delay, r_.retries);
+  retry_delay_ = backoff(env_, cfg_.retry_delay, r_.retries);
   bool again_ok = (transient || (cfg_.retry_all_errors && c != Cause::input && c != Cause::cancelled)) && may_retry(retry_delay_);
   next_ = again_ok ? again : finish;
   end(false);
@@ -434,9 +428,9 @@ void Engine::failed(Failure f) {
 }
 
 void Engine::timed_out() {
-  if (grace_over()) {
+  if (grace_over(env_)) {
     if (step_ == handshake) end_turn(false);
-    return fail_try(cancelled());
+    return fail_try(cancelled(env_));
   }
   std::string what = step_ == connect || connecting_ ? "connect(" + addr().text() + ")" : during();
   if (step_ == handshake) end_turn(false);
@@ -463,13 +457,13 @@ void Engine::released() {
     r_.restart();
     next_ = finish;
     why_ = for_retry;
-    until_ = Clock::now() + std::chrono::microseconds(int64_t(retry_delay_ * 1e6));
+    until_ = env_.now() + seconds(retry_delay_);
     step_ = wait;
     return;
   }
   sink_.end(r_);
-  r_.mark(kEnd);
-  r_.ms = ms_since(t0_);
+  mark(kEnd);
+  r_.ms = ms_between(t0_, env_.now());
   step_ = done;
 }
 
@@ -478,19 +472,19 @@ void Engine::released() {
 void Engine::pause() {
   pause_us_ = std::min(pause_us_ ? pause_us_ * 2 : 500, 16000);
   step_ = wait;
-  until_ = std::min(deadline(), Clock::now() + std::chrono::microseconds(pause_us_));
+  until_ = std::min(deadline(), env_.now() + std::chrono::microseconds(pause_us_));
 }
 
 void Engine::waited() {
-  if (grace_over()) return fail_try(cancelled());
+  if (grace_over(env_)) return fail_try(cancelled(env_));
   if (why_ == for_retry) return start_try();  // a retry's backoff is over
   if (why_ == for_rate) {  // this try's turn under --rate
-    if (cfg_.deadline > 0 && Clock::now() >= cfg_.run_end) return fail_try({Cause::timeout, "timeout: --deadline of the run passed"});
+    if (cfg_.deadline > 0 && env_.now() >= cfg_.run_end) return fail_try({Cause::timeout, "timeout: --deadline of the run passed"});
     start_clocks();
     step_ = acquire;
     return;
   }
-  if (Clock::now() >= deadline())
+  if (env_.now() >= deadline())
     return fail_try({Cause::timeout, why_ == for_dns ? "timeout: resolving " + url_.host
                                                         : "timeout: waiting for the first TLS handshake to " + key_});
   if (why_ == for_dns) open();
@@ -529,55 +523,6 @@ void Engine::redirect() {
   r_.url = to.href();
   r_.restart();
   start_try(true);
-}
-
-Io perform(Engine& e, Conn& c, TlsClient& tls, const Config& cfg, char* buf, size_t cap) {
-  Io io = Io::error;
-  size_t n = 0;
-  switch (e.step()) {
-    case Engine::connect:
-      io = c.connect(e.addr());
-      if (io == Io::ok || (io == Io::want_write && e.send_while_connecting())) {
-        if (cfg.h2c && !e.url().https) {
-          c.h2 = std::make_unique<H2Link>(h2::Session::Options{});
-          e.use_h2(*c.h2);
-        }
-        e.connected(io != Io::ok);
-        io = Io::ok;
-      }
-      break;
-    case Engine::handshake: {
-      std::string why;
-      if (!c.tls && !(tls.init(cfg, why) && c.start_tls(tls, e.url().host, e.key(), why))) {
-        e.failed({Cause::tls, "tls: " + why});
-        return Io::error;
-      }
-      io = c.t->handshake(c);
-      if (io == Io::ok) {
-        tls.finished(*c.tls, e.key());
-        if (c.tls->h2()) {
-          c.h2 = std::make_unique<H2Link>(h2::Session::Options{});
-          e.use_h2(*c.h2);
-        }
-        e.handshaken();
-      }
-      break;
-    }
-    case Engine::send: {
-      std::string_view u = e.unsent();
-      io = c.t->write(c, u.data(), u.size(), &n);
-      if (io == Io::ok) e.sent(n);
-      break;
-    }
-    case Engine::recv:
-      io = c.t->read(c, buf, cap, &n);
-      if (io == Io::ok) e.received(buf, n);
-      break;
-    default:
-      return Io::error;
-  }
-  if (io == Io::error) e.failed(c.failure(e.during()));
-  return io;
 }
 
 }  // namespace fanout

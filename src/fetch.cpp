@@ -4,7 +4,6 @@
 // deadline, so strace shows one thread per request waiting in poll.
 #include <cerrno>
 
-#include "fanout/engine.hpp"
 #include "fanout/worker.hpp"
 #include "sys.hpp"
 
@@ -25,18 +24,21 @@ bool again(Io io) { return io == Io::want_read || io == Io::want_write; }
 }  // namespace
 
 void fetch_blocking(Worker& w, const Request& rq, Result& r) {
-  Engine e(w.cfg, w.memo, *w.tls, rq, *w.sink, r, w.id);
+  Engine e(w.cfg, w.memo, w.env, rq, *w.sink, r, w.id);
   r.lane = w.id;
   std::unique_ptr<Conn> c;
   for (;;) {
     switch (e.step()) {
       case Engine::acquire:
-        if (w.pool->acquire(e.key(), e.fresh(), e.deadline(), c)) e.acquired(*c);
+        if (w.pool->acquire(e.key(), e.fresh(), e.deadline(), c)) e.acquired(c->reused, c->h2.get());
         else e.no_connection();
         break;
-      case Engine::resolve:
-        e.resolved(w.dns.resolve(e.url(), e.deadline(), e.answer(), r));
+      case Engine::resolve: {
+        Failure f;
+        w.dns.resolve(e.url(), e.deadline(), e.answer(), f);
+        e.resolved(std::move(f));
         break;
+      }
       case Engine::connect:
       case Engine::handshake:
       case Engine::send:

@@ -100,7 +100,7 @@ Task pump(Loop& l, std::string key, Conn& c) {
 }  // namespace
 
 Task fetch_async(Loop& l, const Request& rq, Sink& sink, Result& r) {
-  Engine e(l.cfg, l.memo, l.tls, rq, sink, r, l.id);
+  Engine e(l.cfg, l.memo, l.env, rq, sink, r, l.id);
   std::unique_ptr<Conn> own;
   Conn* lent = nullptr;  // a shared HTTP/2 connection, carrying this request as a stream
   // HTTP/2 on a loop: the pool's connection from now on, lent to this
@@ -125,13 +125,17 @@ Task fetch_async(Loop& l, const Request& rq, Sink& sink, Result& r) {
         // An idle HTTP/2 connection that takes a stream is shared again.
         bool again_shared = h2 && own && own->h2 && own->h2->room(size_t(l.cfg.max_streams));
         if (again_shared) share();
-        e.acquired(lent ? *lent : *own, lent != nullptr);
+        if (lent) e.acquired(true, lent->h2.get());
+        else e.acquired(own->reused, own->h2.get());
         if (again_shared) start_pump();  // (the stream is open: room() said it would)
         break;
       }
-      case Engine::resolve:
-        e.resolved(co_await l.dns.resolve(e.url(), dl, e.answer(), r));
+      case Engine::resolve: {
+        Failure f;
+        co_await l.dns.resolve(e.url(), dl, e.answer(), f);
+        e.resolved(std::move(f));
         break;
+      }
       case Engine::recv:
         if (!lent && own->probe) {  // the request is sent: the new connection tells what it speaks
           if (own->h2) {

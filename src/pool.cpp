@@ -9,10 +9,6 @@
 
 namespace fanout {
 
-std::string pool_key(const Url& u) {
-  std::string host = u.kind == Url::HostKind::ipv6 ? "[" + u.host + "]" : u.host;
-  return (u.https ? "https://" : "http://") + host + ":" + std::to_string(u.port);
-}
 
 namespace {
 

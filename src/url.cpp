@@ -451,4 +451,9 @@ std::string credentials(const Url& u) {
   return out;
 }
 
+std::string Url::origin_key() const {
+  std::string h = kind == HostKind::ipv6 ? "[" + host + "]" : host;
+  return (https ? "https://" : "http://") + h + ":" + std::to_string(port);
+}
+
 }  // namespace fanout

@@ -5,15 +5,48 @@
 
 #include "fanout/engine.hpp"
 #include "fanout/input.hpp"
+#include "fanout/tls.hpp"  // its turn table: the first handshake to a host goes alone
 
 using namespace fanout;
 
 namespace {
 
+// The engine's world, with a clock that moves only when a test moves it
+// (no sleeping), jitter at half its range, and the TLS client's real turns.
+struct FakeEnv final : Env {
+  TlsClient& tls;
+  Clock::time_point t{std::chrono::hours(100)};  // any time: only differences count
+  int64_t unix = 1'900'000'000;        // 2030-03-17
+  bool stop = false;
+  Deadline cancel = Deadline::max();
+  explicit FakeEnv(TlsClient& c) : tls(c) {}
+  void advance(double s) { t += std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s)); }
+  Clock::time_point now() override { return t; }
+  int64_t unix_now() override { return unix; }
+  double uniform(double hi) override { return hi / 2; }
+  bool stopping() override { return stop; }
+  Deadline cancel_at() override { return cancel; }
+  const char* signal_name() override { return "SIGINT"; }
+  double interval = 0;  // --rate: seconds between turns (0: none)
+  Deadline next{};
+  Deadline pace() override {
+    if (interval <= 0) return Deadline{};
+    Deadline turn = std::max(next, t);
+    next = turn + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(interval));
+    return turn;
+  }
+  Turn tls_turn(const std::string& key) override {
+    TlsClient::Turn x = tls.turn(key);
+    return x == TlsClient::first ? first : x == TlsClient::wait ? wait : go;
+  }
+  void tls_done(const std::string& key, bool ok) override { tls.first_done(key, ok); }
+};
+
 struct Fixture {
   Config cfg;
   Memo memo;
   TlsClient tls{cfg};
+  FakeEnv env{tls};
   Sink sink;
   std::vector<Request> reqs;
   Fixture() { cfg.timeout = 5; }
@@ -33,12 +66,11 @@ Addr addr(const char* host, uint16_t port) {
 // Plays a driver through acquire and resolve (to addrs, unless the worker
 // knows the host already), up to the connect.
 void open(Engine& e, std::vector<Addr> addrs = {addr("127.0.0.1", 80)}) {
-  Conn fresh;
   REQUIRE(e.step() == Engine::acquire);
-  e.acquired(fresh);
+  e.acquired(false, nullptr);
   if (e.step() == Engine::resolve) {
     e.answer() = addrs;
-    e.resolved(true);
+    e.resolved({});
   }
   REQUIRE(e.step() == Engine::connect);
 }
@@ -59,15 +91,14 @@ void feed(Engine& e, const std::string& bytes) { e.received(bytes.data(), bytes.
 TEST_CASE("engine: a request from acquire to done, and what it sends") {
   Fixture f;
   Result r;
-  Engine e(f.cfg, f.memo, f.tls, f.req("http://example.test:8080/a?b=1"), f.sink, r, 3);
+  Engine e(f.cfg, f.memo, f.env, f.req("http://example.test:8080/a?b=1"), f.sink, r, 3);
   CHECK(e.key() == "http://example.test:8080");
   CHECK_FALSE(e.fresh());
-  Conn fresh;
-  e.acquired(fresh);
+  e.acquired(false, nullptr);
   CHECK(e.step() == Engine::resolve);
   CHECK(e.url().host == "example.test");
   e.answer() = {addr("127.0.0.1", 8080)};
-  e.resolved(true);
+  e.resolved({});
   CHECK(e.step() == Engine::connect);
   CHECK(e.addr().text() == "127.0.0.1:8080");
   e.connected();
@@ -101,7 +132,7 @@ TEST_CASE("engine: a head split anywhere, and blank lines before it, give the sa
     INFO("pieces of " << step);
     Fixture f;
     Result r;
-    Engine e(f.cfg, f.memo, f.tls, f.req("http://127.0.0.1/"), f.sink, r, 0);
+    Engine e(f.cfg, f.memo, f.env, f.req("http://127.0.0.1/"), f.sink, r, 0);
     open_and_send(e);
     for (size_t at = 0; at < reply.size(); at += step) feed(e, reply.substr(at, step));
     CHECK(e.step() == Engine::release);
@@ -126,7 +157,7 @@ TEST_CASE("engine: what the connection can carry next") {
     INFO(c.reply);
     Fixture f;
     Result r;
-    Engine e(f.cfg, f.memo, f.tls, f.req("http://127.0.0.1/"), f.sink, r, 0);
+    Engine e(f.cfg, f.memo, f.env, f.req("http://127.0.0.1/"), f.sink, r, 0);
     open_and_send(e);
     feed(e, c.reply);
     REQUIRE(e.step() == Engine::release);
@@ -140,7 +171,7 @@ TEST_CASE("engine: what the connection can carry next") {
 TEST_CASE("engine: the end of the stream ends a close-delimited body, and cuts a counted one") {
   Fixture f;
   Result r;
-  Engine e(f.cfg, f.memo, f.tls, f.req("http://127.0.0.1/"), f.sink, r, 0);
+  Engine e(f.cfg, f.memo, f.env, f.req("http://127.0.0.1/"), f.sink, r, 0);
   open_and_send(e);
   feed(e, "HTTP/1.1 200 OK\r\n\r\nabcdef");
   e.received(nullptr, 0);
@@ -150,7 +181,7 @@ TEST_CASE("engine: the end of the stream ends a close-delimited body, and cuts a
   CHECK(r.bytes == 6);
 
   Result r2;
-  Engine e2(f.cfg, f.memo, f.tls, f.req("http://127.0.0.1/"), f.sink, r2, 0);
+  Engine e2(f.cfg, f.memo, f.env, f.req("http://127.0.0.1/"), f.sink, r2, 0);
   open_and_send(e2);
   feed(e2, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc");
   e2.received(nullptr, 0);
@@ -161,7 +192,7 @@ TEST_CASE("engine: the end of the stream ends a close-delimited body, and cuts a
 TEST_CASE("engine: a head that never ends is refused") {
   Fixture f;
   Result r;
-  Engine e(f.cfg, f.memo, f.tls, f.req("http://127.0.0.1/"), f.sink, r, 0);
+  Engine e(f.cfg, f.memo, f.env, f.req("http://127.0.0.1/"), f.sink, r, 0);
   open_and_send(e);
   feed(e, "HTTP/1.1 200 OK\r\n");
   std::string header = "X-Long: " + std::string(1000, 'a') + "\r\n";
@@ -173,10 +204,8 @@ TEST_CASE("engine: a head that never ends is refused") {
 TEST_CASE("engine: a reused connection that fails before any byte is retried once, on a new one") {
   Fixture f;
   Result r;
-  Engine e(f.cfg, f.memo, f.tls, f.req("http://127.0.0.1/"), f.sink, r, 0);
-  Conn idle;
-  idle.reused = true;
-  e.acquired(idle);
+  Engine e(f.cfg, f.memo, f.env, f.req("http://127.0.0.1/"), f.sink, r, 0);
+  e.acquired(true, nullptr);
   CHECK(e.step() == Engine::send);  // no resolve, no connect
   e.sent(e.unsent().size());
   e.failed({Cause::recv, "recv: ECONNRESET (Connection reset by peer)"});
@@ -197,8 +226,8 @@ TEST_CASE("engine: a reused connection that fails before any byte is retried onc
   // (it was "empty reply from server" in hybrid under qemu).
   {
     Result r3;
-    Engine e3(f.cfg, f.memo, f.tls, f.req("http://127.0.0.1/"), f.sink, r3, 0);
-    e3.acquired(idle);
+    Engine e3(f.cfg, f.memo, f.env, f.req("http://127.0.0.1/"), f.sink, r3, 0);
+    e3.acquired(true, nullptr);
     e3.sent(e3.unsent().size());
     e3.received(nullptr, 0);
     e3.released();
@@ -214,15 +243,15 @@ TEST_CASE("engine: a reused connection that fails before any byte is retried onc
   // Not after a response byte came, and not twice.
   for (bool any_byte : {true, false}) {
     Result r2;
-    Engine e2(f.cfg, f.memo, f.tls, f.req("http://127.0.0.1/"), f.sink, r2, 0);
-    e2.acquired(idle);
+    Engine e2(f.cfg, f.memo, f.env, f.req("http://127.0.0.1/"), f.sink, r2, 0);
+    e2.acquired(true, nullptr);
     e2.sent(e2.unsent().size());
     if (any_byte) feed(e2, "HTTP/1.1 200");
     e2.failed({Cause::recv, "recv: ECONNRESET"});
     e2.released();
     if (!any_byte) {
       CHECK(e2.step() == Engine::acquire);
-      e2.acquired(idle);
+      e2.acquired(true, nullptr);
       e2.sent(e2.unsent().size());
       e2.failed({Cause::recv, "recv: ECONNRESET"});
       e2.released();
@@ -235,11 +264,10 @@ TEST_CASE("engine: a reused connection that fails before any byte is retried onc
 TEST_CASE("engine: every address in turn; the last error stands, a success clears it") {
   Fixture f;
   Result r;
-  Engine e(f.cfg, f.memo, f.tls, f.req("http://h.test/"), f.sink, r, 0);
-  Conn fresh;
-  e.acquired(fresh);
+  Engine e(f.cfg, f.memo, f.env, f.req("http://h.test/"), f.sink, r, 0);
+  e.acquired(false, nullptr);
   e.answer() = {addr("127.0.0.2", 80), addr("::1", 80), addr("127.0.0.3", 80)};
-  e.resolved(true);
+  e.resolved({});
   e.failed({Cause::connect, "connect(127.0.0.2:80): ECONNREFUSED"});
   CHECK(e.step() == Engine::connect);
   CHECK(e.addr().text() == "[::1]:80");
@@ -250,8 +278,8 @@ TEST_CASE("engine: every address in turn; the last error stands, a success clear
   CHECK(e.step() == Engine::send);
 
   Result r2;
-  Engine e2(f.cfg, f.memo, f.tls, f.req("http://h.test/"), f.sink, r2, 0);
-  e2.acquired(fresh);  // the worker knows h.test now: no resolve step
+  Engine e2(f.cfg, f.memo, f.env, f.req("http://h.test/"), f.sink, r2, 0);
+  e2.acquired(false, nullptr);  // the worker knows h.test now: no resolve step
   CHECK(e2.step() == Engine::connect);
   e2.timed_out();  // a timeout does not move on to the next address
   CHECK(e2.step() == Engine::release);
@@ -261,57 +289,52 @@ TEST_CASE("engine: every address in turn; the last error stands, a success clear
 TEST_CASE("engine: one DNS answer per host per worker; the others wait for it") {
   Fixture f;
   Result r1, r2, r3;
-  Conn fresh;
-  Engine a(f.cfg, f.memo, f.tls, f.req("http://h.test/1"), f.sink, r1, 0);
-  Engine b(f.cfg, f.memo, f.tls, f.req("http://h.test:80/2"), f.sink, r2, 0);
-  a.acquired(fresh);
-  b.acquired(fresh);
+  Engine a(f.cfg, f.memo, f.env, f.req("http://h.test/1"), f.sink, r1, 0);
+  Engine b(f.cfg, f.memo, f.env, f.req("http://h.test:80/2"), f.sink, r2, 0);
+  a.acquired(false, nullptr);
+  b.acquired(false, nullptr);
   CHECK(a.step() == Engine::resolve);
   CHECK(b.step() == Engine::wait);  // a is asking
   CHECK(b.until() <= b.deadline());
   b.waited();
   CHECK(b.step() == Engine::wait);
   a.answer() = {addr("127.0.0.1", 80)};
-  a.resolved(true);
+  a.resolved({});
   b.waited();
   CHECK(b.step() == Engine::connect);
   CHECK(b.addr().text() == "127.0.0.1:80");
   // Another port is another answer.
-  Engine c(f.cfg, f.memo, f.tls, f.req("http://h.test:81/"), f.sink, r3, 0);
-  c.acquired(fresh);
+  Engine c(f.cfg, f.memo, f.env, f.req("http://h.test:81/"), f.sink, r3, 0);
+  c.acquired(false, nullptr);
   CHECK(c.step() == Engine::resolve);
 }
 
 TEST_CASE("engine: a failed answer is kept, a timed-out one is not") {
   Fixture f;
-  Conn fresh;
   Result r1, r2;
-  Engine a(f.cfg, f.memo, f.tls, f.req("http://gone.test/"), f.sink, r1, 0);
-  a.acquired(fresh);
-  r1.fail(Cause::dns, "dns: gone.test: Domain name not found (ARES_ENOTFOUND)");
-  a.resolved(false);
+  Engine a(f.cfg, f.memo, f.env, f.req("http://gone.test/"), f.sink, r1, 0);
+  a.acquired(false, nullptr);
+  a.resolved({Cause::dns, "dns: gone.test: Domain name not found (ARES_ENOTFOUND)"});
   CHECK(a.step() == Engine::release);
-  Engine b(f.cfg, f.memo, f.tls, f.req("http://gone.test/x"), f.sink, r2, 0);
-  b.acquired(fresh);
+  Engine b(f.cfg, f.memo, f.env, f.req("http://gone.test/x"), f.sink, r2, 0);
+  b.acquired(false, nullptr);
   CHECK(b.step() == Engine::release);  // no second query
   CHECK(r2.error == r1.error);
 
   Result r3, r4;
-  Engine c(f.cfg, f.memo, f.tls, f.req("http://slow.test/"), f.sink, r3, 0);
-  c.acquired(fresh);
-  r3.fail(Cause::timeout, "timeout: resolving slow.test");
-  c.resolved(false);
-  Engine d(f.cfg, f.memo, f.tls, f.req("http://slow.test/"), f.sink, r4, 0);
-  d.acquired(fresh);
+  Engine c(f.cfg, f.memo, f.env, f.req("http://slow.test/"), f.sink, r3, 0);
+  c.acquired(false, nullptr);
+  c.resolved({Cause::timeout, "timeout: resolving slow.test"});
+  Engine d(f.cfg, f.memo, f.env, f.req("http://slow.test/"), f.sink, r4, 0);
+  d.acquired(false, nullptr);
   CHECK(d.step() == Engine::resolve);  // asks again
 }
 
 TEST_CASE("engine: the first TLS handshake to a host goes alone; the others wait, then resume") {
   Fixture f;
-  Conn fresh;
   Result r1, r2, r3;
-  Engine a(f.cfg, f.memo, f.tls, f.req("https://127.0.0.1:8443/"), f.sink, r1, 0);
-  Engine b(f.cfg, f.memo, f.tls, f.req("https://127.0.0.1:8443/b"), f.sink, r2, 0);
+  Engine a(f.cfg, f.memo, f.env, f.req("https://127.0.0.1:8443/"), f.sink, r1, 0);
+  Engine b(f.cfg, f.memo, f.env, f.req("https://127.0.0.1:8443/b"), f.sink, r2, 0);
   for (Engine* e : {&a, &b}) {
     open(*e);
     e->connected();
@@ -324,8 +347,8 @@ TEST_CASE("engine: the first TLS handshake to a host goes alone; the others wait
   // The first one failed: nobody waits for another first one.
   b.waited();
   CHECK(b.step() == Engine::handshake);
-  Engine c(f.cfg, f.memo, f.tls, f.req("https://127.0.0.1:8443/c"), f.sink, r3, 0);
-  c.acquired(fresh);
+  Engine c(f.cfg, f.memo, f.env, f.req("https://127.0.0.1:8443/c"), f.sink, r3, 0);
+  c.acquired(false, nullptr);
   c.connected();
   CHECK(c.step() == Engine::handshake);
 
@@ -333,9 +356,10 @@ TEST_CASE("engine: the first TLS handshake to a host goes alone; the others wait
   Fixture g;
   g.cfg.session_reuse = false;
   TlsClient no_reuse(g.cfg);
+  FakeEnv no_reuse_env(no_reuse);
   Result r4, r5;
-  Engine d(g.cfg, g.memo, no_reuse, g.req("https://127.0.0.1:8443/"), g.sink, r4, 0);
-  Engine e(g.cfg, g.memo, no_reuse, g.req("https://127.0.0.1:8443/"), g.sink, r5, 0);
+  Engine d(g.cfg, g.memo, no_reuse_env, g.req("https://127.0.0.1:8443/"), g.sink, r4, 0);
+  Engine e(g.cfg, g.memo, no_reuse_env, g.req("https://127.0.0.1:8443/"), g.sink, r5, 0);
   for (Engine* x : {&d, &e}) {
     open(*x);
     x->connected();
@@ -354,11 +378,10 @@ TEST_CASE("engine: what a timeout says depends on the step") {
   for (auto& c : cases) {
     Fixture f;
     Result r;
-    Engine e(f.cfg, f.memo, f.tls, f.req("http://127.0.0.1/"), f.sink, r, 0);
-    Conn fresh;
-    e.acquired(fresh);
+    Engine e(f.cfg, f.memo, f.env, f.req("http://127.0.0.1/"), f.sink, r, 0);
+    e.acquired(false, nullptr);
     e.answer() = {addr("127.0.0.1", 80)};
-    e.resolved(true);
+    e.resolved({});
     if (c.upto >= 1) e.connected();
     if (c.upto >= 2) e.sent(e.unsent().size());
     if (c.upto >= 3) feed(e, "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nab");
@@ -373,13 +396,13 @@ TEST_CASE("engine: what a timeout says depends on the step") {
 TEST_CASE("engine: a line that is not a URL, and no connection within the deadline") {
   Fixture f;
   Result r;
-  Engine e(f.cfg, f.memo, f.tls, f.req("ftp://example.test/"), f.sink, r, 0);
+  Engine e(f.cfg, f.memo, f.env, f.req("ftp://example.test/"), f.sink, r, 0);
   CHECK(e.step() == Engine::done);
   CHECK(r.cause == Cause::input);
   CHECK(r.error == "input: line 1: unsupported scheme \"ftp\"");
 
   Result r2;
-  Engine e2(f.cfg, f.memo, f.tls, f.req("http://127.0.0.1:81/"), f.sink, r2, 0);
+  Engine e2(f.cfg, f.memo, f.env, f.req("http://127.0.0.1:81/"), f.sink, r2, 0);
   e2.no_connection();
   CHECK(e2.step() == Engine::done);
   CHECK(r2.error == "timeout: waiting for a connection to http://127.0.0.1:81 (--per-host)");
@@ -387,12 +410,11 @@ TEST_CASE("engine: a line that is not a URL, and no connection within the deadli
 
 TEST_CASE("engine: plain HTTP to its last address sends while the connect is under way") {
   Fixture f;
-  Conn fresh;
   Result r;
-  Engine e(f.cfg, f.memo, f.tls, f.req("http://h.test/"), f.sink, r, 0);
-  e.acquired(fresh);
+  Engine e(f.cfg, f.memo, f.env, f.req("http://h.test/"), f.sink, r, 0);
+  e.acquired(false, nullptr);
   e.answer() = {addr("127.0.0.2", 80), addr("127.0.0.3", 80)};
-  e.resolved(true);
+  e.resolved({});
   CHECK_FALSE(e.send_while_connecting());  // another address to fall back to
   e.failed({Cause::connect, "connect(127.0.0.2:80): ECONNREFUSED"});
   CHECK(e.send_while_connecting());
@@ -403,7 +425,7 @@ TEST_CASE("engine: plain HTTP to its last address sends while the connect is und
   CHECK(r.error == "timeout: connect(127.0.0.3:80)");
 
   Result r2;
-  Engine h(f.cfg, f.memo, f.tls, f.req("https://127.0.0.1/"), f.sink, r2, 0);
+  Engine h(f.cfg, f.memo, f.env, f.req("https://127.0.0.1/"), f.sink, r2, 0);
   open(h);
   CHECK_FALSE(h.send_while_connecting());  // TLS speaks first: the connect must be done
 }
@@ -411,6 +433,12 @@ TEST_CASE("engine: plain HTTP to its last address sends while the connect is und
 namespace {
 
 // A response on a fresh connection, up to the release of that connection.
+// --retry N with a first pause of up to `delay` seconds.
+void retrying(Fixture& f, int n, double delay) {
+  f.cfg.retry = n;
+  f.cfg.retry_delay = delay;
+}
+
 void answer(Engine& e, const std::string& reply) {
   open_and_send(e);
   feed(e, reply);
@@ -434,7 +462,7 @@ TEST_CASE("engine: -L follows Location, relative or not, and records where it en
   f.cfg.headers = {"Authorization: Bearer x", "X-Api-Key: k", "X-Trace: t"};
   Recorder sink;
   Result r;
-  Engine e(f.cfg, f.memo, f.tls, f.req("http://127.0.0.1/a/b"), sink, r, 0);
+  Engine e(f.cfg, f.memo, f.env, f.req("http://127.0.0.1/a/b"), sink, r, 0);
   answer(e, "HTTP/1.1 302 Found\r\nLocation: c?d=1\r\nContent-Length: 4\r\n\r\nskip");
   CHECK(e.step() == Engine::acquire);
   CHECK(e.key() == "http://127.0.0.1:80");
@@ -446,10 +474,9 @@ TEST_CASE("engine: -L follows Location, relative or not, and records where it en
   CHECK(req.find("Authorization") == std::string::npos);  // another origin: secrets stay behind
   CHECK(req.find("X-Api-Key") == std::string::npos);
   CHECK(req.find("X-Trace: t") != std::string::npos);
-  Conn fresh;
-  e.acquired(fresh);
+  e.acquired(false, nullptr);
   e.answer() = {addr("127.0.0.2", 8080)};
-  e.resolved(true);
+  e.resolved({});
   e.connected();
   e.sent(e.unsent().size());
   feed(e, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
@@ -478,7 +505,7 @@ TEST_CASE("engine: redirects that are not followed") {
     f.cfg.follow = c.follow;
     f.cfg.max_redirs = c.max;
     Result r;
-    Engine e(f.cfg, f.memo, f.tls, f.req(c.from), f.sink, r, 0);
+    Engine e(f.cfg, f.memo, f.env, f.req(c.from), f.sink, r, 0);
     open(e);
     e.connected();
     if (e.step() == Engine::handshake) e.handshaken();
@@ -497,10 +524,10 @@ TEST_CASE("engine: --retry tries again after a listed status, with a pause, and 
   f.cfg.retry_delay = 0.01;
   Recorder sink;
   Result r;
-  Engine e(f.cfg, f.memo, f.tls, f.req("http://127.0.0.1/"), sink, r, 0);
+  Engine e(f.cfg, f.memo, f.env, f.req("http://127.0.0.1/"), sink, r, 0);
   answer(e, "HTTP/1.1 503 Busy\r\nContent-Length: 4\r\n\r\nbusy");
   REQUIRE(e.step() == Engine::wait);
-  CHECK(e.until() <= Clock::now() + std::chrono::milliseconds(25));  // full jitter up to 2 x 10 ms
+  CHECK(e.until() == f.env.now() + std::chrono::milliseconds(5));  // full jitter up to 10 ms: half of it here
   e.waited();
   CHECK(e.step() == Engine::acquire);
   answer(e, "HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n");
@@ -516,19 +543,24 @@ TEST_CASE("engine: --retry tries again after a listed status, with a pause, and 
 
 TEST_CASE("engine: Retry-After on 429 and 503, within --retry-max-time") {
   Fixture f;
-  f.cfg.retry = 3;
-  f.cfg.retry_delay = 0.001;
+  retrying(f, 3, 0.001);
   Result r;
-  Engine e(f.cfg, f.memo, f.tls, f.req("http://127.0.0.1/"), f.sink, r, 0);
-  auto t0 = Clock::now();
+  Engine e(f.cfg, f.memo, f.env, f.req("http://127.0.0.1/"), f.sink, r, 0);
   answer(e, "HTTP/1.1 429 Slow down\r\nRetry-After: 2\r\nContent-Length: 0\r\n\r\n");
   REQUIRE(e.step() == Engine::wait);
-  CHECK(e.until() >= t0 + std::chrono::milliseconds(1990));
-  CHECK(e.until() <= Clock::now() + std::chrono::milliseconds(2010));
+  CHECK(e.until() == f.env.now() + std::chrono::seconds(2));
+  // An HTTP date, 30 s from now by the server's clock (the env's).
+  Result r1;
+  Engine e1(f.cfg, f.memo, f.env, f.req("http://127.0.0.1/"), f.sink, r1, 0);
+  answer(e1, "HTTP/1.1 503 Later\r\nRetry-After: Sun, 17 Mar 2030 17:47:10 GMT\r\nContent-Length: 0\r\n\r\n");
+  REQUIRE(e1.step() == Engine::wait);
+  CHECK(e1.until() == f.env.now() + std::chrono::seconds(30));
+  f.env.advance(29.9);
+  CHECK(e1.until() > f.env.now());  // the driver would wait on
 
   f.cfg.retry_max_time = 1;  // two seconds would end past it: no retry
   Result r2;
-  Engine e2(f.cfg, f.memo, f.tls, f.req("http://127.0.0.1/"), f.sink, r2, 0);
+  Engine e2(f.cfg, f.memo, f.env, f.req("http://127.0.0.1/"), f.sink, r2, 0);
   answer(e2, "HTTP/1.1 503 Later\r\nRetry-After: Fri, 31 Dec 2999 23:59:59 GMT\r\nContent-Length: 0\r\n\r\n");
   CHECK(e2.step() == Engine::done);
   CHECK(r2.status == 503);
@@ -537,7 +569,7 @@ TEST_CASE("engine: Retry-After on 429 and 503, within --retry-max-time") {
   f.cfg.retry_on = {500};  // --retry-on: 503 is not on it
   f.cfg.retry_max_time = 0;
   Result r3;
-  Engine e3(f.cfg, f.memo, f.tls, f.req("http://127.0.0.1/"), f.sink, r3, 0);
+  Engine e3(f.cfg, f.memo, f.env, f.req("http://127.0.0.1/"), f.sink, r3, 0);
   answer(e3, "HTTP/1.1 503 Later\r\nContent-Length: 0\r\n\r\n");
   CHECK(e3.step() == Engine::done);
 }
@@ -549,12 +581,12 @@ TEST_CASE("engine: timeouts and connection errors are retried; others with --ret
     f.cfg.retry_delay = 0.001;
     f.cfg.retry_all_errors = all;
     Result r1, r2;
-    Engine a(f.cfg, f.memo, f.tls, f.req("http://127.0.0.1/"), f.sink, r1, 0);
+    Engine a(f.cfg, f.memo, f.env, f.req("http://127.0.0.1/"), f.sink, r1, 0);
     open(a);
     a.failed({Cause::connect, "connect(127.0.0.1:80): ECONNREFUSED (Connection refused)"});
     a.released();
     CHECK(a.step() == Engine::wait);
-    Engine b(f.cfg, f.memo, f.tls, f.req("http://127.0.0.1/"), f.sink, r2, 0);
+    Engine b(f.cfg, f.memo, f.env, f.req("http://127.0.0.1/"), f.sink, r2, 0);
     open_and_send(b);
     feed(b, "HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n");
     b.released();
@@ -567,28 +599,103 @@ TEST_CASE("engine: --connect-timeout bounds the connect, --max-time the whole tr
   f.cfg.timeout = 30;
   f.cfg.connect_timeout = 0.5;
   Result r;
-  Engine e(f.cfg, f.memo, f.tls, f.req("http://127.0.0.1/"), f.sink, r, 0);
+  Engine e(f.cfg, f.memo, f.env, f.req("http://127.0.0.1/"), f.sink, r, 0);
   Deadline whole = e.deadline();
   open(e);
-  CHECK(e.deadline() < Clock::now() + std::chrono::milliseconds(600));
+  CHECK(e.deadline() == f.env.now() + std::chrono::milliseconds(500));
   e.connected();
   CHECK(e.deadline() == whole);
-  CHECK(whole > Clock::now() + std::chrono::seconds(29));
+  CHECK(whole == f.env.now() + std::chrono::seconds(30));
 }
 
 TEST_CASE("engine: --rate gives each try its turn, one interval after the last") {
   Fixture f;
-  f.cfg.pacer = Pacer::create(10);  // 100 ms apart
-  REQUIRE(f.cfg.pacer != nullptr);
+  f.env.interval = 0.1;  // --rate 10/s: 100 ms apart
   Result r1, r2, r3;
-  Engine a(f.cfg, f.memo, f.tls, f.req("http://127.0.0.1/"), f.sink, r1, 0);
+  Engine a(f.cfg, f.memo, f.env, f.req("http://127.0.0.1/"), f.sink, r1, 0);
   CHECK(a.step() == Engine::acquire);  // the first goes at once
-  Engine b(f.cfg, f.memo, f.tls, f.req("http://127.0.0.1/"), f.sink, r2, 0);
-  Engine c(f.cfg, f.memo, f.tls, f.req("http://127.0.0.1/"), f.sink, r3, 0);
+  Engine b(f.cfg, f.memo, f.env, f.req("http://127.0.0.1/"), f.sink, r2, 0);
+  Engine c(f.cfg, f.memo, f.env, f.req("http://127.0.0.1/"), f.sink, r3, 0);
   REQUIRE(b.step() == Engine::wait);
   REQUIRE(c.step() == Engine::wait);
   auto gap = std::chrono::duration<double>(c.until() - b.until()).count();
   CHECK(gap == doctest::Approx(0.1).epsilon(0.001));
   b.waited();
   CHECK(b.step() == Engine::acquire);
+}
+
+// Deadlines with the clock in the test's hands: nothing sleeps.
+TEST_CASE("engine: --max-time, --retry with its backoff, --retry-max-time and --deadline, on a fake clock") {
+  Fixture f;
+  f.cfg.timeout = 2;
+  f.cfg.retry = 3;
+  f.cfg.retry_delay = 1;
+  f.cfg.retry_max_time = 4;
+  Result r;
+  Engine e(f.cfg, f.memo, f.env, f.req("http://127.0.0.1/"), f.sink, r, 0);
+  open_and_send(e);
+  CHECK(e.deadline() == f.env.now() + std::chrono::seconds(2));  // --max-time from the try's start
+  f.env.advance(2);
+  e.timed_out();  // the driver's wait ran to the deadline
+  CHECK(r.error == "timeout: waiting for the response");
+  e.released();
+  REQUIRE(e.step() == Engine::wait);  // a timeout is worth another try, after 0.5 s (half of 1 s)
+  CHECK(e.until() == f.env.now() + std::chrono::milliseconds(500));
+  f.env.advance(0.5);
+  e.waited();
+  REQUIRE(e.step() == Engine::acquire);
+  CHECK(e.deadline() == f.env.now() + std::chrono::seconds(2));  // a retry has a --max-time of its own
+  open_and_send(e);
+  f.env.advance(1);
+  // 3.5 s since the request began, and the next pause would be 1 s: past
+  // --retry-max-time's 4 s, so this failure is the answer.
+  e.failed({Cause::recv, "recv: ECONNRESET (Connection reset by peer)"});
+  e.released();
+  CHECK(e.step() == Engine::done);
+  CHECK(r.retries == 1);
+  CHECK(r.ms == doctest::Approx(3500));
+
+  // --deadline: a retry due after the run's end never starts.
+  Fixture g;
+  g.cfg.retry = 5;
+  g.cfg.retry_delay = 0.2;
+  g.cfg.deadline = 1;
+  g.cfg.run_end = g.env.now() + std::chrono::seconds(1);
+  Result r2;
+  Engine e2(g.cfg, g.memo, g.env, g.req("http://127.0.0.1/"), g.sink, r2, 0);
+  CHECK(e2.deadline() == g.cfg.run_end);  // --max-time (5 s) cut to the run's end
+  answer(e2, "HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n");
+  REQUIRE(e2.step() == Engine::wait);  // 0.1 s of pause: the retry starts before the end
+  CHECK(e2.until() == g.env.now() + std::chrono::milliseconds(100));
+  g.env.advance(0.95);
+  e2.waited();
+  REQUIRE(e2.step() == Engine::acquire);
+  CHECK(e2.deadline() == g.cfg.run_end);
+  answer(e2, "HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n");  // 0.2 s of pause would end past it
+  CHECK(e2.step() == Engine::done);
+  CHECK(r2.status == 503);
+  CHECK(r2.retries == 1);
+  g.env.advance(0.1);
+  Result r4;
+  Engine e4(g.cfg, g.memo, g.env, g.req("http://127.0.0.1/"), g.sink, r4, 0);
+  CHECK(e4.step() == Engine::done);
+  CHECK(r4.error == "timeout: --deadline of the run passed");
+}
+
+TEST_CASE("engine: after SIGINT the grace runs out: what waits is cancelled, by the env's clock") {
+  Fixture f;
+  retrying(f, 2, 10);
+  f.env.stop = true;  // SIGINT came; its grace ends in 1 s
+  f.env.cancel = f.env.now() + std::chrono::seconds(1);
+  Result r2;
+  Engine e2(f.cfg, f.memo, f.env, f.req("http://127.0.0.1/"), f.sink, r2, 0);
+  answer(e2, "HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n");
+  REQUIRE(e2.step() == Engine::wait);  // a pause of 5 s, cut to the grace
+  CHECK(e2.until() == f.env.cancel);
+  f.env.advance(1);
+  e2.waited();
+  e2.released();
+  CHECK(e2.step() == Engine::done);
+  CHECK(r2.cause == Cause::cancelled);
+  CHECK(r2.error == "cancelled: SIGINT came and the grace (--grace) ran out");
 }

@@ -119,7 +119,7 @@ Task resolve_localhost(LoopResolver& dns, int& ok) {
   Url u;
   parse_url("http://localhost:80/", u);
   std::vector<Addr> addrs;
-  Result res;
+  Failure res;
   if (co_await dns.resolve(u, Clock::now() + std::chrono::seconds(5), addrs, res)) ok = int(addrs.size());
 }
 

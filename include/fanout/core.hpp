@@ -67,13 +67,11 @@ struct Result {
   uint8_t version = 0;   // of the response: 10, 11 or 20 (0: none came)
   int64_t write_from = 0, write_ns = 0;  // download: the first write to disk, and the time all writes took
   int64_t at[kPhases] = {};
-  void mark(Phase p) { at[p] = now_ns(); }
-  // A fresh result for a request that starts now.
+  // A fresh result (the engine marks when it starts, by its clock).
   void begin(uint32_t input_line, int worker_id) {
     *this = Result{};
     line = input_line;
     worker = worker_id;
-    mark(kStart);
   }
   void clear_error() { cause = Cause::none; error.clear(); }
   // A second try: what the first one got does not count.

@@ -8,20 +8,13 @@
 #include <sys/socket.h>
 #include <vector>
 
+#include "fanout/addr.hpp"
 #include "fanout/core.hpp"
 #include "reactor.hpp"
 
 struct ares_channeldata;
 
 namespace fanout {
-
-struct Addr {
-  sockaddr_storage ss{};
-  socklen_t len = 0;
-  std::string text() const;  // "127.0.0.1:80", "[::1]:80"
-};
-// Parses a numeric address (IPv6 with or without brackets) and a port.
-bool numeric_addr(const std::string& host, uint16_t port, Addr& out);
 
 class Resolver {
  public:
@@ -30,8 +23,8 @@ class Resolver {
   Resolver(const Resolver&) = delete;
   Resolver& operator=(const Resolver&) = delete;
 
-  // Blocks (in poll) until the answer or the deadline. On failure fills r.
-  bool resolve(const Url& url, Deadline dl, std::vector<Addr>& out, Result& r);
+  // Blocks (in poll) until the answer or the deadline. On failure, f says why.
+  bool resolve(const Url& url, Deadline dl, std::vector<Addr>& out, Failure& f);
   uint64_t queries() const { return queries_; }
 
  private:
@@ -61,14 +54,14 @@ class LoopResolver {
     const Url& url;
     Deadline dl;
     std::vector<Addr>& out;
-    Result& r;
+    Failure& f;
     Pending* p = nullptr;
     bool await_ready();
     void await_suspend(std::coroutine_handle<> h);
-    bool await_resume();  // false: r says why
+    bool await_resume();  // false: f says why
     ~Query();
   };
-  Query resolve(const Url& url, Deadline dl, std::vector<Addr>& out, Result& r) { return {*this, url, dl, out, r}; }
+  Query resolve(const Url& url, Deadline dl, std::vector<Addr>& out, Failure& f) { return {*this, url, dl, out, f}; }
   uint64_t queries() const { return queries_; }
 
  private:

@@ -7,22 +7,24 @@
 // and who waits for that, redirects (-L), retries with backoff and
 // Retry-After (--retry), which sink gets the bytes: all of it is here.
 //
+// It reads no clock and no global: the time, its random numbers, the stop
+// state, --rate's turns and the TLS client's turns come through an Env,
+// the live one from the drivers (perform.hpp), a fake clock in its tests.
+//
 // Drivers: fetch.cpp (blocking: seq, threads, procs) and fetch_async.cpp
 // (coroutines: async, hybrid). What they share for carrying out the I/O
-// steps is perform() below.
+// steps is perform() (perform.hpp).
 #pragma once
-#include <random>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
+#include "fanout/addr.hpp"
 #include "fanout/core.hpp"
-#include "fanout/dns.hpp"
 #include "fanout/h2_link.hpp"
 #include "fanout/http.hpp"
 #include "fanout/job.hpp"
-#include "fanout/transport.hpp"
 
 namespace fanout {
 
@@ -37,16 +39,33 @@ struct Memo {
   std::unordered_map<std::string, Answer> dns;
 };
 
-// Retry jitter's random numbers: a generator per thread, seeded on first
-// use. Worker seeds its own as it starts, so that a forked worker's first
-// request does not pay for the seed (nor bind it lazily: see the Makefile).
-std::mt19937& jitter_rng();
+// What the engine is given rather than reaching for it (STYLE 13).
+class Env {
+ public:
+  virtual Clock::time_point now() = 0;
+  virtual int64_t unix_now() = 0;         // seconds since 1970, for Retry-After's dates
+  virtual double uniform(double hi) = 0;  // a random number in [0, hi): retry jitter
+  // SIGINT/SIGTERM: whether one came, when its grace ends (max: none
+  // came), and its name.
+  virtual bool stopping() = 0;
+  virtual Deadline cancel_at() = 0;
+  virtual const char* signal_name() = 0;
+  virtual Deadline pace() = 0;  // --rate: when this try may start (none: at once)
+  // The first TLS handshake to a host goes alone (the others wait, then
+  // resume its session): this request's turn, and how its handshake went.
+  enum Turn { go, first, wait };
+  virtual Turn tls_turn(const std::string& key) = 0;
+  virtual void tls_done(const std::string& key, bool ok) = 0;
+
+ protected:
+  ~Env() = default;
+};
 
 class Engine {
  public:
   enum Step { acquire, resolve, connect, handshake, send, recv, release, wait, done };
 
-  Engine(const Config& cfg, Memo& memo, TlsClient& tls, const Request& rq, Sink& sink, Result& r, int worker);
+  Engine(const Config& cfg, Memo& memo, Env& env, const Request& rq, Sink& sink, Result& r, int worker);
   Step step() const { return step_; }
   // Until when the current step may wait: --max-time for the try, and
   // --connect-timeout while resolving, connecting and handshaking; after
@@ -59,15 +78,16 @@ class Engine {
   // or no_connection() when the deadline came first.
   const std::string& key() const { return key_; }
   bool fresh() const { return stale_retried_; }
-  // lent: an HTTP/2 connection another request opened, carrying this one
-  // as one more stream (a loop's multiplexing).
-  void acquired(const Conn& c, bool lent = false);
+  // reused: a kept-alive connection, or an HTTP/2 one lent to this request
+  // as one more stream (a loop's multiplexing); h2: its HTTP/2 side, if it
+  // speaks HTTP/2.
+  void acquired(bool reused, H2Link* h2);
   void no_connection();
-  // resolve: url() into answer(); then resolved() with what the resolver
-  // said (on failure it has filled in the result).
+  // resolve: url() into answer(); then resolved() with the resolver's
+  // failure (none: the answer is in).
   const Url& url() const { return url_; }
   std::vector<Addr>& answer() { return addrs_; }
-  void resolved(bool ok);
+  void resolved(Failure f);
   // connect: to addr(); then connected(), or failed().
   const Addr& addr() const { return addrs_[addr_]; }
   void connected(bool under_way = false);  // under_way: send_while_connecting()
@@ -132,6 +152,7 @@ class Engine {
   void h2_data(uint32_t id, const uint8_t* p, size_t n, bool end);
   void h2_reset(uint32_t id, uint32_t code, const char* why);
   void start_clocks();
+  void mark(Phase p);  // the result's time of a phase, now
   void start_try(bool hop = false);  // a try (the first, a retry, or a redirect's hop) begins
   void on_head(const http::Head& h);
   bool may_retry(double delay_s);
@@ -145,7 +166,7 @@ class Engine {
 
   const Config& cfg_;
   Memo& memo_;
-  TlsClient& tls_;
+  Env& env_;
   const Request& rq_;
   Sink& sink_;
   Result& r_;
@@ -187,11 +208,5 @@ class Engine {
   // handshake, a retry's backoff, or this try's turn under --rate.
   enum Why { for_dns, for_tls, for_retry, for_rate } why_ = for_dns;
 };
-
-// One attempt at the engine's current I/O step (connect, handshake, send,
-// recv) on c, reading into buf. Io::ok and Io::error: the engine knows and
-// has moved on. want_read / want_write: wait for the socket, then call
-// again, or tell the engine timed_out().
-Io perform(Engine& e, Conn& c, TlsClient& tls, const Config& cfg, char* buf, size_t cap);
 
 }  // namespace fanout

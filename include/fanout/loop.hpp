@@ -7,8 +7,8 @@
 
 #include "fanout/coro.hpp"
 #include "fanout/dns.hpp"
-#include "fanout/engine.hpp"
 #include "fanout/job.hpp"
+#include "fanout/perform.hpp"
 #include "fanout/pool.hpp"
 #include "fanout/tls.hpp"
 
@@ -19,7 +19,7 @@ class Loop {
   static constexpr size_t kScratch = 64 * 1024;
   // slots: the requests it runs at once (what its pool's idle cap is made from).
   Loop(int loop_id, const Config& c, size_t slots)
-      : id(loop_id), cfg(c), dns(reactor, c), tls(c), scratch(kScratch), pool(reactor, c.per_host, idle_cap(slots, 1), size_t(c.max_streams)) {}
+      : id(loop_id), cfg(c), dns(reactor, c), tls(c), scratch(kScratch), pool(reactor, c.per_host, idle_cap(slots, 1), size_t(c.max_streams)), env(c, tls) {}
   // Requests to u's host share HTTP/2 connections (--max-streams).
   bool mux(const Url& u) const { return cfg.max_streams > 1 && (u.https ? !cfg.http11 : cfg.h2c); }
   int id;
@@ -31,6 +31,7 @@ class Loop {
   TlsClient tls;
   std::vector<char> scratch;
   LoopPool pool;  // after reactor and tls: its connections close through one and point into the other
+  LiveEnv env;
   size_t inflight = 0;  // the most requests it ran at once
   size_t pumps = 0;     // HTTP/2 connections shared now (fetch_async.cpp)
 };

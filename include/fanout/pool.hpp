@@ -23,7 +23,6 @@
 
 namespace fanout {
 
-std::string pool_key(const Url& u);  // "https://host:443"
 
 struct PoolStats {
   uint64_t opened = 0, reused = 0;

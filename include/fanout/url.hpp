@@ -24,6 +24,7 @@ struct Url {
   std::string target() const { return path + query; }    // request-target
   std::string authority() const;                         // Host header value
   std::string href() const;
+  std::string origin_key() const;  // "https://host:443": what kept-alive connections are pooled by
 };
 
 enum class UrlError { none, syntax, scheme, host, idna, port };

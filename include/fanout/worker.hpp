@@ -8,8 +8,8 @@
 
 #include "fanout/core.hpp"
 #include "fanout/dns.hpp"
-#include "fanout/engine.hpp"
 #include "fanout/job.hpp"
+#include "fanout/perform.hpp"
 #include "fanout/pool.hpp"
 #include "fanout/tls.hpp"
 
@@ -27,9 +27,8 @@ class Worker {
   Worker(int worker_id, const Config& c, Job& job, Shared shared = {nullptr, nullptr})
       : id(worker_id), cfg(c), dns(c), sink(job.sink(worker_id)), buf(kBufSize),
         own_tls(shared.tls ? nullptr : new TlsClient(c)), tls(shared.tls ? shared.tls : own_tls.get()),
-        own(shared.pool ? nullptr : new Pool(c.per_host, idle_cap(1, 2))), pool(shared.pool ? shared.pool : own.get()) {
-    jitter_rng();
-  }
+        own(shared.pool ? nullptr : new Pool(c.per_host, idle_cap(1, 2))), pool(shared.pool ? shared.pool : own.get()),
+        env(c, *tls) {}
   int id;
   const Config& cfg;
   Resolver dns;
@@ -40,6 +39,7 @@ class Worker {
   TlsClient* tls;
   std::unique_ptr<Pool> own;  // after own_tls: its connections point into it
   Pool* pool;
+  LiveEnv env;
 };
 
 // The blocking driver: one request from resolve to last body byte, on the

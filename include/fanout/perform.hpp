@@ -1,0 +1,43 @@
+// What the drivers share for carrying out the engine's steps: the live
+// Env (the clock, the stop state, --rate's pacer, the TLS client's turns,
+// retry jitter) and perform(), one attempt at an I/O step.
+#pragma once
+#include <random>
+
+#include "fanout/engine.hpp"
+#include "fanout/tls.hpp"
+#include "fanout/transport.hpp"
+
+namespace fanout {
+
+// Retry jitter's random numbers: a generator per thread, seeded on first
+// use. A worker seeds its own as it starts, so that a forked worker's
+// first request does not pay for the seed (nor bind it lazily: see the
+// Makefile).
+std::mt19937& jitter_rng();
+
+class LiveEnv final : public Env {
+ public:
+  LiveEnv(const Config& cfg, TlsClient& tls) : cfg_(cfg), tls_(tls) { jitter_rng(); }
+  Clock::time_point now() override { return Clock::now(); }
+  int64_t unix_now() override;
+  double uniform(double hi) override;
+  bool stopping() override;
+  Deadline cancel_at() override;
+  const char* signal_name() override;
+  Deadline pace() override { return cfg_.pacer ? cfg_.pacer->take() : Deadline{}; }
+  Turn tls_turn(const std::string& key) override;
+  void tls_done(const std::string& key, bool ok) override { tls_.first_done(key, ok); }
+
+ private:
+  const Config& cfg_;
+  TlsClient& tls_;
+};
+
+// One attempt at the engine's current I/O step (connect, handshake, send,
+// recv) on c, reading into buf. Io::ok and Io::error: the engine knows and
+// has moved on. want_read / want_write: wait for the socket, then call
+// again, or tell the engine timed_out().
+Io perform(Engine& e, Conn& c, TlsClient& tls, const Config& cfg, char* buf, size_t cap);
+
+}  // namespace fanout
