@@ -93,7 +93,7 @@ void Engine::start_try(bool hop) {
     return released();
   }
   key_ = url_.origin_key();
-  req_ = http::request(url_, cfg_.head, headers_, true);
+  req_.clear();  // made when it is to be sent: HTTP/2 sends fields instead
   off_ = 0;
   // --max-time is the whole transfer's, as curl's: a redirect's hop goes
   // on within it; a retry is a transfer of its own.
@@ -256,6 +256,12 @@ void Engine::sent(size_t n) {
   if (off_ < req_.size()) return;
   mark(kSent);
   step_ = recv;
+}
+
+std::string_view Engine::unsent() const {
+  if (h2_) return h2_->s.out();
+  if (req_.empty()) req_ = http::request(url_, cfg_.head, headers_, true);
+  return std::string_view(req_).substr(off_);
 }
 
 void Engine::queued() {

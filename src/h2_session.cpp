@@ -327,7 +327,8 @@ bool Session::can_open() const {
 }
 
 void Session::block(uint8_t type, uint32_t stream, const Field* f, size_t n, bool end_stream) {
-  std::string hb;
+  std::string& hb = block_out_;  // (its room kept from block to block)
+  hb.clear();
   enc_.begin(hb);
   for (size_t i = 0; i < n; i++) enc_.field(hb, f[i].name, f[i].value, how(f[i].name));
   size_t at = 0;

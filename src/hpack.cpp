@@ -173,7 +173,8 @@ size_t Table::find(std::string_view name, std::string_view value, bool& value_to
   size_t by_name = 0;
   value_too = false;
   for (size_t k = 0; k < kStatic; k++) {
-    if (static_part(2 * k) != name) continue;
+    // (The name's length first: most entries end there.)
+    if (size_t(kOff.at[2 * k + 1] - kOff.at[2 * k] - 1) != name.size() || static_part(2 * k) != name) continue;
     if (static_part(2 * k + 1) == value) {
       value_too = true;
       return k + 1;

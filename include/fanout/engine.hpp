@@ -102,7 +102,7 @@ class Engine {
   // told before connected() or handshaken().
   void use_h2(H2Link& link) { h2_ = &link; }
   // send: write unsent(); sent(n).
-  std::string_view unsent() const { return h2_ ? std::string_view(h2_->s.out()) : std::string_view(req_).substr(off_); }
+  std::string_view unsent() const;
   void sent(size_t n);
   // send, on a lent HTTP/2 connection: the stream's frames are in the
   // session's out(), which the connection's pump sends for every stream.
@@ -176,7 +176,8 @@ class Engine {
   Step step_ = acquire;
   Url url_;                          // the current target: the request's, or a redirect's
   std::vector<std::string> headers_;  // -H, less the secret ones after a redirect to another origin
-  std::string key_, host_key_, req_;
+  std::string key_, host_key_;
+  mutable std::string req_;  // HTTP/1.1's bytes, made when first asked for (HTTP/2 sends fields)
   size_t off_ = 0;
   bool stale_retried_ = false;  // the one retry on a stale kept-alive connection is spent
   bool reused_ = false, any_ = false, keep_ = false, retry_ = false;  // retry_: the stale connection's

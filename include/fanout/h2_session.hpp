@@ -117,6 +117,7 @@ class Session {
   std::vector<Stream> streams_;
   std::vector<Field> fields_;
   std::string block_;           // a header block being gathered
+  std::string block_out_;       // one being made
   uint32_t block_stream_ = 0;   // its stream, while CONTINUATION is due
   bool block_end_stream_ = false;
   uint32_t next_id_, last_peer_id_ = 0;
