@@ -9,6 +9,8 @@
 #include <cstring>
 #include <fcntl.h>
 #include <map>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -83,6 +85,63 @@ std::string run_from_small(const std::vector<std::string>& args) {
 }
 
 bool have(const char* prog) { return system((std::string("command -v ") + prog + " >/dev/null 2>&1").c_str()) == 0; }
+
+// A server from Debian's packages (make deps installs it): there, or the
+// test skips saying why, and fails under CI.
+bool present(const char* prog, const char* package) {
+  if (have(prog)) return true;
+  std::string why = std::string(prog) + " is not installed (make deps installs " + package + ")";
+  const char* ci = getenv("CI");
+  if (ci && std::string(ci) == "true") FAIL(why);
+  t::skip(why);
+  return false;
+}
+
+// 30 files of different sizes and one of 3 MB, written into root.
+std::map<std::string, std::string> test_files(const std::string& root) {
+  mkdir(root.c_str(), 0755);
+  std::map<std::string, std::string> files;
+  for (int i = 0; i < 30; i++) files["f" + std::to_string(i)] = std::string(size_t(i) * 977, char('a' + i % 26));
+  files["big"] = std::string(3 << 20, 'z');
+  for (auto& [n, body] : files) t::write_file(root + "/" + n, body);
+  return files;
+}
+
+// Every model fetches each of files (and /missing) from base
+// (scheme://host:port) with extra options into a folder: a 200 and the
+// same bytes for each, over HTTP `version`, and a 404 for /missing.
+void fetch_all(const std::map<std::string, std::string>& files, const std::string& base, const std::vector<std::string>& extra,
+               const std::string& version) {
+  static int n = 0;
+  std::string list;
+  for (auto& f : files) list += base + "/" + f.first + "\n";
+  list += base + "/missing\n";
+  bool https = base.rfind("https://", 0) == 0;
+  std::string port = base.substr(base.rfind(':') + 1);
+  std::string host = https ? "localhost_https_" + port : "127.0.0.1_" + port;
+  for (const char* model : kModels) {
+    INFO("model " << std::string(model) << ", " << base << " " << (extra.empty() ? "" : extra[0]));
+    std::string dir = t::temp_dir() + "/all-" + std::to_string(++n);
+    std::vector<std::string> args = {"-m", model, "-c", "5", "-w", "2", "-P", dir};
+    args.insert(args.end(), extra.begin(), extra.end());
+    int status = 0;
+    std::vector<Line> got = run(args, list, &status);
+    REQUIRE(got.size() == files.size() + 1);
+    for (size_t i = 0; i < files.size(); i++) {
+      INFO(got[i].error);
+      CHECK(got[i].code == 200);
+      CHECK(got[i].version == version);
+    }
+    CHECK(got.back().code == 404);
+    CHECK(status == 0);
+    for (auto& f : files) {
+      std::string saved;
+      INFO(f.first);
+      CHECK(t::read_file(dir + "/" + host + "/" + f.first, saved));
+      CHECK(saved == f.second);
+    }
+  }
+}
 
 }  // namespace
 
@@ -195,18 +254,9 @@ TEST_CASE("http2: a broken HTTP/2 server gets curl's exit codes and words, in ev
 }
 
 TEST_CASE("http2: every model against nghttpd, over h2c and TLS (ALPN)") {
-  if (!have("nghttpd")) {
-    const char* ci = getenv("CI");
-    if (ci && std::string(ci) == "true") FAIL("nghttpd is not installed (make deps installs nghttp2-server)");
-    t::skip("nghttpd is not installed (make deps installs nghttp2-server)");
-    return;
-  }
+  if (!present("nghttpd", "nghttp2-server")) return;
   std::string d = t::certs(), root = t::temp_dir() + "/nghttpd-root";
-  mkdir(root.c_str(), 0755);
-  std::map<std::string, std::string> files;
-  for (int i = 0; i < 30; i++) files["f" + std::to_string(i)] = std::string(size_t(i) * 977, char('a' + i % 26));
-  files["big"] = std::string(3 << 20, 'z');
-  for (auto& [n, body] : files) t::write_file(root + "/" + n, body);
+  std::map<std::string, std::string> files = test_files(root);
   int plain = t::free_port(), tls = t::free_port();
   std::vector<pid_t> pids;
   for (bool secure : {false, true}) {
@@ -222,38 +272,9 @@ TEST_CASE("http2: every model against nghttpd, over h2c and TLS (ALPN)") {
     }
     pids.push_back(pid);
   }
-  std::string lp, ls;
-  for (auto& [n, body] : files) {
-    lp += "http://127.0.0.1:" + std::to_string(plain) + "/" + n + "\n";
-    ls += "https://localhost:" + std::to_string(tls) + "/" + n + "\n";
-  }
-  lp += "http://127.0.0.1:" + std::to_string(plain) + "/missing\n";
-  ls += "https://localhost:" + std::to_string(tls) + "/missing\n";
   usleep(300000);  // nghttpd says nothing when it listens
-  for (const char* model : kModels)
-    for (bool secure : {false, true}) {
-      INFO("model " << std::string(model) << (secure ? ", TLS" : ", h2c"));
-      std::string dir = t::temp_dir() + "/ng-" + model + (secure ? "-tls" : "");
-      std::vector<std::string> args = {"-m", model, "-c", "5", "-w", "2", "-P", dir};
-      if (secure) args.insert(args.end(), {"--cacert", d + "/ca.crt"});
-      else args.push_back("--http2-prior-knowledge");
-      int status = 0;
-      std::vector<Line> got = run(args, secure ? ls : lp, &status);
-      REQUIRE(got.size() == files.size() + 1);
-      for (size_t i = 0; i < files.size(); i++) {
-        CHECK(got[i].code == 200);
-        CHECK(got[i].version == "2");
-      }
-      CHECK(got.back().code == 404);
-      CHECK(status == 0);
-      std::string host = secure ? "localhost_https_" + std::to_string(tls) : "127.0.0.1_" + std::to_string(plain);
-      for (auto& f : files) {
-        std::string saved;
-        INFO(f.first);
-        CHECK(t::read_file(dir + "/" + host + "/" + f.first, saved));
-        CHECK(saved == f.second);
-      }
-    }
+  fetch_all(files, "http://127.0.0.1:" + std::to_string(plain), {"--http2-prior-knowledge"}, "2");
+  fetch_all(files, "https://localhost:" + std::to_string(tls), {"--cacert", d + "/ca.crt"}, "2");
   for (pid_t p : pids) {
     kill(p, SIGTERM);
     waitpid(p, nullptr, 0);
@@ -347,4 +368,65 @@ TEST_CASE("http2: GOAWAY mid-run (a server that takes N streams a connection): t
     CHECK(j["connections"]["opened"].num >= 300 / 40);
     CHECK(t::results(t::temp_dir() + "/goaway.jsonl").size() == 300);
   }
+}
+
+TEST_CASE("http2: every model against nginx: HTTP/1.1, h2c and h2 (ALPN) give the same files") {
+  if (!present("/usr/sbin/nginx", "nginx-light")) return;
+  auto absolute = [](const std::string& path) {
+    char* p = realpath(path.c_str(), nullptr);
+    std::string abs = p ? p : path;
+    free(p);
+    return abs;
+  };
+  std::string d = absolute(t::certs()), dir = t::temp_dir() + "/nginx";
+  mkdir(dir.c_str(), 0755);
+  dir = absolute(dir);  // nginx takes paths from its prefix
+  mkdir((dir + "/tmp").c_str(), 0755);
+  std::map<std::string, std::string> files = test_files(dir + "/www");
+  int h1 = t::free_port(), h2c = t::free_port(), tls = t::free_port();
+  std::string conf = "daemon off; master_process off; worker_processes 1;\n"
+                     "pid " + dir + "/nginx.pid; error_log " + dir + "/error.log;\n"
+                     "events { worker_connections 256; }\n"
+                     "http {\n  access_log off;\n"
+                     "  client_body_temp_path " + dir + "/tmp; proxy_temp_path " + dir + "/tmp;\n"
+                     "  fastcgi_temp_path " + dir + "/tmp; uwsgi_temp_path " + dir + "/tmp; scgi_temp_path " + dir + "/tmp;\n"
+                     "  server {\n    listen 127.0.0.1:" + std::to_string(h1) + ";\n"
+                     "    listen 127.0.0.1:" + std::to_string(h2c) + " http2;\n"
+                     "    listen 127.0.0.1:" + std::to_string(tls) + " ssl http2;\n"
+                     "    ssl_certificate " + d + "/server.crt; ssl_certificate_key " + d + "/server.key;\n"
+                     "    root " + dir + "/www;\n  }\n}\n";
+  t::write_file(dir + "/nginx.conf", conf);
+  pid_t pid = fork();
+  if (pid == 0) {
+    int out = open((dir + "/stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(out, 1);
+    dup2(out, 2);
+    execl("/usr/sbin/nginx", "nginx", "-p", dir.c_str(), "-c", (dir + "/nginx.conf").c_str(), "-e", (dir + "/error.log").c_str(),
+          (char*)nullptr);
+    _exit(127);
+  }
+  // nginx, in the foreground, says nothing when it listens: look.
+  bool up = false;
+  for (int i = 0; i < 100 && !up; i++) {
+    usleep(50000);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(uint16_t(tls));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    up = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    close(fd);
+  }
+  std::string log, err;
+  t::read_file(dir + "/error.log", log);
+  t::read_file(dir + "/stderr", err);
+  INFO(log << err);
+  REQUIRE(up);
+  std::string ca = d + "/ca.crt", h1_url = "http://127.0.0.1:" + std::to_string(h1);
+  fetch_all(files, h1_url, {}, "1.1");
+  fetch_all(files, "http://127.0.0.1:" + std::to_string(h2c), {"--http2-prior-knowledge"}, "2");
+  fetch_all(files, "https://localhost:" + std::to_string(tls), {"--cacert", ca}, "2");
+  fetch_all(files, "https://localhost:" + std::to_string(tls), {"--cacert", ca, "--http1.1"}, "1.1");
+  kill(pid, SIGTERM);
+  waitpid(pid, nullptr, 0);
 }
