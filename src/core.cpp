@@ -23,6 +23,26 @@ double ms_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
 
+int cause_code(Cause c) {
+  switch (c) {
+    case Cause::none: return 0;
+    case Cause::input: return 3;
+    case Cause::dns: return 6;
+    case Cause::connect: return 7;
+    case Cause::timeout: return 28;
+    case Cause::tls: return 35;
+    case Cause::send: return 55;
+    case Cause::recv: return 56;
+    case Cause::redirect: return 47;
+    case Cause::http: return 8;  // CURLE_WEIRD_SERVER_REPLY
+    case Cause::write: return 23;
+    case Cause::http2: return 16;
+    case Cause::http2_stream: return 92;
+    case Cause::worker: case Cause::content: case Cause::cancelled: return -1;
+  }
+  return -1;
+}
+
 const char* cause_name(Cause c) {
   switch (c) {
     case Cause::none: return "none";

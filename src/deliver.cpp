@@ -34,7 +34,7 @@ Delivered deliver(http::ResponseParser& p, const char* buf, size_t n, Sink& sink
         d.keep = p.keep_alive() && d.used == n;  // nothing unasked-for after it
         return d;
       case http::ResponseParser::error:
-        r.fail(Cause::http, std::string("http: ") + p.error_message());
+        r.fail(Cause::http, std::string("http: ") + p.error_message(), p.error_code());
         d.end = true;
         return d;
       case http::ResponseParser::more:

@@ -72,7 +72,7 @@ Engine::Engine(const Config& cfg, Memo& memo, Env& env, const Request& rq, Sink&
   }
   sink.begin(rq);
   if (!rq.error.empty()) {
-    r.fail(Cause::input, rq.error);
+    r.fail(Cause::input, rq.error, rq.code);
     released();  // nothing was acquired: straight to the end
     return;
   }
@@ -284,7 +284,7 @@ void Engine::received(const char* p, size_t n) {
     // (On a reused connection before any byte, the server had closed it
     // just as it was taken: failed() gives it one more go, on a new one.)
     if (parser_.finish().ev != http::ResponseParser::done)
-      return failed({Cause::http, std::string("http: ") + parser_.error_message()});
+      return failed({Cause::http, std::string("http: ") + parser_.error_message(), parser_.error_code()});
     return end(false);
   }
   if (!any_) mark(kFirstByte);
@@ -294,13 +294,13 @@ void Engine::received(const char* p, size_t n) {
   const char* buf = carried ? carry_.data() : p;
   size_t len = carried ? carry_.size() : n;
   Delivered d = deliver(parser_, buf, len, tap_, r_, head_);
-  if (d.end && !r_.ok()) return fail_try({r_.cause, r_.error});
+  if (d.end && !r_.ok()) return fail_try({r_.cause, r_.error, r_.code});
   if (d.end) return end(d.keep);
   // What is left is a head still incomplete: keep it for the next read.
   if (carried) carry_.erase(0, d.used);
   else carry_.assign(p + d.used, n - d.used);
   if (carry_.size() >= kMaxCarry)
-    fail_try({Cause::http, "http: response head larger than " + std::to_string(http::ResponseParser::kMaxHeadBytes) + " bytes"});
+    fail_try({Cause::http, "http: response head larger than " + std::to_string(http::ResponseParser::kMaxHeadBytes) + " bytes", 27});
 }
 
 // HTTP/2: the bytes go to the connection's session, whose events for this

@@ -112,9 +112,10 @@ Header ResponseParser::header(size_t i) const {
   return {std::string_view(base_ + o.name, o.name_len), std::string_view(base_ + o.value, o.value_len)};
 }
 
-ResponseParser::Step ResponseParser::fail(const char* why, size_t used) {
+ResponseParser::Step ResponseParser::fail(const char* why, size_t used, int code) {
   state_ = s_error;
   error_ = why;
+  if (!code_) code_ = code;  // finish_head() may have said
   return {used, error};
 }
 
@@ -160,12 +161,12 @@ ResponseParser::Step ResponseParser::feed_head(const char* p, size_t n) {
       return fail("space after status line");
     while (end < n && p[end] != '\r' && p[end] != '\n') end++;
     if (end >= n || (p[end] == '\r' && end + 1 >= n)) {
-      if (n - skip_ > kMaxHeadBytes) return fail("response head larger than 32768 bytes");
+      if (n - skip_ > kMaxHeadBytes) return fail("response head larger than 32768 bytes", 0, 27);
       return {0, more};
     }
     if (p[end] == '\r' && p[end + 1] != '\n') return fail("CR without LF in response head");
     size_t next = end + (p[end] == '\r' ? 2 : 1);
-    if (next - skip_ > kMaxHeadBytes) return fail("response head larger than 32768 bytes");
+    if (next - skip_ > kMaxHeadBytes) return fail("response head larger than 32768 bytes", 0, 27);
     const char* why = nullptr;
     if (line_no_ == 0) {
       why = check_status_line(p + pos, end - pos);
@@ -287,7 +288,10 @@ const char* ResponseParser::finish_head() {
   if (status_ == 101) return "unexpected 101 Switching Protocols";
   if (status_ < 200) return nullptr;
   if (has_te_ && has_cl_) return "both Transfer-Encoding and Content-Length";
-  if (te_other_) return "unsupported Transfer-Encoding (fanout undoes chunked only)";
+  if (te_other_) {
+    code_ = 61;  // CURLE_BAD_CONTENT_ENCODING
+    return "unsupported Transfer-Encoding (fanout undoes chunked only)";
+  }
   keep_alive_ = minor_ >= 1 ? !conn_close_ : conn_keep_alive_ && !conn_close_;
   if (head_request_ || status_ == 204 || status_ == 304) body_ = Body::none;
   else if (has_te_) body_ = te_chunked_ ? Body::chunked : Body::eof;
@@ -310,20 +314,20 @@ ResponseParser::Step ResponseParser::feed_chunked(const char* p, size_t n, BodyF
       if (remaining_ == 0) chunk_ = c_data_cr;
       continue;
     }
-    if (++trailer_bytes_ > kMaxTrailerBytes) return fail("chunk header or trailers too large", i);
+    if (++trailer_bytes_ > kMaxTrailerBytes) return fail("chunk header or trailers too large", i, 56);
     if (c == '\n' && (chunk_ == c_size_more || chunk_ == c_ext_name || chunk_ == c_ext_token ||
                       chunk_ == c_ext_after_quote))
       chunk_ = c_size_lf;  // a bare LF ends the size line: handled as its LF below
     int h = hexval(c);
     switch (chunk_) {
       case c_size:
-        if (h < 0) return fail("bad chunk size", i);
+        if (h < 0) return fail("bad chunk size", i, 56);
         remaining_ = uint64_t(h);
         chunk_ = c_size_more;
         break;
       case c_size_more:
         if (h >= 0) {
-          if (remaining_ >> 59) return fail("chunk size too large", i);
+          if (remaining_ >> 59) return fail("chunk size too large", i, 56);
           remaining_ = remaining_ * 16 + uint64_t(h);
         } else if (c == ';') {
           chunk_ = c_ext_name_start;
@@ -332,16 +336,16 @@ ResponseParser::Step ResponseParser::feed_chunked(const char* p, size_t n, BodyF
         } else if (c == ' ' || c == '\t') {
           chunk_ = c_size_ws;  // BWS before an extension (RFC 9112 7.1.1)
         } else {
-          return fail("bad chunk size", i);
+          return fail("bad chunk size", i, 56);
         }
         break;
       case c_size_ws:  // after BWS only another extension may come
         if (c == ';') chunk_ = c_ext_name_start;
-        else if (c != ' ' && c != '\t') return fail("bad chunk size", i);
+        else if (c != ' ' && c != '\t') return fail("bad chunk size", i, 56);
         break;
       case c_ext_name_start:
         if (c == ' ' || c == '\t') break;  // BWS after ';'
-        if (!is_tchar(c)) return fail("bad chunk extension", i);
+        if (!is_tchar(c)) return fail("bad chunk extension", i, 56);
         chunk_ = c_ext_name;
         break;
       case c_ext_name:
@@ -349,42 +353,42 @@ ResponseParser::Step ResponseParser::feed_chunked(const char* p, size_t n, BodyF
         else if (c == ';') chunk_ = c_ext_name_start;
         else if (c == '\r') chunk_ = c_size_lf;
         else if (c == ' ' || c == '\t') chunk_ = c_ext_name_ws;
-        else if (!is_tchar(c)) return fail("bad chunk extension", i);
+        else if (!is_tchar(c)) return fail("bad chunk extension", i, 56);
         break;
       case c_ext_name_ws:  // BWS before '=' or the next ';'
         if (c == '=') chunk_ = c_ext_value_start;
         else if (c == ';') chunk_ = c_ext_name_start;
-        else if (c != ' ' && c != '\t') return fail("bad chunk extension", i);
+        else if (c != ' ' && c != '\t') return fail("bad chunk extension", i, 56);
         break;
       case c_ext_value_start:
         if (c == ' ' || c == '\t') break;  // BWS after '='
         if (c == '"') chunk_ = c_ext_quoted;
         else if (is_tchar(c)) chunk_ = c_ext_token;
-        else return fail("bad chunk extension", i);
+        else return fail("bad chunk extension", i, 56);
         break;
       case c_ext_token:
         if (c == ';') chunk_ = c_ext_name_start;
         else if (c == '\r') chunk_ = c_size_lf;
         else if (c == ' ' || c == '\t') chunk_ = c_size_ws;
-        else if (!is_tchar(c)) return fail("bad chunk extension", i);
+        else if (!is_tchar(c)) return fail("bad chunk extension", i, 56);
         break;
       case c_ext_quoted:
         if (c == '"') chunk_ = c_ext_after_quote;
         else if (c == '\\') chunk_ = c_ext_escape;
-        else if (bad_text(c)) return fail("bad chunk extension", i);
+        else if (bad_text(c)) return fail("bad chunk extension", i, 56);
         break;
       case c_ext_escape:
-        if (bad_text(c)) return fail("bad chunk extension", i);
+        if (bad_text(c)) return fail("bad chunk extension", i, 56);
         chunk_ = c_ext_quoted;
         break;
       case c_ext_after_quote:
         if (c == ';') chunk_ = c_ext_name_start;
         else if (c == '\r') chunk_ = c_size_lf;
         else if (c == ' ' || c == '\t') chunk_ = c_size_ws;
-        else return fail("bad chunk extension", i);
+        else return fail("bad chunk extension", i, 56);
         break;
       case c_size_lf:
-        if (c != '\n') return fail("expected LF after chunk size", i);
+        if (c != '\n') return fail("expected LF after chunk size", i, 56);
         chunk_ = remaining_ ? c_data : c_trailer_start;
         trailer_bytes_ = 0;
         break;
@@ -394,11 +398,11 @@ ResponseParser::Step ResponseParser::feed_chunked(const char* p, size_t n, BodyF
           trailer_bytes_ = 0;
           break;
         }
-        if (c != '\r') return fail("expected CRLF after chunk data", i);
+        if (c != '\r') return fail("expected CRLF after chunk data", i, 56);
         chunk_ = c_data_lf;
         break;
       case c_data_lf:
-        if (c != '\n') return fail("expected CRLF after chunk data", i);
+        if (c != '\n') return fail("expected CRLF after chunk data", i, 56);
         chunk_ = c_size;
         trailer_bytes_ = 0;
         break;
@@ -408,20 +412,20 @@ ResponseParser::Step ResponseParser::feed_chunked(const char* p, size_t n, BodyF
           return {i + 1, done};
         }
         if (c == '\r') chunk_ = c_end_lf;
-        else if (c == ' ' || c == '\t' || !is_tchar(c)) return fail("bad trailer", i);
+        else if (c == ' ' || c == '\t' || !is_tchar(c)) return fail("bad trailer", i, 56);
         else chunk_ = c_trailer_line;
         break;
       case c_trailer_line:
         if (c == '\r') chunk_ = c_trailer_lf;
         else if (c == '\n') chunk_ = c_trailer_start;
-        else if (bad_text(c)) return fail("control character in trailer", i);
+        else if (bad_text(c)) return fail("control character in trailer", i, 56);
         break;
       case c_trailer_lf:
-        if (c != '\n') return fail("CR without LF in trailer", i);
+        if (c != '\n') return fail("CR without LF in trailer", i, 56);
         chunk_ = c_trailer_start;
         break;
       case c_end_lf:
-        if (c != '\n') return fail("CR without LF after trailers", i);
+        if (c != '\n') return fail("CR without LF after trailers", i, 56);
         state_ = s_done;
         return {i + 1, done};
       case c_data:
@@ -437,12 +441,12 @@ ResponseParser::Step ResponseParser::finish() {
     case s_done: return {0, done};
     case s_error: return {0, error};
     case s_head:
-      return fail(started_ || interim_ ? "connection closed in the response head"
-                                       : "empty reply from server");
+      return started_ || interim_ ? fail("connection closed in the response head")
+                                  : fail("empty reply from server", 0, 52);
     case s_body: break;
   }
   if (body_ == Body::eof) { state_ = s_done; return {0, done}; }
-  return fail("connection closed before the end of the body");
+  return fail("connection closed before the end of the body", 0, 18);  // CURLE_PARTIAL_FILE
 }
 
 }  // namespace fanout::http

@@ -288,8 +288,10 @@ void Source::make(std::string_view u, const std::string& why, Request& r) {
   } else if (auto bad = std::find_if(u.begin(), u.end(), [](char c) { return (unsigned char)c <= 0x20 || c == 0x7f; });
              bad != u.end()) {
     because = u.find_first_of(" \t") != std::string_view::npos ? "space in URL (encode it as %20)" : "control character in URL";
-  } else if (parse_url(u, r.url, &because) == UrlError::none) {
+  } else if (UrlError e = parse_url(u, r.url, &because); e == UrlError::none) {
     return;
+  } else if (e == UrlError::scheme) {
+    r.code = 1;  // CURLE_UNSUPPORTED_PROTOCOL
   }
   r.error = "input: line " + std::to_string(line_) + ": " + because;
 }

@@ -29,6 +29,7 @@ bool parse_record(std::string_view text, Record& rec) {
   rec = Record{};
   bool has_line = false, has_url = false;
   std::string error;
+  int code = 0;
   for (auto& f : fields) {
     if (f.name == "line") has_line = (rec.line = uint32_t(strtoul(f.value.c_str(), nullptr, 10))) > 0;
     else if (f.name == "url" && f.is_string) has_url = true, rec.url = f.value;
@@ -37,8 +38,9 @@ bool parse_record(std::string_view text, Record& rec) {
     else if (f.name == "errormsg" && f.is_string) error = f.value;
     else if (f.name == "cause" && f.is_string) rec.r.cause = cause_named(f.value);
     else if (f.name == "skipped") rec.r.skipped = f.value == "true";
+    else if (f.name == "exitcode" && !f.is_string && f.value != "null") code = atoi(f.value.c_str());
   }
-  if (!error.empty()) rec.r.fail(rec.r.cause == Cause::none ? Cause::http : rec.r.cause, error);
+  if (!error.empty()) rec.r.fail(rec.r.cause == Cause::none ? Cause::http : rec.r.cause, error, code);
   rec.r.line = rec.line;
   return has_line && has_url;
 }

@@ -52,8 +52,9 @@ Io perform(Engine& e, Conn& c, TlsClient& tls, const Config& cfg, char* buf, siz
       break;
     case Engine::handshake: {
       std::string why;
-      if (!c.tls && !(tls.init(cfg, why) && c.start_tls(tls, e.url().host, e.key(), why))) {
-        e.failed({Cause::tls, "tls: " + why});
+      int code = 35;
+      if (!c.tls && !(tls.init(cfg, why, code) && c.start_tls(tls, e.url().host, e.key(), why))) {
+        e.failed({Cause::tls, "tls: " + why, code});
         return Io::error;
       }
       io = c.t->handshake(c);

@@ -219,40 +219,7 @@ std::string cost_json(const Run& run, const Cost& c) {
   return s + "}}";
 }
 
-namespace {
-// curl 7.88's codes for what a server sent wrong.
-int http_exitcode(const Result& r) {
-  auto has = [&](const char* s) { return r.error.find(s) != std::string::npos; };
-  if (!r.at[kFirstByte]) return 52;                             // nothing came back: "empty reply from server"
-  if (has("before the end of the body")) return 18;             // CURLE_PARTIAL_FILE
-  if (has("unsupported Transfer-Encoding")) return 61;          // CURLE_BAD_CONTENT_ENCODING
-  if (has("chunk") || has("trailer")) return 56;                // a broken chunked body: CURLE_RECV_ERROR
-  if (has("response head larger than")) return 27;              // curl's "Avoided giant realloc for header"
-  return 8;                                                     // CURLE_WEIRD_SERVER_REPLY
-}
-}  // namespace
-
-int curl_exitcode(const Result& r) {
-  switch (r.cause) {
-    case Cause::none: return 0;
-    case Cause::input: return r.error.find("unsupported scheme") != std::string::npos ? 1 : 3;
-    case Cause::dns: return 6;
-    case Cause::connect: return 7;
-    case Cause::timeout: return 28;
-    case Cause::tls: return r.error.find("certificate") != std::string::npos ? 60 : 35;
-    case Cause::send: return 55;
-    case Cause::recv: return 56;
-    case Cause::redirect: return 47;
-    case Cause::http: return http_exitcode(r);
-    case Cause::worker: return -1;  // curl has no such thing
-    case Cause::write: return 23;
-    case Cause::content: return -1;
-    case Cause::cancelled: return -1;  // never journaled
-    case Cause::http2: return 16;
-    case Cause::http2_stream: return 92;
-  }
-  return -1;
-}
+int curl_exitcode(const Result& r) { return r.ok() ? 0 : r.code ? r.code : cause_code(r.cause); }
 
 std::string result_line(const Request& rq, const Result& r, bool fail) {
   // curl's -w times: seconds from the start to each phase's end, 0 where

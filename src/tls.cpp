@@ -1,11 +1,11 @@
 #include "fanout/tls.hpp"
 #include <cstring>
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <cerrno>
 #include <mbedtls/error.h>
 #include <mbedtls/sha256.h>
-#include <mbedtls/net_sockets.h>
 #include <mbedtls/ssl_internal.h>  // handshake->resume: was the session taken?
 #include <mbedtls/x509_crt.h>
 #include <mutex>
@@ -52,14 +52,16 @@ TlsClient::~TlsClient() {
   mbedtls_entropy_free(&entropy_);
 }
 
-bool TlsClient::init(const Config& cfg, std::string& err) {
+bool TlsClient::init(const Config& cfg, std::string& err, int& code) {
   std::lock_guard<std::mutex> lock(mu_);
   if (ready_ || !err_.empty()) {
     err = err_;
+    code = err_code_;
     return ready_;
   }
   if (!tls_load_ca(cfg, err_)) {
     err = err_;
+    code = err_code_ = 77;  // CURLE_SSL_CACERT_BADFILE
     return false;
   }
   mbedtls_entropy_init(&entropy_);
@@ -75,6 +77,7 @@ bool TlsClient::init(const Config& cfg, std::string& err) {
     char buf[128];
     mbedtls_strerror(r, buf, sizeof buf);
     err = err_ = std::string("TLS set-up: ") + buf;
+    code = err_code_;
     return ready_ = false;
   }
   mbedtls_ssl_conf_rng(&conf, mbedtls_ctr_drbg_random, &drbg_);
@@ -183,13 +186,61 @@ const char* why_untrusted(const mbedtls_x509_crt* chain) {
   return "certificate is not trusted (unknown issuer)";
 }
 
+char* ByteQueue::space(size_t n) {
+  if (cap_ - tail_ >= n) return p_.get() + tail_;
+  size_t have = size();
+  if (cap_ - have >= n) {
+    memmove(p_.get(), data(), have);
+  } else {
+    std::unique_ptr<char[]> q(new char[have + n]);
+    if (have) memcpy(q.get(), data(), have);
+    p_ = std::move(q);
+    cap_ = have + n;
+  }
+  head_ = 0;
+  tail_ = have;
+  return p_.get() + tail_;
+}
+
+void ByteQueue::take(size_t n) {
+  head_ += n;
+  if (head_ < tail_) return;
+  p_.reset();
+  cap_ = head_ = tail_ = 0;
+}
+
 TlsConn::TlsConn() { mbedtls_ssl_init(&ssl_); }
 TlsConn::~TlsConn() { mbedtls_ssl_free(&ssl_); }
+
+// mbedTLS' BIO: buffers, never a socket.
+int TlsConn::bio_send(void* self, const unsigned char* p, size_t n) {
+  auto& t = *static_cast<TlsConn*>(self);
+  memcpy(t.out_.space(n), p, n);
+  t.out_.added(n);
+  return int(n);
+}
+
+int TlsConn::bio_recv(void* self, unsigned char* p, size_t n) {
+  auto& t = *static_cast<TlsConn*>(self);
+  size_t have = t.in_.size();
+  if (!have) return t.eof_ ? 0 : MBEDTLS_ERR_SSL_WANT_READ;
+  n = std::min(n, have);
+  memcpy(p, t.in_.data(), n);
+  t.in_.take(n);
+  return int(n);
+}
+
+int TlsConn::setup_server(const mbedtls_ssl_config* conf) {
+  int r = mbedtls_ssl_setup(&ssl_, conf);
+  mbedtls_ssl_set_bio(&ssl_, this, bio_send, bio_recv, nullptr);
+  return r;
+}
 
 int TlsConn::setup(TlsClient& c, const std::string& host, const std::string& key) {
   client_ = &c;
   host_ = host;
   int r = mbedtls_ssl_setup(&ssl_, &c.conf);
+  mbedtls_ssl_set_bio(&ssl_, this, bio_send, bio_recv, nullptr);
   if (r == 0) r = mbedtls_ssl_set_hostname(&ssl_, host.c_str());  // SNI and the name check
   if (r == 0 && c.reuse_) {
     std::lock_guard<std::mutex> lock(c.mu_);
@@ -227,15 +278,7 @@ int TlsConn::handshake() {
   return verify_flags ? MBEDTLS_ERR_X509_CERT_VERIFY_FAILED : 0;
 }
 
-Cause TlsConn::cause(int ret) const {
-  if (ret == MBEDTLS_ERR_NET_SEND_FAILED) return Cause::send;
-  if (ret == MBEDTLS_ERR_NET_RECV_FAILED) return Cause::recv;
-  return Cause::tls;
-}
-
 std::string TlsConn::describe(int ret, const std::string& host, const char* during) const {
-  if (ret == MBEDTLS_ERR_NET_SEND_FAILED) return sys::describe("send", sys_errno);
-  if (ret == MBEDTLS_ERR_NET_RECV_FAILED) return sys::describe("recv", sys_errno);
   if (ret == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) {
     uint32_t f = verify_flags;
     std::string why;

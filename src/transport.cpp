@@ -4,7 +4,6 @@
 #include "fanout/transport.hpp"
 
 #include <cerrno>
-#include <mbedtls/net_sockets.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
@@ -53,47 +52,74 @@ Io plain_write(Conn& c, const char* p, size_t len, size_t* n) {
 
 bool plain_pending(Conn&) { return false; }
 
-// mbedTLS' BIO: our socket calls, never its own (net_sockets.c calls fcntl
-// on every EAGAIN).
-int bio_send(void* ctx, const unsigned char* p, size_t n) {
-  auto& c = *static_cast<Conn*>(ctx);
-  ssize_t w = sock_send(c, p, n);
-  if (w >= 0) return int(w);
-  if (errno == EAGAIN) return MBEDTLS_ERR_SSL_WANT_WRITE;
-  c.tls->sys_errno = errno;
-  return MBEDTLS_ERR_NET_SEND_FAILED;
+// TLS: mbedTLS works on the TlsConn's buffers; these move its ciphertext.
+// One recv takes up to a whole record and more (mbedTLS alone would ask
+// for a record's 5-byte header, then for its body: two calls a record).
+constexpr size_t kTlsRecv = 17 * 1024;
+
+// Sends the records waiting; want_write while the socket takes only part.
+Io tls_send(Conn& c) {
+  for (auto out = c.tls->unsent(); !out.empty(); out = c.tls->unsent()) {
+    ssize_t w = sock_send(c, out.data(), out.size());
+    if (w < 0) return errno == EAGAIN ? Io::want_write : c.fail("send", errno);
+    c.tls->sent(size_t(w));
+  }
+  return Io::ok;
 }
 
-int bio_recv(void* ctx, unsigned char* p, size_t n) {
-  auto& c = *static_cast<Conn*>(ctx);
-  ssize_t got = sock_recv(c, p, n);
-  if (got >= 0) return int(got);
-  if (errno == EAGAIN) return MBEDTLS_ERR_SSL_WANT_READ;
-  c.tls->sys_errno = errno;
-  return MBEDTLS_ERR_NET_RECV_FAILED;
+// What the socket has, for mbedTLS; want_read if nothing yet.
+Io tls_recv(Conn& c) {
+  ssize_t got = sock_recv(c, c.tls->recv_space(kTlsRecv), kTlsRecv);
+  if (got < 0) return errno == EAGAIN ? Io::want_read : c.fail("recv", errno);
+  c.tls->received(size_t(got));
+  return Io::ok;
 }
 
-// mbedTLS' return codes as the table's three outcomes.
-Io tls_io(Conn& c, int ret) {
-  if (ret >= 0) return Io::ok;
-  if (ret == MBEDTLS_ERR_SSL_WANT_READ) return Io::want_read;
-  if (ret == MBEDTLS_ERR_SSL_WANT_WRITE) return Io::want_write;
+// An mbedTLS error: its alert goes out if the socket takes it.
+Io tls_fail(Conn& c, int ret) {
+  tls_send(c);
   return c.fail("tls", ret);
 }
 
-Io tls_handshake(Conn& c) { return tls_io(c, c.tls->handshake()); }
-
-Io tls_read(Conn& c, char* p, size_t cap, size_t* n) {
-  int got = c.tls->read(p, cap);
-  if (got == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || got == MBEDTLS_ERR_SSL_CONN_EOF) got = 0;
-  *n = got > 0 ? size_t(got) : 0;
-  return tls_io(c, got);
+Io tls_handshake(Conn& c) {
+  for (;;) {
+    if (Io io = tls_send(c); io != Io::ok) return io;
+    int r = c.tls->handshake();
+    if (r == 0) return tls_send(c);  // our last flight
+    if (r != MBEDTLS_ERR_SSL_WANT_READ) return tls_fail(c, r);
+    if (!c.tls->unsent().empty()) continue;  // our flight first, then the server's
+    if (Io io = tls_recv(c); io != Io::ok) return io;
+  }
 }
 
+Io tls_read(Conn& c, char* p, size_t cap, size_t* n) {
+  *n = 0;
+  for (;;) {
+    int got = c.tls->read(p, cap);
+    if (got > 0) *n = size_t(got);
+    if (got >= 0 || got == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || got == MBEDTLS_ERR_SSL_CONN_EOF) break;  // 0: the end
+    if (got != MBEDTLS_ERR_SSL_WANT_READ) return tls_fail(c, got);
+    if (Io io = tls_recv(c); io != Io::ok) return io;
+  }
+  if (!c.tls->unsent().empty()) tls_send(c);  // an alert a read made; the next write sends what is left
+  return Io::ok;
+}
+
+// Takes the plaintext at once (its records wait in the TlsConn); until
+// they have all gone, want_write, and the caller comes again with the same
+// bytes, as mbedTLS asks of a write that could not finish.
 Io tls_write(Conn& c, const char* p, size_t len, size_t* n) {
-  int w = c.tls->write(p, len);
-  *n = w > 0 ? size_t(w) : 0;
-  return tls_io(c, w);
+  *n = 0;
+  auto& t = *c.tls;
+  if (!t.owed) {
+    int w = t.write(p, len);
+    if (w < 0) return tls_fail(c, w);
+    t.owed = size_t(w);
+  }
+  if (Io io = tls_send(c); io != Io::ok) return io;
+  *n = t.owed;
+  t.owed = 0;
+  return Io::ok;
 }
 
 bool tls_pending(Conn& c) { return c.tls->pending(); }
@@ -153,7 +179,6 @@ bool Conn::start_tls(TlsClient& c, const std::string& name, const std::string& k
   sys::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   tls = std::make_unique<TlsConn>();
   t = &kTlsTransport;
-  tls->set_bio(this, bio_send, bio_recv);
   int r = tls->setup(c, host, key);
   if (r != 0) why = tls->describe(r, host, "TLS set-up");
   return r == 0;
@@ -162,13 +187,19 @@ bool Conn::start_tls(TlsClient& c, const std::string& name, const std::string& k
 bool Conn::accept_tls(const mbedtls_ssl_config* conf) {
   tls = std::make_unique<TlsConn>();
   t = &kTlsTransport;
-  tls->set_bio(this, bio_send, bio_recv);
   return tls->setup_server(conf) == 0;
+}
+
+void Conn::close_notify() {
+  if (!tls) return;
+  tls->close_notify();
+  tls_send(*this);
 }
 
 Failure Conn::failure(const char* during) const {
   std::string call = failed_call ? failed_call : "?";
-  if (call == "tls") return {tls->cause(err), tls->describe(err, host, during)};
+  if (call == "tls")  // curl's 60: the server's certificate; 35 the rest of the handshake
+    return {Cause::tls, tls->describe(err, host, during), err == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED ? 60 : 35};
   // A send or read on a connect still under way fails with the connect's error.
   if (call == "connect" || connecting) return {Cause::connect, sys::describe("connect(" + peer + ")", err)};
   if (call == "socket") return {Cause::connect, sys::describe("socket", err)};

@@ -27,6 +27,7 @@ struct Outcome {
   std::vector<Msg> msgs;
   bool error = false;
   std::string why;
+  int code = 0;  // curl's exit code for the error
 };
 
 void on_body(void* ctx, const char* p, size_t n) { static_cast<std::string*>(ctx)->append(p, n); }
@@ -70,6 +71,7 @@ Outcome run(std::string_view in, bool head_request, size_t step, bool finish, bo
       if (s.ev == ResponseParser::error) {
         o.error = true;
         o.why = p.error_message();
+        o.code = p.error_code();
         return o;
       }
       if (s.used == 0) break;
@@ -83,6 +85,7 @@ Outcome run(std::string_view in, bool head_request, size_t step, bool finish, bo
     if (s.ev == ResponseParser::error && !between) {
       o.error = true;
       o.why = p.error_message();
+      o.code = p.error_code();
     }
   }
   return o;
@@ -108,6 +111,7 @@ Outcome check_all_ways(std::string_view in, bool head_request = false, bool fini
   CHECK(whole.msgs == bytes.msgs);
   CHECK(whole.error == bytes.error);
   CHECK(whole.why == bytes.why);
+  CHECK(whole.code == bytes.code);
   return whole;
 }
 
@@ -183,16 +187,16 @@ TEST_CASE("http: a folded header's value spans the fold") {
 }
 
 TEST_CASE("http: responses that are errors") {
-  struct Case { const char* name; std::string in; const char* why; };
+  struct Case { const char* name; std::string in; const char* why; int code = 8; };  // code: curl's
   const Case cases[] = {
     {"conflicting lengths", "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nx", "conflicting Content-Length headers"},
     {"TE with CL", "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", "both Transfer-Encoding and Content-Length"},
     {"negative length", "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", "bad Content-Length"},
     {"overflowing length", "HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n", "Content-Length too large"},
     {"length list", "HTTP/1.1 200 OK\r\nContent-Length: 1, 1\r\n\r\n", "bad Content-Length"},
-    {"overflowing chunk", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffff\r\n", "chunk size too large"},
-    {"negative chunk", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\n", "bad chunk size"},
-    {"chunk without CRLF", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nxy", "expected CRLF after chunk data"},
+    {"overflowing chunk", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffff\r\n", "chunk size too large", 56},
+    {"negative chunk", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\n", "bad chunk size", 56},
+    {"chunk without CRLF", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nxy", "expected CRLF after chunk data", 56},
     {"101", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n", "unexpected 101 Switching Protocols"},
     {"CR without LF", "HTTP/1.1 200 OK\rX: 1\r\n\r\n", "CR without LF in response head"},
     {"CR without LF in a header", "HTTP/1.1 200 OK\r\nX: 1\rY: 2\r\n\r\n", "CR without LF in response head"},
@@ -204,28 +208,32 @@ TEST_CASE("http: responses that are errors") {
     {"status 000", "HTTP/1.1 000 Nothing\r\nContent-Length: 0\r\n\r\n", "unsupported status code (below 100)"},
     {"status 099", "HTTP/1.1 099 Early\r\nContent-Length: 0\r\n\r\n", "unsupported status code (below 100)"},
     {"space after a chunk size, then not ';'", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5 x\r\nhello\r\n0\r\n\r\n",
-     "bad chunk size"},
+     "bad chunk size", 56},
     {"space after a chunk size, then CRLF", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5 \r\nhello\r\n0\r\n\r\n",
-     "bad chunk size"},
+     "bad chunk size", 56},
     {"101 headers", [] {
        std::string s = "HTTP/1.1 200 OK\r\n";
        for (int i = 0; i < 101; i++) s += "X: v\r\n";
        return s + "\r\n";
      }(), "more than 100 headers"},
-    {"huge head", "HTTP/1.1 200 OK\r\nX: " + std::string(40000, 'a') + "\r\n\r\n", "response head larger than 32768 bytes"},
-    {"truncated body", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", "connection closed before the end of the body"},
+    {"huge head", "HTTP/1.1 200 OK\r\nX: " + std::string(40000, 'a') + "\r\n\r\n", "response head larger than 32768 bytes", 27},
+    {"truncated body", "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", "connection closed before the end of the body", 18},
     {"truncated head", "HTTP/1.1 200 OK\r\nContent-Le", "connection closed in the response head"},
+    {"gzip transfer coding", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+     "unsupported Transfer-Encoding (fanout undoes chunked only)", 61},
   };
   for (auto& c : cases) {
     INFO(c.name);
     Outcome o = check_all_ways(c.in);
     CHECK(o.error);
     CHECK(o.why == c.why);
+    CHECK(o.code == c.code);
   }
   ResponseParser p;
   p.reset();
   CHECK(p.finish().ev == ResponseParser::error);
   CHECK(std::string(p.error_message()) == "empty reply from server");
+  CHECK(p.error_code() == 52);
 }
 
 // ---- llhttp's response cases -------------------------------------------

@@ -162,3 +162,22 @@ TEST_CASE("tls: full handshakes and DNS lookups fit the threads model's default 
   CHECK(bad.status == 2);
   CHECK(bad.err.find("--stack-size takes a size from 16K to 64M") != std::string::npos);
 }
+
+TEST_CASE("tls: CA certificates that cannot be read are curl's 77, on every https line, in every model") {
+  t::Origin o({}, t::certs() + "/server.crt", t::certs() + "/server.key");
+  std::string missing = t::temp_dir() + "/no-such-ca.crt";
+  std::string list = o.tls_url("/status/200?a") + "\n" + o.url("/status/200") + "\n" + o.tls_url("/status/200?b") + "\n";
+  for (const char* model : {"seq", "threads", "procs", "async", "hybrid"}) {
+    INFO("model " << model);
+    std::string results = t::temp_dir() + "/ca77-" + model + ".jsonl";
+    t::Ran r = t::fanout({"-m", model, "-c", "2", "-w", "2", "--cacert", missing, "--results", results, "-"}, list);
+    auto v = t::results(results);
+    REQUIRE(v.size() == 3);
+    CHECK(r.status == 77);  // CURLE_SSL_CACERT_BADFILE, as curl --cacert says it
+    for (int i : {0, 2}) {
+      CHECK(v[i]["exitcode"].num == 77);
+      CHECK(v[i]["errormsg"].str.rfind("tls: CA certificates: stat(" + missing + "): ENOENT", 0) == 0);
+    }
+    CHECK(v[1]["http_code"].num == 200);  // plain http needs no CA
+  }
+}

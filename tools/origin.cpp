@@ -737,7 +737,7 @@ Task serve(Reactor& r, int fd, const Settings& set) {
       else if (co_await wait(io, nullptr) != Waiter::kReady) co_return;
     }
     if (resp.close) {
-      if (c.tls) c.tls->close_notify();
+      c.close_notify();
       co_return;
     }
   }

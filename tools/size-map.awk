@@ -1,6 +1,7 @@
 # Sums a GNU ld map's allocated input sections by where they came from:
 # "part bytes" lines (fanout, mbedTLS, c-ares, libstdc++, libc and libgcc,
-# other); with -v objects=1, fanout's own objects instead ("bench.o bytes").
+# other); with -v objects=1, fanout's own objects instead ("bench.o bytes";
+# under LTO, the link's own units stand for them).
 /^ \.[a-zA-Z_.]+/ || /^ [A-Z]+$/ {
   # " .text.foo  0xADDR 0xSIZE file" on one line, or the name alone and the rest on the next
   if (NF >= 4 && $2 ~ /^0x/ && $3 ~ /^0x/) { add($1, $3, $4) ; next }
@@ -16,10 +17,11 @@ function add(sec, size, file,   n, part) {
   else if (file ~ /libmbed/) part = "mbedTLS"
   else if (file ~ /libstdc\+\+|libsupc/) part = "libstdc++"
   else if (file ~ /libc\.a|libpthread|libm\.a|libresolv|libdl|crt[1in]|libgcc|libatomic/) part = "libc+libgcc"
-  else if (file ~ /libfanout\.a|obj\/src\/main\.o/) part = "fanout"
+  else if (file ~ /libfanout\.a|obj\/src\/main\.o|\.ltrans\.o/) part = "fanout"
   if (objects) {
     if (part != "fanout") return
     part = file; sub(/.*\(/, "", part); sub(/\).*/, "", part); sub(/.*\//, "", part)
+    if (part ~ /\.ltrans\.o$/) part = "LTO-units(LTO=0:by-file)"
   }
   total[part] += n
 }

@@ -24,11 +24,16 @@ double ms_since(Clock::time_point t0);
 enum class Cause : uint8_t { none, input, dns, connect, tls, send, recv, http, timeout, worker, redirect, write, content, cancelled,
                              http2, http2_stream };
 const char* cause_name(Cause c);
+// curl's exit code for a failure of this cause where nothing more precise
+// was said (6 dns, 7 connect, 35 tls, 56 recv ...); -1 where curl has none.
+int cause_code(Cause c);
 
-// A failure as a value: its cause and the words for the user.
+// A failure as a value, made where it happens: its cause, the words for
+// the user, and curl's exit code for it (0: the cause's, cause_code()).
 struct Failure {
   Cause cause = Cause::none;
   std::string error;
+  int code = 0;
 };
 
 struct Request {
@@ -37,6 +42,7 @@ struct Request {
   std::string text;    // the line as given (trimmed)
   Url url;
   std::string error;   // set when the line is not a URL fanout can fetch
+  int code = 3;        // and curl's exit code for it: 3 a bad URL, 1 an unsupported scheme
 };
 
 // Where a request's time went, for --trace: steady-clock nanoseconds (the
@@ -57,6 +63,7 @@ struct Result {
   double ms = 0;
   Cause cause = Cause::none;
   std::string error;   // what went wrong; starts with its cause ("dns: ", "connect(...)")
+  int16_t code = 0;    // curl's exit code for it (0: none went wrong; -1: curl has none)
   int worker = -1;
   int lane = 0;  // the thread, process or coroutine slot within the worker
   uint16_t redirects = 0, retries = 0;  // followed, and tried again (--retry)
@@ -73,14 +80,18 @@ struct Result {
     line = input_line;
     worker = worker_id;
   }
-  void clear_error() { cause = Cause::none; error.clear(); }
+  void clear_error() { cause = Cause::none; error.clear(); code = 0; }
   // A second try: what the first one got does not count.
   void restart() { clear_error(); status = 0; bytes = 0; version = 0; }
   bool ok() const { return cause == Cause::none; }
   // The status a response gave stays (curl's http_code after a cut body,
   // too many redirects, a write error): 0 where none came.
-  void fail(Cause c, std::string msg) { cause = c; error = std::move(msg); }
-  void fail(Failure f) { fail(f.cause, std::move(f.error)); }
+  void fail(Cause c, std::string msg, int curl_code = 0) {
+    cause = c;
+    error = std::move(msg);
+    code = int16_t(curl_code ? curl_code : cause_code(c));
+  }
+  void fail(Failure f) { fail(f.cause, std::move(f.error), f.code); }
 };
 
 // --rate: when the next request may start, shared by every thread and

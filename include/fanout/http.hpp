@@ -77,6 +77,10 @@ class ResponseParser {
   size_t header_count() const { return nheaders_; }
   Header header(size_t i) const;
   const char* error_message() const { return error_; }
+  // curl's exit code for the error: 52 nothing came, 18 the body was cut,
+  // 56 a broken chunked body, 61 a transfer coding fanout does not undo,
+  // 27 a head too large, 8 a reply that is not HTTP.
+  int error_code() const { return code_; }
   bool keep_alive() const { return keep_alive_; }
   Body body_kind() const { return body_; }
   uint64_t content_length() const { return content_length_; }
@@ -84,7 +88,7 @@ class ResponseParser {
   bool started() const { return started_; }
 
  private:
-  Step fail(const char* why, size_t used = 0);
+  Step fail(const char* why, size_t used = 0, int code = 8);
   Step feed_head(const char* p, size_t n);
   const char* check_status_line(const char* p, size_t n);
   const char* check_header_line(const char* base, size_t off, size_t n);
@@ -114,6 +118,7 @@ class ResponseParser {
   size_t nheaders_ = 0;
   Off hdr_[kMaxHeaders];
   const char* error_ = nullptr;
+  int code_ = 0;
   bool keep_alive_ = true, has_cl_ = false, has_te_ = false, te_chunked_ = false;
   bool te_other_ = false;  // a transfer coding other than chunked (gzip ...)
   bool conn_close_ = false, conn_keep_alive_ = false;

@@ -28,11 +28,12 @@ void print_json(FILE* out, const Run& run, double seconds, const Cost& c);
 // One line of --results, with curl's names where the meaning is curl's:
 // {"line": 3, "url": ..., "http_code": 200, "size_download": ..., "exitcode": 0, ...}.
 std::string result_line(const Request& rq, const Result& r, bool fail = false);  // fail: -f
-// curl's exit code for what went wrong (6 DNS, 7 connect, 28 timeout, 35
-// TLS, 60 certificate, 47 redirects, 52 empty reply, 55 send, 56 receive,
-// 8 a reply that is not HTTP, 3 a bad URL, 1 an unsupported scheme, 23 a
-// download that could not be written); 0 for
-// a response; -1 where curl has none (a worker that died).
+// curl's exit code for what went wrong, as the failure said it where it
+// happened (6 DNS, 7 connect, 28 timeout, 35 TLS, 60 certificate, 77 the CA
+// certificates, 47 redirects, 52 empty reply, 18 a body cut short, 55 send,
+// 56 receive, 8 a reply that is not HTTP, 3 a bad URL, 1 an unsupported
+// scheme, 23 a download that could not be written, 16 HTTP/2, 92 an HTTP/2
+// stream); 0 for a response; -1 where curl has none (a worker that died).
 int curl_exitcode(const Result& r);
 // What r means for the run's exit status: 0, or the exit code of a failed
 // line (curl's; 22 for a status >= 400 under -f, or a body that an output

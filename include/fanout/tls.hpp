@@ -2,13 +2,18 @@
 // read, so threads share it and forked workers inherit it. A TlsClient (the
 // ssl_config, its DRBG and the session cache) belongs to one worker: a
 // thread pool shares one, because its pooled connections move between
-// threads and must never point at a finished thread's state. mbedTLS
-// reaches the socket only through our BIO, so its syscalls are counted.
+// threads and must never point at a finished thread's state. A TlsConn is
+// TLS as bytes (STYLE 13): mbedTLS reads the peer's ciphertext from one
+// buffer and writes its own into another, and never sees a socket; the
+// transport (transport.cpp) moves the ciphertext with its own calls, so a
+// driver that reads into buffers by completion (io_uring) can feed it too.
 #pragma once
 #include <atomic>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
@@ -29,7 +34,9 @@ class TlsClient {
   ~TlsClient();
   TlsClient(const TlsClient&) = delete;
   TlsClient& operator=(const TlsClient&) = delete;
-  bool init(const Config& cfg, std::string& err);  // on first use; thread-safe
+  // On first use; thread-safe. false: err says why, and code is curl's
+  // exit code for it (77 the CA certificates, 35 the rest).
+  bool init(const Config& cfg, std::string& err, int& code);
 
   // Session resumption, one cached session per host:port. Connections
   // opened at once to a new host cannot resume a session nobody has yet:
@@ -63,6 +70,7 @@ class TlsClient {
   const bool reuse_;
   bool ready_ = false;
   std::string err_;
+  int err_code_ = 35;
   std::map<std::string, Session> sessions_;
   std::map<std::string, Clock::time_point> good_chains_;  // SHA-256 of host and chain: when checked
   bool verify_ = false;
@@ -70,7 +78,22 @@ class TlsClient {
   mbedtls_ctr_drbg_context drbg_;
 };
 
-// One TLS session on a connected non-blocking socket.
+// Bytes waiting in one heap block, which grows as needed and is freed when
+// the last byte is taken: an idle connection holds none.
+class ByteQueue {
+ public:
+  size_t size() const { return tail_ - head_; }
+  const char* data() const { return p_.get() + head_; }
+  char* space(size_t n);  // room for n more bytes after the last
+  void added(size_t n) { tail_ += n; }
+  void take(size_t n);
+
+ private:
+  std::unique_ptr<char[]> p_;
+  size_t cap_ = 0, head_ = 0, tail_ = 0;
+};
+
+// One TLS session, bytes in and bytes out.
 class TlsConn {
  public:
   TlsConn();
@@ -79,24 +102,35 @@ class TlsConn {
   TlsConn& operator=(const TlsConn&) = delete;
   // Ready to handshake; resumes key's cached session if there is one.
   int setup(TlsClient& c, const std::string& host, const std::string& key);
-  int setup_server(const mbedtls_ssl_config* conf) { return mbedtls_ssl_setup(&ssl_, conf); }
+  int setup_server(const mbedtls_ssl_config* conf);
   void close_notify() { mbedtls_ssl_close_notify(&ssl_); }
-  // Where the bytes go: our BIO, with the connection as its context.
-  void set_bio(void* ctx, mbedtls_ssl_send_t* send, mbedtls_ssl_recv_t* recv) {
-    mbedtls_ssl_set_bio(&ssl_, ctx, send, recv, nullptr);
+
+  // The peer's ciphertext: room for it, then how much came (0: the peer
+  // closed the connection, and mbedTLS is told so once the rest is read).
+  char* recv_space(size_t n) { return in_.space(n); }
+  void received(size_t n) {
+    in_.added(n);
+    eof_ = n == 0;
   }
-  int handshake();  // 0, WANT_READ/WANT_WRITE, or an error
+  // Ciphertext for the peer, and how much of it went.
+  std::string_view unsent() const { return {out_.data(), out_.size()}; }
+  void sent(size_t n) { out_.take(n); }
+
+  // mbedTLS' calls: 0 or a byte count, WANT_READ (it needs what the peer
+  // has not sent yet), or an error. They never wait to write: their
+  // records wait in unsent().
+  int handshake();
   // After the handshake: true if the server chose HTTP/2 (ALPN "h2").
   bool h2() const;
   int read(char* p, size_t n) { return mbedtls_ssl_read(&ssl_, reinterpret_cast<unsigned char*>(p), n); }
   int write(const char* p, size_t n) { return mbedtls_ssl_write(&ssl_, reinterpret_cast<const unsigned char*>(p), n); }
-  // Plaintext already decrypted, or a record already read: no need to wait.
-  bool pending() { return mbedtls_ssl_get_bytes_avail(&ssl_) > 0 || mbedtls_ssl_check_pending(&ssl_); }
+  // Plaintext already decrypted, or ciphertext already received: no need
+  // to wait for the peer.
+  bool pending() { return in_.size() > 0 || mbedtls_ssl_get_bytes_avail(&ssl_) > 0 || mbedtls_ssl_check_pending(&ssl_); }
   // What a failed call's return value means, for the user.
-  Cause cause(int ret) const;
   std::string describe(int ret, const std::string& host, const char* during) const;
 
-  int sys_errno = 0;        // errno of a failed send/recv in the BIO
+  size_t owed = 0;          // plaintext write() took whose records have not all gone
   bool resumed = false;     // the server took our session: no public-key work
   uint32_t verify_flags = 0;  // why the server's chain was refused
   const char* untrusted = nullptr;  // with BADCERT_NOT_TRUSTED: in what way
@@ -106,6 +140,10 @@ class TlsConn {
   mbedtls_ssl_context ssl_;
   TlsClient* client_ = nullptr;
   std::string host_;
+  ByteQueue in_, out_;
+  bool eof_ = false;
+  static int bio_send(void* self, const unsigned char* p, size_t n);
+  static int bio_recv(void* self, unsigned char* p, size_t n);
 };
 
 }  // namespace fanout

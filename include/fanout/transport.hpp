@@ -61,6 +61,8 @@ struct Conn {
   bool start_tls(TlsClient& c, const std::string& host, const std::string& key, std::string& err);
   // The server's side (tools/origin): TLS from the client's hello on.
   bool accept_tls(const mbedtls_ssl_config* conf);
+  // TLS' close_notify alert, sent if the socket takes it now.
+  void close_notify();
   // The failed call as words ("recv: ECONNRESET (...)", "tls: host: ...").
   Failure failure(const char* during) const;
 };

@@ -19,6 +19,7 @@ struct Head {
   int64_t at[kPhases];
   uint16_t redirects, retries;
   uint8_t skipped, version;
+  int16_t code;
   int64_t write_from, write_ns;
   uint32_t url_len, file_len, payload_len;  // of the bytes that follow: error, URL, file, payload
   uint32_t len;                             // bytes that follow: those four, or a Totals
@@ -26,7 +27,7 @@ struct Head {
 
 inline void put_result(std::string& out, uint32_t index, const Result& r) {
   Head h{kResult, index, r.status, int32_t(r.cause), r.lane, r.bytes, r.ms, {}, r.redirects, r.retries,
-         r.skipped, r.version, r.write_from, r.write_ns, uint32_t(r.url.size()), uint32_t(r.file.size()), uint32_t(r.payload.size()),
+         r.skipped, r.version, r.code, r.write_from, r.write_ns, uint32_t(r.url.size()), uint32_t(r.file.size()), uint32_t(r.payload.size()),
          uint32_t(r.error.size() + r.url.size() + r.file.size() + r.payload.size())};
   memcpy(h.at, r.at, sizeof h.at);
   out.append(reinterpret_cast<const char*>(&h), sizeof h);
@@ -37,7 +38,7 @@ inline void put_result(std::string& out, uint32_t index, const Result& r) {
 }
 
 inline void put_totals(std::string& out, const Totals& t) {
-  Head h{kTotals, 0, 0, 0, 0, 0, 0, {}, 0, 0, 0, 0, 0, 0, 0, 0, 0, uint32_t(sizeof t)};
+  Head h{kTotals, 0, 0, 0, 0, 0, 0, {}, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, uint32_t(sizeof t)};
   out.append(reinterpret_cast<const char*>(&h), sizeof h);
   out.append(reinterpret_cast<const char*>(&t), sizeof t);
 }
@@ -45,10 +46,11 @@ inline void put_totals(std::string& out, const Totals& t) {
 // A request, down the work pipe: the worker parses its URL again.
 struct RequestHead {
   uint32_t seq, line, text_len, error_len;
+  int32_t code;  // with an error: curl's code for it
 };
 
 inline void put_request(std::string& out, const Request& rq) {
-  RequestHead h{rq.seq, rq.line, uint32_t(rq.text.size()), uint32_t(rq.error.size())};
+  RequestHead h{rq.seq, rq.line, uint32_t(rq.text.size()), uint32_t(rq.error.size()), rq.code};
   out.append(reinterpret_cast<const char*>(&h), sizeof h);
   out += rq.text;
   out += rq.error;
@@ -66,6 +68,7 @@ inline bool take_request(const std::string& in, size_t* off, Request& rq) {
   rq.line = h.line;
   rq.text.assign(p, h.text_len);
   rq.error.assign(p + h.text_len, h.error_len);
+  rq.code = h.code;
   if (rq.error.empty()) parse_url(rq.text, rq.url);  // it parsed in the parent
   *off += sizeof h + h.text_len + h.error_len;
   return true;
@@ -98,6 +101,7 @@ void take(std::string& in, OnResult on_result, OnTotals on_totals) {
       Result r;
       r.status = h.status;
       r.cause = Cause(h.cause);
+      r.code = h.code;
       r.bytes = h.bytes;
       r.ms = h.ms;
       r.lane = h.lane;
