@@ -4,15 +4,9 @@
 #include <cmath>
 #include <ctime>
 
-#include "fanout/deliver.hpp"
-
 namespace fanout {
 
 namespace {
-
-// A head that keeps growing without ending (blank lines before it do not
-// count in the parser's own limit): give up at twice the limit.
-constexpr size_t kMaxCarry = 2 * http::ResponseParser::kMaxHeadBytes;
 
 using http::ieq;
 using http::trim;
@@ -93,8 +87,8 @@ void Engine::start_try(bool hop) {
     return released();
   }
   key_ = url_.origin_key();
-  req_.clear();  // made when it is to be sent: HTTP/2 sends fields instead
-  off_ = 0;
+  h1_.request(url_, cfg_.head, headers_);  // unsent() is this try's request from now on
+  x_ = &h1_;
   // --max-time is the whole transfer's, as curl's: a redirect's hop goes
   // on within it; a retry is a transfer of its own.
   hop_ = hop;
@@ -143,14 +137,9 @@ void Engine::mark(Phase p) { r_.at[p] = std::chrono::duration_cast<std::chrono::
 void Engine::acquired(bool reused, H2Link* h2) {
   reused_ = reused;
   connecting_ = false;
-  any_ = keep_ = retry_ = forward_ = false;
-  off_ = 0;
-  carry_.clear();
-  parser_.reset(cfg_.head);
-  h2_ = h2;
-  h2_head_ = h2_done_ = sent_mark_ = refused_ = false;
-  h2_fail_ = {};
-  stream_ = 0;
+  any_ = keep_ = retry_ = forward_ = sent_mark_ = refused_ = false;
+  x_ = &h1_;
+  if (h2) use_h2(*h2);
   if (reused_) return begin_send();
   if (cfg_.connect_timeout > 0) connect_dl_ = env_.now() + seconds(cfg_.connect_timeout);
   host_key_ = url_.host + ":" + std::to_string(url_.port);  // only a new connection looks the host up
@@ -228,41 +217,26 @@ void Engine::handshaken() {
   begin_send();
 }
 
-// HTTP/1.1 sends the bytes start_try() made; HTTP/2 opens a stream for the
-// request (a kept connection that takes no more, after GOAWAY, is a stale
-// one: failed() sends the request again on a new connection).
+// HTTP/1.1 sends the request's bytes; HTTP/2 opens a stream for it (a
+// kept connection that takes no more, after GOAWAY, is a stale one:
+// failed() sends the request again on a new connection).
 void Engine::begin_send() {
   step_ = send;
-  if (!h2_) return;
-  request_fields(url_, cfg_.head, headers_, fields_);
-  stream_ = h2_->open(h2tap_, fields_);
-  if (!stream_) failed({Cause::send, "http2: the connection takes no new stream"});
+  if (!x_->start(url_, cfg_.head, headers_)) failed({Cause::send, "http2: the connection takes no new stream"});
 }
 
 void Engine::sent(size_t n) {
-  off_ += n;
   if (n > 0 && connecting_) {
     connecting_ = false;
     mark(kConnect);
   }
-  if (h2_) {  // the request's frames, or frames the session owes (WINDOW_UPDATE, SETTINGS' ACK)
-    h2_->s.out().erase(0, n);
-    if (!h2_->s.out().empty()) return;
-    if (!sent_mark_) mark(kSent);
-    sent_mark_ = true;
-    step_ = recv;
-    return;
-  }
-  if (off_ < req_.size()) return;
-  mark(kSent);
+  if (!x_->sent(n)) return;
+  if (!sent_mark_) mark(kSent);
+  sent_mark_ = true;
   step_ = recv;
 }
 
-std::string_view Engine::unsent() const {
-  if (h2_) return h2_->s.out();
-  if (req_.empty()) req_ = http::request(url_, cfg_.head, headers_, true);
-  return std::string_view(req_).substr(off_);
-}
+std::string_view Engine::unsent() const { return x_->unsent(); }
 
 void Engine::queued() {
   if (!sent_mark_) mark(kSent);
@@ -278,95 +252,24 @@ const char* Engine::during() const {
   }
 }
 
-void Engine::received(const char* p, size_t n) {
-  if (h2_) return h2_received(p, n);
-  if (n == 0) {  // the peer closed: the end of a close-delimited body, or too soon
-    // (On a reused connection before any byte, the server had closed it
-    // just as it was taken: failed() gives it one more go, on a new one.)
-    if (parser_.finish().ev != http::ResponseParser::done)
-      return failed({Cause::http, std::string("http: ") + parser_.error_message(), parser_.error_code()});
-    return end(false);
+void Engine::received(const char* p, size_t n) { settle(x_->received(p, n)); }
+
+void Engine::settle(Heard h) {
+  switch (h.what) {
+    case Heard::done: return end(h.keep);
+    case Heard::failed:
+      refused_ = h.refused;
+      return failed(std::move(h.failure));
+    case Heard::bad: return fail_try(std::move(h.failure));
+    case Heard::more:
+      if (!x_->unsent().empty()) step_ = send;  // what the protocol owes goes before the next read
+      return;
   }
-  if (!any_) mark(kFirstByte);
-  any_ = true;
-  bool carried = !carry_.empty();
-  if (carried) carry_.append(p, n);
-  const char* buf = carried ? carry_.data() : p;
-  size_t len = carried ? carry_.size() : n;
-  Delivered d = deliver(parser_, buf, len, tap_, r_, head_);
-  if (d.end && !r_.ok()) return fail_try({r_.cause, r_.error, r_.code});
-  if (d.end) return end(d.keep);
-  // What is left is a head still incomplete: keep it for the next read.
-  if (carried) carry_.erase(0, d.used);
-  else carry_.assign(p + d.used, n - d.used);
-  if (carry_.size() >= kMaxCarry)
-    fail_try({Cause::http, "http: response head larger than " + std::to_string(http::ResponseParser::kMaxHeadBytes) + " bytes", 27});
 }
 
-// HTTP/2: the bytes go to the connection's session, whose events for this
-// request's stream come back through h2tap_. (The one stream on the
-// connection: none other needs to hear that it heard.)
-void Engine::h2_received(const char* p, size_t n) {
-  h2_->feed(p, n);
-  for (H2Stream* st : h2_->heard()) st->heard = false;
-  h2_->heard().clear();
-  h2_settle();
-}
-
-void Engine::h2_settle() {
-  if (h2_fail_.cause != Cause::none) {
-    Failure f = std::move(h2_fail_);
-    h2_fail_ = {};
-    return failed(std::move(f));
-  }
-  if (h2_done_) return end(!h2_->over() && h2_->s.can_open());
-  if (h2_->broke.cause != Cause::none) return failed(h2_->broke);
-  if (h2_->s.dead()) return failed({Cause::http2, std::string("http2: ") + h2_->s.why() + " (" + h2::error_name(h2_->s.error()) + ")"});
-  if (h2_->eof)
-    return failed({Cause::http2_stream, "HTTP/2 stream " + std::to_string(stream_) + " was not closed cleanly before end of the underlying stream"});
-  if (!h2_->s.out().empty()) step_ = send;  // what the session owes goes before the next read
-}
-
-void Engine::h2_headers(uint32_t id, std::vector<h2::Field>& f, bool end) {
-  if (id != stream_ || h2_done_) return;
-  const char* bad = response_head(f, head_);
-  if (!bad && !h2_head_ && head_.status < 200 && end) bad = "an interim (1xx) response ends the stream";
-  if (bad) {
-    h2_->s.reset(id, h2::PROTOCOL_ERROR);
-    h2_fail_ = {Cause::http2_stream, "HTTP/2 stream " + std::to_string(id) + ": malformed response: " + bad};
-    return;
-  }
-  if (h2_head_ || head_.status < 200) {  // trailers, or an interim response
-    h2_done_ = h2_head_ && end;
-    return;
-  }
-  h2_head_ = true;
-  if (!any_) mark(kFirstByte);
-  any_ = true;
-  r_.status = head_.status;
-  r_.version = 20;
-  tap_.head(head_);
-  h2_done_ = end;
-}
-
-void Engine::h2_data(uint32_t id, const uint8_t* p, size_t n, bool end) {
-  if (id != stream_ || h2_done_ || !h2_head_) return;
-  r_.bytes += n;
-  tap_.body(reinterpret_cast<const char*>(p), n);
-  h2_done_ = end;
-}
-
-// curl's words: "HTTP/2 stream 1 was not closed cleanly: PROTOCOL_ERROR
-// (err 1)". A refused stream was not processed: it may go again, as a
-// request on a stale kept-alive connection does.
-void Engine::h2_reset(uint32_t id, uint32_t code, const char* why) {
-  if (id != stream_) return;
-  std::string s = "HTTP/2 stream " + std::to_string(id);
-  std::string err = std::string(h2::error_name(code)) + " (err " + std::to_string(code) + ")";
-  refused_ = code == h2::REFUSED_STREAM;
-  if (refused_) h2_fail_ = {Cause::recv, s + " was refused: " + (why ? why : err)};
-  else if (why) h2_fail_ = {Cause::http2_stream, s + ": " + why + ": " + err};
-  else h2_fail_ = {Cause::http2_stream, s + " was not closed cleanly: " + err};
+void Engine::Tap::first_byte() {
+  if (!e.any_) e.mark(kFirstByte);
+  e.any_ = true;
 }
 
 // The head is in: is this the response, or one to follow or retry?
@@ -444,8 +347,7 @@ void Engine::timed_out() {
 }
 
 void Engine::end(bool keep) {
-  if (h2_ && stream_) h2_->close(stream_);  // the connection may outlive this request
-  stream_ = 0;
+  x_->stop();  // the connection may outlive this request
   keep_ = keep;
   step_ = release;
 }

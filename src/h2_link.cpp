@@ -1,7 +1,10 @@
-// The request and the response head in HTTP/2's terms (RFC 9113 §8.3).
+// The request and the response head in HTTP/2's terms (RFC 9113 §8.3),
+// a connection's streams, and HTTP/2's exchange: a request as one stream.
 #include "fanout/h2_link.hpp"
 
 #include <algorithm>
+
+#include "fanout/exchange.hpp"
 
 namespace fanout {
 namespace {
@@ -102,6 +105,90 @@ const char* response_head(const std::vector<h2::Field>& f, http::Head& head) {
     head.headers.push_back({f[i].name, f[i].value});
   }
   return nullptr;
+}
+
+bool H2Exchange::start(const Url& url, bool head, const std::vector<std::string>& headers) {
+  head_seen_ = done_ = refused_ = false;
+  fail_ = {};
+  request_fields(url, head, headers, fields_);
+  id_ = link_->open(*this, fields_);
+  return id_ != 0;
+}
+
+// The request's frames, or frames the session owes (WINDOW_UPDATE, SETTINGS' ACK).
+bool H2Exchange::sent(size_t n) {
+  link_->s.out().erase(0, n);
+  return link_->s.out().empty();
+}
+
+// The one stream on the connection: none other needs to hear that it heard.
+Heard H2Exchange::received(const char* p, size_t n) {
+  link_->feed(p, n);
+  for (H2Stream* st : link_->heard()) st->heard = false;
+  link_->heard().clear();
+  return settle();
+}
+
+Heard H2Exchange::settle() {
+  auto failed = [&](Failure f) { return Heard::fail(Heard::failed, std::move(f), refused_); };
+  if (fail_.cause != Cause::none) {
+    Failure f = std::move(fail_);
+    fail_ = {};
+    return failed(std::move(f));
+  }
+  if (done_) return Heard::ended(!link_->over() && link_->s.can_open());
+  if (link_->broke.cause != Cause::none) return failed(link_->broke);
+  if (link_->s.dead())
+    return failed({Cause::http2, std::string("http2: ") + link_->s.why() + " (" + h2::error_name(link_->s.error()) + ")"});
+  if (link_->eof)
+    return failed({Cause::http2_stream, "HTTP/2 stream " + std::to_string(id_) + " was not closed cleanly before end of the underlying stream"});
+  return {};
+}
+
+void H2Exchange::stop() {
+  if (id_) link_->close(id_);
+  id_ = 0;
+}
+
+void H2Exchange::on_headers(uint32_t id, std::vector<h2::Field>& f, bool end) {
+  if (id != id_ || done_) return;
+  const char* bad = response_head(f, head_);
+  if (!bad && !head_seen_ && head_.status < 200 && end) bad = "an interim (1xx) response ends the stream";
+  if (bad) {
+    link_->s.reset(id, h2::PROTOCOL_ERROR);
+    fail_ = {Cause::http2_stream, "HTTP/2 stream " + std::to_string(id) + ": malformed response: " + bad};
+    return;
+  }
+  if (head_seen_ || head_.status < 200) {  // trailers, or an interim response
+    done_ = head_seen_ && end;
+    return;
+  }
+  head_seen_ = true;
+  to_.first_byte();
+  r_.status = head_.status;
+  r_.version = 20;
+  to_.head(head_);
+  done_ = end;
+}
+
+void H2Exchange::on_data(uint32_t id, const uint8_t* p, size_t n, bool end) {
+  if (id != id_ || done_ || !head_seen_) return;
+  r_.bytes += n;
+  to_.body(reinterpret_cast<const char*>(p), n);
+  done_ = end;
+}
+
+// curl's words: "HTTP/2 stream 1 was not closed cleanly: PROTOCOL_ERROR
+// (err 1)". A refused stream was not processed: it may go again, as a
+// request on a stale kept-alive connection does.
+void H2Exchange::on_reset(uint32_t id, uint32_t code, const char* why) {
+  if (id != id_) return;
+  std::string s = "HTTP/2 stream " + std::to_string(id);
+  std::string err = std::string(h2::error_name(code)) + " (err " + std::to_string(code) + ")";
+  refused_ = code == h2::REFUSED_STREAM;
+  if (refused_) fail_ = {Cause::recv, s + " was refused: " + (why ? why : err)};
+  else if (why) fail_ = {Cause::http2_stream, s + ": " + why + ": " + err};
+  else fail_ = {Cause::http2_stream, s + " was not closed cleanly: " + err};
 }
 
 }  // namespace fanout

@@ -699,3 +699,147 @@ TEST_CASE("engine: after SIGINT the grace runs out: what waits is cancelled, by 
   CHECK(r2.cause == Cause::cancelled);
   CHECK(r2.error == "cancelled: SIGINT came and the grace (--grace) ran out");
 }
+
+// ---- HTTP/2: the same engine, the request as a stream ------------------
+namespace {
+
+// The server's end: a session that keeps what the client asked.
+struct H2Server final : h2::Handler {
+  h2::Session s{h2::Session::server, *this};
+  uint32_t stream = 0, reset = 0;
+  std::vector<h2::Field> asked;
+  void on_headers(uint32_t id, std::vector<h2::Field>& f, bool) override {
+    stream = id;
+    asked = f;
+  }
+  void on_data(uint32_t, const uint8_t*, size_t, bool) override {}
+  void on_reset(uint32_t, uint32_t code, const char*) override { reset = code; }
+  void on_goaway(uint32_t, uint32_t) override {}
+  std::string field(const char* name) const {
+    for (auto& f : asked)
+      if (f.name == name) return f.value;
+    return "";
+  }
+  std::string take() {
+    std::string out;
+    out.swap(s.out());
+    return out;
+  }
+};
+
+// Plays the connection between them: what the engine sends goes to the
+// server; the server's bytes come back `step` at a time, until the engine
+// is no longer reading or sending.
+void h2_talk(Engine& e, H2Server& srv, const std::string& from_server, size_t step) {
+  auto to_server = [&] {
+    std::string u(e.unsent());
+    srv.s.feed(reinterpret_cast<const uint8_t*>(u.data()), u.size());
+    e.sent(u.size());
+  };
+  size_t at = 0;
+  for (int guard = 0; guard < 100000 && (e.step() == Engine::send || e.step() == Engine::recv); guard++) {
+    if (e.step() == Engine::send) {
+      to_server();
+      continue;
+    }
+    if (at == from_server.size()) break;
+    size_t n = std::min(step, from_server.size() - at);
+    e.received(from_server.data() + at, n);
+    at += n;
+  }
+}
+
+}  // namespace
+
+TEST_CASE("engine: over HTTP/2 the request is fields on a stream, the response frames split anywhere") {
+  for (size_t step : {size_t(1), size_t(9), size_t(1 << 20)}) {
+    INFO("pieces of " << step);
+    Fixture f;
+    Recorder sink;
+    Result r;
+    Engine e(f.cfg, f.memo, f.env, f.req("http://127.0.0.1:8080/a?b=1"), sink, r, 0);
+    open(e);
+    H2Link link(h2::Session::Options{});
+    e.use_h2(link);
+    e.connected();
+    REQUIRE(e.step() == Engine::send);
+    H2Server srv;
+    h2_talk(e, srv, "", step);
+    REQUIRE(e.step() == Engine::recv);
+    CHECK(srv.stream == 1);
+    CHECK(srv.field(":method") == "GET");
+    CHECK(srv.field(":path") == "/a?b=1");
+    CHECK(srv.field(":authority") == "127.0.0.1:8080");
+    CHECK(srv.field(":scheme") == "http");
+    std::vector<h2::Field> head = {{":status", "200"}, {"content-length", "11"}};
+    srv.s.respond(1, head.data(), head.size(), false);
+    srv.s.send_data(1, "hello ", 6, false);
+    srv.s.send_data(1, "world", 5, true);
+    h2_talk(e, srv, srv.take(), step);
+    CHECK(sink.got == "hello world");
+    CHECK(sink.heads == 1);
+    CHECK(r.version == 20);
+    REQUIRE(e.step() == Engine::release);
+    CHECK(e.keep());  // the connection carries another stream
+    e.released();
+    CHECK(e.step() == Engine::done);
+    CHECK((r.ok() && r.status == 200 && r.bytes == 11));
+    CHECK(r.at[kFirstByte] > 0);
+  }
+}
+
+TEST_CASE("engine: over HTTP/2 a refused stream goes again, a reset one is curl's 92, a dead connection 16") {
+  Fixture f;
+  auto start = [&](Engine& e, H2Link& link, H2Server& srv) {
+    open(e);
+    e.use_h2(link);
+    e.connected();
+    h2_talk(e, srv, "", 1 << 20);
+    REQUIRE(e.step() == Engine::recv);
+  };
+  {
+    Result r;
+    Engine e(f.cfg, f.memo, f.env, f.req("http://127.0.0.1/"), f.sink, r, 0);
+    H2Link link(h2::Session::Options{});
+    H2Server srv;
+    start(e, link, srv);
+    srv.s.reset(srv.stream, h2::REFUSED_STREAM);  // not processed: it may go again
+    h2_talk(e, srv, srv.take(), 1 << 20);
+    REQUIRE(e.step() == Engine::release);
+    CHECK_FALSE(e.keep());
+    e.released();
+    CHECK(e.step() == Engine::acquire);  // again, not a --retry
+    CHECK(r.retries == 0);
+  }
+  {
+    Result r;
+    Engine e(f.cfg, f.memo, f.env, f.req("http://127.0.0.1/"), f.sink, r, 0);
+    H2Link link(h2::Session::Options{});
+    H2Server srv;
+    start(e, link, srv);
+    srv.s.reset(srv.stream, h2::INTERNAL_ERROR);
+    h2_talk(e, srv, srv.take(), 1 << 20);
+    REQUIRE(e.step() == Engine::release);
+    e.released();
+    CHECK(e.step() == Engine::done);
+    CHECK(r.cause == Cause::http2_stream);
+    CHECK(r.code == 92);
+    CHECK(r.error == "HTTP/2 stream 1 was not closed cleanly: INTERNAL_ERROR (err 2)");
+  }
+  {
+    Result r;
+    Engine e(f.cfg, f.memo, f.env, f.req("http://127.0.0.1/"), f.sink, r, 0);
+    H2Link link(h2::Session::Options{});
+    H2Server srv;
+    start(e, link, srv);
+    srv.take();
+    // A DATA frame on stream 0: a connection error (RFC 9113 6.1).
+    e.received("\x00\x00\x01\x00\x00\x00\x00\x00\x00x", 10);
+    REQUIRE(e.step() == Engine::release);
+    e.released();
+    CHECK(e.step() == Engine::done);
+    CHECK(r.cause == Cause::http2);
+    CHECK(r.code == 16);
+    CHECK(r.error.find("PROTOCOL_ERROR") != std::string::npos);
+  }
+}

@@ -6,6 +6,8 @@
 // deadline is, who resolves a host or does the first TLS handshake to it
 // and who waits for that, redirects (-L), retries with backoff and
 // Retry-After (--retry), which sink gets the bytes: all of it is here.
+// What the protocol does with the request and its response is the
+// Exchange's (exchange.hpp): HTTP/1.1's or HTTP/2's, one interface.
 //
 // It reads no clock and no global: the time, its random numbers, the stop
 // state, --rate's turns and the TLS client's turns come through an Env,
@@ -22,7 +24,7 @@
 
 #include "fanout/addr.hpp"
 #include "fanout/core.hpp"
-#include "fanout/h2_link.hpp"
+#include "fanout/exchange.hpp"
 #include "fanout/http.hpp"
 #include "fanout/job.hpp"
 
@@ -100,7 +102,10 @@ class Engine {
   void handshaken();
   // The new connection speaks HTTP/2 (ALPN h2, or --http2-prior-knowledge):
   // told before connected() or handshaken().
-  void use_h2(H2Link& link) { h2_ = &link; }
+  void use_h2(H2Link& link) {
+    h2x_.attach(link);
+    x_ = &h2x_;
+  }
   // send: write unsent(); sent(n).
   std::string_view unsent() const;
   void sent(size_t n);
@@ -112,9 +117,9 @@ class Engine {
   // recv, on a lent HTTP/2 connection, where the pump reads for every
   // stream: wait while h2_waiting(), waking when h2_stream() is heard;
   // then h2_settle() acts on what the stream heard.
-  bool h2_waiting() const { return h2_fail_.cause == Cause::none && !h2_done_ && !h2_->over(); }
-  H2Stream& h2_stream() { return h2tap_; }
-  void h2_settle();
+  bool h2_waiting() const { return h2x_.waiting(); }
+  H2Stream& h2_stream() { return h2x_; }
+  void h2_settle() { settle(h2x_.settle()); }
   const char* during() const;  // what the request was doing, for errors
   // release: the connection back to the pool if keep(), else closed.
   bool keep() const { return keep_; }
@@ -127,30 +132,19 @@ class Engine {
   void timed_out();        // the deadline came while the step waited for I/O
 
  private:
-  // Sits between the parser and the job's sink: a response that will be
+  // Sits between the exchange and the job's sink: a response that will be
   // followed (-L) or retried never reaches the sink.
-  struct Tap : Sink {
+  struct Tap final : Hearer {
     Engine& e;
     explicit Tap(Engine& en) : e(en) {}
+    void first_byte() override;
     void head(const http::Head& h) override { e.on_head(h); }
     void body(const char* p, size_t n) override {
       if (e.forward_) e.sink_.body(p, n);
     }
   };
-  // The request's one stream on an HTTP/2 connection hears its events here.
-  struct H2Tap final : H2Stream {
-    Engine& e;
-    explicit H2Tap(Engine& en) : e(en) {}
-    void on_headers(uint32_t id, std::vector<h2::Field>& f, bool end) override { e.h2_headers(id, f, end); }
-    void on_data(uint32_t id, const uint8_t* p, size_t n, bool end) override { e.h2_data(id, p, n, end); }
-    void on_reset(uint32_t id, uint32_t code, const char* why) override { e.h2_reset(id, code, why); }
-    void on_goaway(uint32_t, uint32_t) override {}
-  };
   void begin_send();  // the request goes next: its bytes, or its stream
-  void h2_received(const char* p, size_t n);
-  void h2_headers(uint32_t id, std::vector<h2::Field>& f, bool end);
-  void h2_data(uint32_t id, const uint8_t* p, size_t n, bool end);
-  void h2_reset(uint32_t id, uint32_t code, const char* why);
+  void settle(Heard h);  // what the response's bytes came to
   void start_clocks();
   void mark(Phase p);  // the result's time of a phase, now
   void start_try(bool hop = false);  // a try (the first, a retry, or a redirect's hop) begins
@@ -177,8 +171,6 @@ class Engine {
   Url url_;                          // the current target: the request's, or a redirect's
   std::vector<std::string> headers_;  // -H, less the secret ones after a redirect to another origin
   std::string key_, host_key_;
-  mutable std::string req_;  // HTTP/1.1's bytes, made when first asked for (HTTP/2 sends fields)
-  size_t off_ = 0;
   bool stale_retried_ = false;  // the one retry on a stale kept-alive connection is spent
   bool reused_ = false, any_ = false, keep_ = false, retry_ = false;  // retry_: the stale connection's
   enum Next { finish, follow, again } next_ = finish;  // after this try's connection is released
@@ -191,18 +183,15 @@ class Engine {
   bool connecting_ = false;  // sent on while the connect is under way
   std::vector<Addr> addrs_;
   size_t addr_ = 0;
-  http::ResponseParser parser_;
-  http::Head head_;
-  H2Link* h2_ = nullptr;  // the connection's HTTP/2 session, if it speaks HTTP/2
-  H2Tap h2tap_{*this};
-  uint32_t stream_ = 0;
-  bool h2_head_ = false, h2_done_ = false, sent_mark_ = false;
+  // The request on its connection: HTTP/1.1's exchange, or HTTP/2's when
+  // the connection speaks it.
+  Http1Exchange h1_{tap_, r_};
+  H2Exchange h2x_{tap_, r_};
+  Exchange* x_ = &h1_;
+  bool sent_mark_ = false;
   bool refused_ = false;  // the server did not take the stream (REFUSED_STREAM, GOAWAY)
   static constexpr int kMaxRefused = 5;
   int refused_goes_ = 0;  // goes again after a refusal, this try
-  Failure h2_fail_;  // what the stream's events found, for received() to act on
-  std::vector<h2::Field> fields_;
-  std::string carry_;  // a response head still incomplete, between reads
   Deadline until_{};
   int pause_us_ = 0;
   // What a wait is for: another request's DNS answer or first TLS
