@@ -278,8 +278,8 @@ void Engine::on_head(const http::Head& head) {
   location_.clear();
   retry_after_ = -1;
   for (const http::Header& h : head.headers) {
-    if (ieq(h.name, "location")) location_ = trim(h.value);
-    else if (ieq(h.name, "retry-after")) retry_after_ = retry_after(h.value, env_.unix_now());
+    if (ieq(h.name, std::string_view("location", 8))) location_ = trim(h.value);
+    else if (ieq(h.name, std::string_view("retry-after", 11))) retry_after_ = retry_after(h.value, env_.unix_now());
   }
   bool redirect = cfg_.follow && !location_.empty() && (st == 301 || st == 302 || st == 303 || st == 307 || st == 308);
   bool listed = std::find(cfg_.retry_on.begin(), cfg_.retry_on.end(), st) != cfg_.retry_on.end();

@@ -21,33 +21,35 @@ uint32_t H2Link::open(H2Stream& to, const std::vector<h2::Field>& f) {
   uint32_t id = s.request(f.data(), f.size(), true);
   if (!id) return 0;
   to.heard = false;
-  streams_.emplace_back(id, &to);
+  streams_.push_back({id, &to});
   opened++;
   most = std::max(most, streams_.size());
   return id;
 }
 
+// streams_ is in the order of the ids (they only grow): found by halving.
+std::vector<H2Link::Slot>::iterator H2Link::at(uint32_t id) {
+  auto it = std::lower_bound(streams_.begin(), streams_.end(), id, [](const Slot& e, uint32_t v) { return e.id < v; });
+  return it != streams_.end() && it->id == id ? it : streams_.end();
+}
+
 void H2Link::close(uint32_t id) {
-  for (size_t i = 0; i < streams_.size(); i++)
-    if (streams_[i].first == id) {
-      H2Stream* st = streams_[i].second;
-      streams_[i] = streams_.back();
-      streams_.pop_back();
-      if (st->heard) std::erase(heard_, st);
-      // A stream the session still knows was not finished: the server may stop.
-      if (!over()) s.reset(id, h2::CANCEL);
-      return;
-    }
+  auto it = at(id);
+  if (it == streams_.end()) return;
+  H2Stream* st = it->to;
+  streams_.erase(it);
+  if (st->heard) std::erase(heard_, st);
+  // A stream the session still knows was not finished: the server may stop.
+  if (!over()) s.reset(id, h2::CANCEL);
 }
 
 H2Stream* H2Link::find(uint32_t id) {
-  for (auto& [sid, st] : streams_)
-    if (sid == id) {
-      if (!st->heard) heard_.push_back(st);
-      st->heard = true;
-      return st;
-    }
-  return nullptr;
+  auto it = at(id);
+  if (it == streams_.end()) return nullptr;
+  H2Stream* st = it->to;
+  if (!st->heard) heard_.push_back(st);
+  st->heard = true;
+  return st;
 }
 
 void H2Link::hear_all() {
@@ -64,26 +66,27 @@ void H2Link::feed(const char* p, size_t n) {
 }
 
 void request_fields(const Url& url, bool head, const std::vector<std::string>& extra, std::vector<h2::Field>& out) {
+  using namespace std::literals;  // ""sv: no strlen() at each call, at -Os
   out.clear();
   std::string authority = url.authority();
   for (auto& h : extra) {  // -H Host: names the authority, as it names Host in HTTP/1.1
     std::string_view name = std::string_view(h).substr(0, h.find(':'));
     std::string_view value = http::trim(std::string_view(h).substr(h.find(':') + 1));
-    if (http::ieq(name, "Host") && !value.empty()) authority = value;
+    if (http::ieq(name, "Host"sv) && !value.empty()) authority = value;
   }
-  add(out, ":method", head ? "HEAD" : "GET");
-  add(out, ":scheme", url.https ? "https" : "http");
-  add(out, ":authority", authority);
-  add(out, ":path", url.target());
-  if (!http::user_has(extra, "User-Agent")) add(out, "user-agent", "fanout/" FANOUT_VERSION);
-  if (!http::user_has(extra, "Accept")) add(out, "accept", "*/*");
-  if (!url.userinfo.empty() && !http::user_has(extra, "Authorization")) add(out, "authorization", "Basic " + http::base64(credentials(url)));
+  add(out, ":method"sv, head ? "HEAD"sv : "GET"sv);
+  add(out, ":scheme"sv, url.https ? "https"sv : "http"sv);
+  add(out, ":authority"sv, authority);
+  add(out, ":path"sv, url.target());
+  if (!http::user_has(extra, "User-Agent")) add(out, "user-agent"sv, "fanout/" FANOUT_VERSION ""sv);
+  if (!http::user_has(extra, "Accept")) add(out, "accept"sv, "*/*"sv);
+  if (!url.userinfo.empty() && !http::user_has(extra, "Authorization")) add(out, "authorization"sv, "Basic " + http::base64(credentials(url)));
   for (auto& h : extra) {
     std::string name = h.substr(0, h.find(':'));
     std::string_view value = http::trim(std::string_view(h).substr(h.find(':') + 1));
     for (auto& c : name) c = c >= 'A' && c <= 'Z' ? char(c + 32) : c;
-    if (value.empty() || name == "host" || name == "connection" || name == "keep-alive" || name == "proxy-connection" ||
-        name == "transfer-encoding" || name == "upgrade")
+    if (value.empty() || name == "host"sv || name == "connection"sv || name == "keep-alive"sv || name == "proxy-connection"sv ||
+        name == "transfer-encoding"sv || name == "upgrade"sv)
       continue;
     add(out, name, value);
   }
@@ -93,7 +96,7 @@ const char* response_head(const std::vector<h2::Field>& f, http::Head& head) {
   head.status = 0;
   head.version = "2";
   head.headers.clear();
-  if (f.empty() || f[0].name != ":status") return "the response's first field is not :status";
+  if (f.empty() || f[0].name != std::string_view(":status", 7)) return "the response's first field is not :status";
   const std::string& s = f[0].value;
   if (s.size() != 3 || s[0] < '1' || s[0] > '9' || s[1] < '0' || s[1] > '9' || s[2] < '0' || s[2] > '9')
     return "a :status that is not three digits";

@@ -22,8 +22,13 @@ constexpr char kStatic[] =
     "retry-after\0\0server\0\0set-cookie\0\0strict-transport-security\0\0"
     "transfer-encoding\0\0user-agent\0\0vary\0\0via\0\0www-authenticate\0";
 
+// Where each name and value starts; and the entries by their name's
+// length, each length's first (1-based; 0: none) and the next of the same
+// length, so that find() looks at a few entries, not 61.
+constexpr size_t kLongestName = 27;  // access-control-allow-origin
 struct Offsets {
   uint16_t at[2 * Table::kStatic + 1];
+  uint8_t first[kLongestName + 1], next[Table::kStatic];
 };
 constexpr Offsets offsets() {
   Offsets o{};
@@ -34,6 +39,13 @@ constexpr Offsets offsets() {
     i++;
   }
   o.at[k] = uint16_t(i);
+  uint8_t last[kLongestName + 1] = {};
+  for (size_t e = 0; e < Table::kStatic; e++) {
+    size_t len = o.at[2 * e + 1] - o.at[2 * e] - 1;
+    if (last[len]) o.next[last[len] - 1] = uint8_t(e + 1);
+    else o.first[len] = uint8_t(e + 1);
+    last[len] = uint8_t(e + 1);
+  }
   return o;
 }
 constexpr Offsets kOff = offsets();
@@ -172,14 +184,13 @@ bool Table::get(size_t index, std::string_view& name, std::string_view& value) c
 size_t Table::find(std::string_view name, std::string_view value, bool& value_too) const {
   size_t by_name = 0;
   value_too = false;
-  for (size_t k = 0; k < kStatic; k++) {
-    // (The name's length first: most entries end there.)
-    if (size_t(kOff.at[2 * k + 1] - kOff.at[2 * k] - 1) != name.size() || static_part(2 * k) != name) continue;
-    if (static_part(2 * k + 1) == value) {
+  for (size_t e = name.size() <= kLongestName ? kOff.first[name.size()] : 0; e; e = kOff.next[e - 1]) {
+    if (static_part(2 * (e - 1)) != name) continue;
+    if (static_part(2 * (e - 1) + 1) == value) {
       value_too = true;
-      return k + 1;
+      return e;
     }
-    if (!by_name) by_name = k + 1;
+    if (!by_name) by_name = e;
   }
   for (size_t i = 0; i < entries_.size(); i++) {
     const Entry& e = entries_[entries_.size() - 1 - i];

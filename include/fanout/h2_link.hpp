@@ -66,7 +66,12 @@ struct H2Link final : h2::Handler {
 
  private:
   H2Stream* find(uint32_t id);  // and marks it heard
-  std::vector<std::pair<uint32_t, H2Stream*>> streams_;
+  struct Slot {  // (trivially copied: closing one moves the rest with memmove)
+    uint32_t id;
+    H2Stream* to;
+  };
+  std::vector<Slot>::iterator at(uint32_t id);
+  std::vector<Slot> streams_;  // in the order of their ids
   std::vector<H2Stream*> heard_;
 };
 
