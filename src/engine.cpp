@@ -282,8 +282,9 @@ void Engine::on_head(const http::Head& head) {
     else if (ieq(h.name, std::string_view("retry-after", 11))) retry_after_ = retry_after(h.value, env_.unix_now());
   }
   bool redirect = cfg_.follow && !location_.empty() && (st == 301 || st == 302 || st == 303 || st == 307 || st == 308);
-  bool listed = std::find(cfg_.retry_on.begin(), cfg_.retry_on.end(), st) != cfg_.retry_on.end();
-  retry_delay_ = (st == 429 || st == 503) && retry_after_ >= 0 ? retry_after_ : backoff(env_, cfg_.retry_delay, r_.retries);
+  bool listed = r_.retries < cfg_.retry && std::find(cfg_.retry_on.begin(), cfg_.retry_on.end(), st) != cfg_.retry_on.end();
+  if (listed)  // (the jitter is drawn only for a retry that may come)
+    retry_delay_ = (st == 429 || st == 503) && retry_after_ >= 0 ? retry_after_ : backoff(env_, cfg_.retry_delay, r_.retries);
   next_ = redirect ? follow : listed && may_retry(retry_delay_) ? again : finish;
   forward_ = next_ == finish;
   if (!forward_) return;

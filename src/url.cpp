@@ -260,6 +260,14 @@ bool is_double_dot(std::string_view s) {
 }
 
 void parse_path(std::string_view p, Url& u) {
+  // Nearly every path has no dot segment and no '\\': it is itself, encoded.
+  // (A segment that is "." or ".." starts "/." or "/%2e" after its '/'.)
+  if (!p.empty() && p[0] == '/' && p.find('\\') == std::string_view::npos &&
+      p.find("/.") == std::string_view::npos && p.find("/%2") == std::string_view::npos) {
+    u.path.clear();
+    encode_into(u.path, p, in_path_set);
+    return;
+  }
   // Segments between '/' (or '\', which special schemes read as '/').
   std::string path;
   std::vector<size_t> starts;  // where each segment's leading '/' is in path
