@@ -10,6 +10,7 @@ namespace {
 
 using http::ieq;
 using http::trim;
+using namespace std::literals;  // ""sv: no strlen() at each call, at -Os
 
 // Retry-After: seconds, or an HTTP date in any of RFC 9110's three forms
 // (5.6.7: IMF-fixdate, RFC 850, asctime), now being `now` seconds since
@@ -278,8 +279,8 @@ void Engine::on_head(const http::Head& head) {
   location_.clear();
   retry_after_ = -1;
   for (const http::Header& h : head.headers) {
-    if (ieq(h.name, std::string_view("location", 8))) location_ = trim(h.value);
-    else if (ieq(h.name, std::string_view("retry-after", 11))) retry_after_ = retry_after(h.value, env_.unix_now());
+    if (ieq(h.name, "location"sv)) location_ = trim(h.value);
+    else if (ieq(h.name, "retry-after"sv)) retry_after_ = retry_after(h.value, env_.unix_now());
   }
   bool redirect = cfg_.follow && !location_.empty() && (st == 301 || st == 302 || st == 303 || st == 307 || st == 308);
   bool listed = r_.retries < cfg_.retry && std::find(cfg_.retry_on.begin(), cfg_.retry_on.end(), st) != cfg_.retry_on.end();

@@ -93,10 +93,11 @@ void request_fields(const Url& url, bool head, const std::vector<std::string>& e
 }
 
 const char* response_head(const std::vector<h2::Field>& f, http::Head& head) {
+  using namespace std::literals;
   head.status = 0;
   head.version = "2";
   head.headers.clear();
-  if (f.empty() || f[0].name != std::string_view(":status", 7)) return "the response's first field is not :status";
+  if (f.empty() || f[0].name != ":status"sv) return "the response's first field is not :status";
   const std::string& s = f[0].value;
   if (s.size() != 3 || s[0] < '1' || s[0] > '9' || s[1] < '0' || s[1] > '9' || s[2] < '0' || s[2] > '9')
     return "a :status that is not three digits";

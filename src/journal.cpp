@@ -18,7 +18,7 @@ namespace fanout {
 namespace {
 
 Cause cause_named(std::string_view name) {
-  for (int c = 0; c <= int(Cause::cancelled); c++)
+  for (int c = 0; c < kCauses; c++)
     if (name == cause_name(Cause(c))) return Cause(c);
   return Cause::http;  // a name of a later version: an error all the same
 }

@@ -138,3 +138,21 @@ TEST_CASE("shard: bad --shard and bad merge input are refused with what is wrong
   r = t::fanout({"merge"});
   CHECK(r.status == 2);
 }
+
+TEST_CASE("shard: merge keeps every cause by its name, HTTP/2's too") {
+  std::string f = t::temp_dir() + "/h2-causes.jsonl";
+  t::write_file(f,
+                "{\"line\": 1, \"url\": \"http://x/1\", \"http_code\": 0, \"exitcode\": 16, "
+                "\"errormsg\": \"http2: bad (PROTOCOL_ERROR)\", \"cause\": \"http2\", \"worker\": 0}\n"
+                "{\"line\": 2, \"url\": \"http://x/2\", \"http_code\": 0, \"exitcode\": 92, "
+                "\"errormsg\": \"HTTP/2 stream 1 was not closed cleanly: CANCEL (err 8)\", \"cause\": \"http2-stream\", \"worker\": 0}\n"
+                "{\"line\": 3, \"url\": \"http://x/3\", \"http_code\": 0, \"exitcode\": 28, "
+                "\"errormsg\": \"timeout: resolving x\", \"cause\": \"timeout\", \"worker\": 0}\n");
+  t::Ran r = t::fanout({"merge", "--json", f});
+  REQUIRE(r.status == 0);
+  tj::Value j = tj::parse(r.out);
+  CHECK(j["errors"]["http2"].num == 1);
+  CHECK(j["errors"]["http2-stream"].num == 1);
+  CHECK(j["errors"]["timeout"].num == 1);
+  CHECK_FALSE(j["errors"].has("http"));
+}

@@ -23,6 +23,7 @@ double ms_since(Clock::time_point t0);
 // http2: the connection failed (curl's 16); http2_stream: one stream did (92).
 enum class Cause : uint8_t { none, input, dns, connect, tls, send, recv, http, timeout, worker, redirect, write, content, cancelled,
                              http2, http2_stream };
+constexpr int kCauses = int(Cause::http2_stream) + 1;
 const char* cause_name(Cause c);
 // curl's exit code for a failure of this cause where nothing more precise
 // was said (6 dns, 7 connect, 35 tls, 56 recv ...); -1 where curl has none.
