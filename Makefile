@@ -141,6 +141,10 @@ LTO ?= $(if $(findstring clang,$(CXX))$(SANITIZER),0,1)
 ifeq ($(LTO),1)
 FANOUT_LTO := -flto=auto -ffat-lto-objects
 $(BUILD)/fanout: FANOUT_LDFLAGS += -flto=auto $(NO_EH)
+# The rest link the objects' machine code: without -fno-lto the linker
+# plugin still reads their LTO sections (and warns, -Wodr, that the tests'
+# RTTI vtables differ from fanout's).
+$(filter-out $(BUILD)/fanout,$(BINS)) $(BUILD)/fanout-tests: FANOUT_LDFLAGS += -fno-lto
 endif
 # The linker's padding: without separate-code, the read-only data and the
 # code share pages (4 KB a segment boundary); x86's linker packs relative

@@ -7,17 +7,7 @@
 #include "fanout/exchange.hpp"
 
 namespace fanout {
-namespace {
-
-void add(std::vector<h2::Field>& out, std::string_view name, std::string_view value) {
-  out.emplace_back();
-  out.back().name = name;
-  out.back().value = value;
-}
-
-}  // namespace
-
-uint32_t H2Link::open(H2Stream& to, const std::vector<h2::Field>& f) {
+uint32_t H2Link::open(H2Stream& to, const std::vector<h2::FieldView>& f) {
   uint32_t id = s.request(f.data(), f.size(), true);
   if (!id) return 0;
   to.heard = false;
@@ -65,38 +55,63 @@ void H2Link::feed(const char* p, size_t n) {
   else if (!s.dead()) s.feed(reinterpret_cast<const uint8_t*>(p), n);
 }
 
-void request_fields(const Url& url, bool head, const std::vector<std::string>& extra, std::vector<h2::Field>& out) {
+void request_fields(const Url& url, bool head, const std::vector<std::string>& extra, std::string& text,
+                    std::vector<h2::FieldView>& out) {
   using namespace std::literals;  // ""sv: no strlen() at each call, at -Os
+  // text holds what no string has as it is sent: the authority, the target,
+  // the credentials, the -H names in lower case. Room for all of it first,
+  // so the views into it stay good.
+  size_t room = url.host.size() + 8 + url.path.size() + url.query.size();
+  if (!url.userinfo.empty()) room += 6 + 4 * (url.userinfo.size() / 3 + 1);
+  for (auto& h : extra) room += h.size();
+  text.clear();
+  text.reserve(room);
   out.clear();
-  std::string authority = url.authority();
+  out.reserve(6 + extra.size());
+  std::string_view authority;
   for (auto& h : extra) {  // -H Host: names the authority, as it names Host in HTTP/1.1
     std::string_view name = std::string_view(h).substr(0, h.find(':'));
     std::string_view value = http::trim(std::string_view(h).substr(h.find(':') + 1));
     if (http::ieq(name, "Host"sv) && !value.empty()) authority = value;
   }
-  add(out, ":method"sv, head ? "HEAD"sv : "GET"sv);
-  add(out, ":scheme"sv, url.https ? "https"sv : "http"sv);
-  add(out, ":authority"sv, authority);
-  add(out, ":path"sv, url.target());
-  if (!http::user_has(extra, "User-Agent")) add(out, "user-agent"sv, "fanout/" FANOUT_VERSION ""sv);
-  if (!http::user_has(extra, "Accept")) add(out, "accept"sv, "*/*"sv);
-  if (!url.userinfo.empty() && !http::user_has(extra, "Authorization")) add(out, "authorization"sv, "Basic " + http::base64(credentials(url)));
+  auto piece = [&](size_t from) { return std::string_view(text).substr(from); };
+  if (authority.empty()) {
+    url.append_authority(text);
+    authority = piece(0);
+  }
+  size_t at = text.size();
+  text.append(url.path).append(url.query);
+  std::string_view target = piece(at);
+  out.push_back({":method"sv, head ? "HEAD"sv : "GET"sv});
+  out.push_back({":scheme"sv, url.https ? "https"sv : "http"sv});
+  out.push_back({":authority"sv, authority});
+  out.push_back({":path"sv, target});
+  if (!http::user_has(extra, "User-Agent"sv)) out.push_back({"user-agent"sv, "fanout/" FANOUT_VERSION ""sv});
+  if (!http::user_has(extra, "Accept"sv)) out.push_back({"accept"sv, "*/*"sv});
+  if (!url.userinfo.empty() && !http::user_has(extra, "Authorization"sv)) {
+    at = text.size();
+    text.append("Basic "sv).append(http::base64(credentials(url)));
+    out.push_back({"authorization"sv, piece(at)});
+  }
   for (auto& h : extra) {
-    std::string name = h.substr(0, h.find(':'));
+    std::string_view name = std::string_view(h).substr(0, h.find(':'));
     std::string_view value = http::trim(std::string_view(h).substr(h.find(':') + 1));
-    for (auto& c : name) c = c >= 'A' && c <= 'Z' ? char(c + 32) : c;
+    at = text.size();
+    for (char c : name) text += c >= 'A' && c <= 'Z' ? char(c + 32) : c;
+    name = piece(at);
     if (value.empty() || name == "host"sv || name == "connection"sv || name == "keep-alive"sv || name == "proxy-connection"sv ||
         name == "transfer-encoding"sv || name == "upgrade"sv)
       continue;
-    add(out, name, value);
+    out.push_back({name, value});
   }
 }
 
-const char* response_head(const std::vector<h2::Field>& f, http::Head& head) {
+const char* response_head(std::span<const h2::Field> f, http::Head& head) {
   using namespace std::literals;
   head.status = 0;
   head.version = "2";
   head.headers.clear();
+  head.headers.reserve(f.size());
   if (f.empty() || f[0].name != ":status"sv) return "the response's first field is not :status";
   const std::string& s = f[0].value;
   if (s.size() != 3 || s[0] < '1' || s[0] > '9' || s[1] < '0' || s[1] > '9' || s[2] < '0' || s[2] > '9')
@@ -114,7 +129,7 @@ const char* response_head(const std::vector<h2::Field>& f, http::Head& head) {
 bool H2Exchange::start(const Url& url, bool head, const std::vector<std::string>& headers) {
   head_seen_ = done_ = refused_ = false;
   fail_ = {};
-  request_fields(url, head, headers, fields_);
+  request_fields(url, head, headers, text_, fields_);
   id_ = link_->open(*this, fields_);
   return id_ != 0;
 }
@@ -154,7 +169,7 @@ void H2Exchange::stop() {
   id_ = 0;
 }
 
-void H2Exchange::on_headers(uint32_t id, std::vector<h2::Field>& f, bool end) {
+void H2Exchange::on_headers(uint32_t id, std::span<const h2::Field> f, bool end) {
   if (id != id_ || done_) return;
   const char* bad = response_head(f, head_);
   if (!bad && !head_seen_ && head_.status < 200 && end) bad = "an interim (1xx) response ends the stream";

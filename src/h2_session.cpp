@@ -24,11 +24,18 @@ void put_window_update(std::string& out, uint32_t stream, uint32_t n) {
 // (""sv: no strlen() at each call, at -Os.)
 hpack::Encoder::Index how(std::string_view name) {
   using namespace std::literals;
-  if (name == "authorization"sv || name == "proxy-authorization"sv || name == "cookie"sv || name == "set-cookie"sv)
-    return hpack::Encoder::never;
-  if (name == ":path"sv || name == "content-length"sv || name == "date"sv || name == "etag"sv || name == "last-modified"sv)
-    return hpack::Encoder::without;
-  return hpack::Encoder::incremental;
+  switch (name.size()) {  // only a name of the same length can be one of these
+    case 4: return name == "date"sv || name == "etag"sv ? hpack::Encoder::without : hpack::Encoder::incremental;
+    case 5: return name == ":path"sv ? hpack::Encoder::without : hpack::Encoder::incremental;
+    case 6: return name == "cookie"sv ? hpack::Encoder::never : hpack::Encoder::incremental;
+    case 10: return name == "set-cookie"sv ? hpack::Encoder::never : hpack::Encoder::incremental;
+    case 13:
+      if (name == "authorization"sv) return hpack::Encoder::never;
+      return name == "last-modified"sv ? hpack::Encoder::without : hpack::Encoder::incremental;
+    case 14: return name == "content-length"sv ? hpack::Encoder::without : hpack::Encoder::incremental;
+    case 19: return name == "proxy-authorization"sv ? hpack::Encoder::never : hpack::Encoder::incremental;
+    default: return hpack::Encoder::incremental;
+  }
 }
 
 struct Gather {
@@ -222,7 +229,6 @@ bool Session::end_block(uint32_t id, bool end_stream) {
   Gather g{fields_, 0, 0, opt_.max_header_list};
   if (const char* err = dec_.decode(reinterpret_cast<const uint8_t*>(block_.data()), block_.size(), gather, &g))
     return fail(COMPRESSION_ERROR, err);
-  fields_.resize(g.count);
   Stream* s = find(id);
   if (!s) return true;  // a stream this side reset: the block kept the tables in step, nothing more
   if (role_ == server && streams_.size() > opt_.max_streams) {
@@ -239,7 +245,7 @@ bool Session::end_block(uint32_t id, bool end_stream) {
   }
   s->head_seen = true;
   if (end_stream) s->remote_closed = true;
-  h_.on_headers(id, fields_, end_stream);
+  h_.on_headers(id, std::span<const Field>(fields_.data(), g.count), end_stream);  // (fields_ keeps its strings' room)
   if ((s = find(id))) close_if_done(*s);
   return true;
 }
@@ -324,7 +330,8 @@ bool Session::can_open() const {
   return role_ == client && !dead_ && !goaway_seen_ && streams_.size() < peer_.max_streams && next_id_ < kMaxWindow;
 }
 
-void Session::block(uint8_t type, uint32_t stream, const Field* f, size_t n, bool end_stream) {
+template <class F>
+void Session::block(uint8_t type, uint32_t stream, const F* f, size_t n, bool end_stream) {
   std::string& hb = block_out_;  // (its room kept from block to block)
   hb.clear();
   enc_.begin(hb);
@@ -339,7 +346,11 @@ void Session::block(uint8_t type, uint32_t stream, const Field* f, size_t n, boo
   } while (at < hb.size());
 }
 
-uint32_t Session::request(const Field* f, size_t n, bool end_stream) {
+uint32_t Session::request(const Field* f, size_t n, bool end_stream) { return open(f, n, end_stream); }
+uint32_t Session::request(const FieldView* f, size_t n, bool end_stream) { return open(f, n, end_stream); }
+
+template <class F>
+uint32_t Session::open(const F* f, size_t n, bool end_stream) {
   if (!can_open()) return 0;
   uint32_t id = next_id_;
   next_id_ += 2;

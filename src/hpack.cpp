@@ -2,6 +2,8 @@
 // gives them. Errors are strings that name the fault.
 #include "fanout/hpack.hpp"
 
+#include <cstring>
+
 namespace fanout::hpack {
 namespace {
 
@@ -52,6 +54,12 @@ constexpr Offsets kOff = offsets();
 static_assert(kOff.at[2 * Table::kStatic] == sizeof kStatic, "61 names and values");
 
 std::string_view static_part(size_t k) { return {kStatic + kOff.at[k], size_t(kOff.at[k + 1] - kOff.at[k] - 1)}; }
+
+// Lengths first, here: at -Os string_view's == is a call each time, and
+// most of an encoder's comparisons differ in length.
+[[gnu::always_inline]] inline bool same(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size()) == 0);
+}
 
 // Appendix B is a canonical Huffman code: codes of one length are
 // consecutive, in the order of their symbols, and each length's first code
@@ -185,8 +193,8 @@ size_t Table::find(std::string_view name, std::string_view value, bool& value_to
   size_t by_name = 0;
   value_too = false;
   for (size_t e = name.size() <= kLongestName ? kOff.first[name.size()] : 0; e; e = kOff.next[e - 1]) {
-    if (static_part(2 * (e - 1)) != name) continue;
-    if (static_part(2 * (e - 1) + 1) == value) {
+    if (!same(static_part(2 * (e - 1)), name)) continue;
+    if (same(static_part(2 * (e - 1) + 1), value)) {
       value_too = true;
       return e;
     }
@@ -194,8 +202,8 @@ size_t Table::find(std::string_view name, std::string_view value, bool& value_to
   }
   for (size_t i = 0; i < entries_.size(); i++) {
     const Entry& e = entries_[entries_.size() - 1 - i];
-    if (e.name != name) continue;
-    if (e.value == value) {
+    if (!same(e.name, name)) continue;
+    if (same(e.value, value)) {
       value_too = true;
       return kStatic + 1 + i;
     }

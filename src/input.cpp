@@ -229,6 +229,12 @@ size_t find_either(std::string_view s, char a, char b, size_t from = 0) {
     if (s[i] == a || s[i] == b) return i;
   return std::string_view::npos;
 }
+// Has the line a glob's bracket or brace? (find_first_of("[]{}") in one pass)
+bool has_glob(std::string_view s) {
+  for (char c : s)
+    if (c == '[' || c == ']' || c == '{' || c == '}') return true;
+  return false;
+}
 }  // namespace
 
 Source::Take Source::line(std::string& out, bool block) {
@@ -310,7 +316,7 @@ Source::Take Source::take(Request& out, bool block) {
       while (!l.empty() && (l.front() == ' ' || l.front() == '\t')) l.remove_prefix(1);
       if (l.empty() || l.front() == '#') continue;
       std::string why;
-      if (!globoff && l.find_first_of("[]{}") != std::string_view::npos) {
+      if (!globoff && has_glob(l)) {
         if (glob_.parse(l, why)) {
           globbing_ = true;
           continue;  // one request per URL the line makes

@@ -41,17 +41,26 @@ bool user_has(const std::vector<std::string>& extra, std::string_view name) {
 
 std::string request(const Url& url, bool head, const std::vector<std::string>& extra,
                     bool keep_alive) {
-  std::string r = head ? "HEAD " : "GET ";
-  r += url.target();
-  r += " HTTP/1.1\r\n";
-  if (!user_has(extra, "Host")) r += "Host: " + url.authority() + "\r\n";
-  if (!user_has(extra, "User-Agent")) r += "User-Agent: fanout/" FANOUT_VERSION "\r\n";
-  if (!user_has(extra, "Accept")) r += "Accept: */*\r\n";
-  if (!url.userinfo.empty() && !user_has(extra, "Authorization")) r += "Authorization: Basic " + base64(credentials(url)) + "\r\n";
+  using namespace std::literals;
+  static constexpr auto kUserAgent = "User-Agent: fanout/" FANOUT_VERSION "\r\n"sv;
+  size_t size = 96 + kUserAgent.size() + url.path.size() + url.query.size() + url.host.size();
+  for (auto& h : extra) size += h.size() + 2;
+  std::string r;
+  r.reserve(size);  // one allocation: pieces appended by their lengths
+  r.append(head ? "HEAD "sv : "GET "sv).append(url.path).append(url.query).append(" HTTP/1.1\r\n"sv);
+  if (!user_has(extra, "Host"sv)) {
+    r.append("Host: "sv);
+    url.append_authority(r);
+    r.append("\r\n"sv);
+  }
+  if (!user_has(extra, "User-Agent"sv)) r.append(kUserAgent);
+  if (!user_has(extra, "Accept"sv)) r.append("Accept: */*\r\n"sv);
+  if (!url.userinfo.empty() && !user_has(extra, "Authorization"sv))
+    r.append("Authorization: Basic "sv).append(base64(credentials(url))).append("\r\n"sv);
   for (auto& h : extra)
-    if (!trim(std::string_view(h).substr(h.find(':') + 1)).empty()) r += h + "\r\n";
-  if (!keep_alive && !user_has(extra, "Connection")) r += "Connection: close\r\n";
-  r += "\r\n";
+    if (!trim(std::string_view(h).substr(h.find(':') + 1)).empty()) r.append(h).append("\r\n"sv);
+  if (!keep_alive && !user_has(extra, "Connection"sv)) r.append("Connection: close\r\n"sv);
+  r.append("\r\n"sv);
   return r;
 }
 

@@ -112,8 +112,15 @@ bool parse_ipv4(std::string_view host, std::string& out) {
   if (nums[n - 1] >= (1ull << (8 * (5 - n)))) return false;
   uint64_t v = nums[n - 1];
   for (int i = 0; i < n - 1; i++) v += nums[i] << (8 * (3 - i));
-  out = std::to_string(v >> 24) + "." + std::to_string((v >> 16) & 255) + "." +
-        std::to_string((v >> 8) & 255) + "." + std::to_string(v & 255);
+  char text[16], *p = text;  // dotted decimal, written in place
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    unsigned b = unsigned(v >> shift) & 255;
+    if (b >= 100) *p++ = char('0' + b / 100);
+    if (b >= 10) *p++ = char('0' + b / 10 % 10);
+    *p++ = char('0' + b % 10);
+    if (shift) *p++ = '.';
+  }
+  out.assign(text, size_t(p - text));
   return true;
 }
 
@@ -386,9 +393,20 @@ UrlError parse_url(std::string_view in, Url& u, std::string* why) {
   return UrlError::none;
 }
 
+void Url::append_authority(std::string& out) const {
+  if (kind == HostKind::ipv6) out += '[';
+  out += host;
+  if (kind == HostKind::ipv6) out += ']';
+  if (default_port()) return;
+  char digits[8], *end = digits + sizeof digits, *p = end;
+  for (unsigned v = port; p == end || v; v /= 10) *--p = char('0' + v % 10);
+  *--p = ':';
+  out.append(p, size_t(end - p));
+}
+
 std::string Url::authority() const {
-  std::string a = kind == HostKind::ipv6 ? "[" + host + "]" : host;
-  if (!default_port()) a += ":" + std::to_string(port);
+  std::string a;
+  append_authority(a);
   return a;
 }
 

@@ -708,9 +708,9 @@ struct H2Server final : h2::Handler {
   h2::Session s{h2::Session::server, *this};
   uint32_t stream = 0, reset = 0;
   std::vector<h2::Field> asked;
-  void on_headers(uint32_t id, std::vector<h2::Field>& f, bool) override {
+  void on_headers(uint32_t id, std::span<const h2::Field> f, bool) override {
     stream = id;
-    asked = f;
+    asked.assign(f.begin(), f.end());
   }
   void on_data(uint32_t, const uint8_t*, size_t, bool) override {}
   void on_reset(uint32_t, uint32_t code, const char*) override { reset = code; }

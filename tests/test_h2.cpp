@@ -216,11 +216,11 @@ struct Peer : h2::Handler {
   std::vector<std::vector<h2::Field>> heads;
   size_t held = 0, most_held = 0;  // body bytes the handler keeps (none: it writes them away)
   explicit Peer(h2::Session::Role r, h2::Session::Options o = {}) : s(r, *this, o) {}
-  void on_headers(uint32_t id, std::vector<h2::Field>& f, bool end) override {
+  void on_headers(uint32_t id, std::span<const h2::Field> f, bool end) override {
     std::string e = "headers " + std::to_string(id);
     for (auto& x : f) e += " " + x.name + "=" + x.value;
     log.push_back(e + (end ? " END" : ""));
-    heads.push_back(f);
+    heads.emplace_back(f.begin(), f.end());
   }
   void on_data(uint32_t id, const uint8_t* p, size_t n, bool end) override {
     body[id].append(reinterpret_cast<const char*>(p), n);

@@ -483,7 +483,7 @@ class H2Origin final : public h2::Handler {
   bool leaving = false;      // GOAWAY sent: close once what was taken is answered
   bool done() const { return leaving && streams_.empty(); }
 
-  void on_headers(uint32_t id, std::vector<h2::Field>& f, bool) override {
+  void on_headers(uint32_t id, std::span<const h2::Field> f, bool) override {
     if (leaving) return;  // past the last stream GOAWAY took: the client knows it was not taken
     if (set_.h2_max_requests && ++taken == set_.h2_max_requests) {
       s.goaway(h2::NO_ERROR, "");

@@ -109,7 +109,7 @@ class H2Exchange final : public Exchange, public H2Stream {
   bool waiting() const { return fail_.cause == Cause::none && !done_ && !link_->over(); }
   Heard settle();
 
-  void on_headers(uint32_t id, std::vector<h2::Field>& f, bool end) override;
+  void on_headers(uint32_t id, std::span<const h2::Field> f, bool end) override;
   void on_data(uint32_t id, const uint8_t* p, size_t n, bool end) override;
   void on_reset(uint32_t id, uint32_t code, const char* why) override;
   void on_goaway(uint32_t, uint32_t) override {}
@@ -121,7 +121,8 @@ class H2Exchange final : public Exchange, public H2Stream {
   uint32_t id_ = 0;
   bool head_seen_ = false, done_ = false, refused_ = false;
   Failure fail_;  // what the stream's events found, for settle()
-  std::vector<h2::Field> fields_;
+  std::vector<h2::FieldView> fields_;
+  std::string text_;  // what fields_ has that no string holds as it is sent
   http::Head head_;
 };
 

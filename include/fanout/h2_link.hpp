@@ -31,7 +31,7 @@ struct H2Link final : h2::Handler {
   explicit H2Link(h2::Session::Options o) : s(h2::Session::client, *this, o) {}
   // A stream for the request's fields, its events to `to`; 0 when the
   // connection takes no new stream.
-  uint32_t open(H2Stream& to, const std::vector<h2::Field>& f);
+  uint32_t open(H2Stream& to, const std::vector<h2::FieldView>& f);
   // The stream is over for its request: reset it (CANCEL) if it still runs.
   void close(uint32_t id);
   size_t streams() const { return streams_.size(); }
@@ -53,7 +53,7 @@ struct H2Link final : h2::Handler {
   uint64_t opened = 0, counted = 0;  // streams opened here; those counted in the pool's stats
   size_t most = 0;                   // streams at once, at most
 
-  void on_headers(uint32_t id, std::vector<h2::Field>& f, bool end) override {
+  void on_headers(uint32_t id, std::span<const h2::Field> f, bool end) override {
     if (H2Stream* to = find(id)) to->on_headers(id, f, end);
   }
   void on_data(uint32_t id, const uint8_t* p, size_t n, bool end) override {
@@ -80,11 +80,13 @@ struct H2Link final : h2::Handler {
 // headers in lower case. Host becomes :authority; the fields HTTP/2 does
 // not allow (Connection, Keep-Alive, Proxy-Connection, Transfer-Encoding,
 // Upgrade: §8.2.2) are left out.
-void request_fields(const Url& url, bool head, const std::vector<std::string>& extra, std::vector<h2::Field>& out);
+// The fields are views into url, extra and text (which this fills).
+void request_fields(const Url& url, bool head, const std::vector<std::string>& extra, std::string& text,
+                    std::vector<h2::FieldView>& out);
 
 // A response head from its fields (§8.3.2): ":status" first, three digits,
 // and no other pseudo-header; upper case in a name is malformed (§8.2.1).
 // nullptr, or what is wrong.
-const char* response_head(const std::vector<h2::Field>& f, http::Head& head);
+const char* response_head(std::span<const h2::Field> f, http::Head& head);
 
 }  // namespace fanout

@@ -10,6 +10,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,12 +23,16 @@ namespace fanout::h2 {
 struct Field {
   std::string name, value;
 };
+// A field to send, its bytes held elsewhere (a request's, made per request).
+struct FieldView {
+  std::string_view name, value;
+};
 
 class Handler {
  public:
   // A whole header block: a response head (or an interim 1xx one, or
   // trailers) for a client; a request for a server.
-  virtual void on_headers(uint32_t stream, std::vector<Field>& fields, bool end_stream) = 0;
+  virtual void on_headers(uint32_t stream, std::span<const Field> fields, bool end_stream) = 0;
   // Body bytes (the session opens the windows again once this returns).
   virtual void on_data(uint32_t stream, const uint8_t* p, size_t n, bool end_stream) = 0;
   // The stream ended without its end: the peer's RST_STREAM (why null), or
@@ -68,6 +73,7 @@ class Session {
   // Client: a new stream with these fields, sent as one block (HEADERS and
   // CONTINUATION); 0 when none may open now (see can_open).
   uint32_t request(const Field* f, size_t n, bool end_stream);
+  uint32_t request(const FieldView* f, size_t n, bool end_stream);
   bool can_open() const;
   size_t open_streams() const { return streams_.size(); }
   // Server: a response head on a stream the client opened.
@@ -100,7 +106,10 @@ class Session {
   bool settings(const Frame& f);
   bool fail(uint32_t code, const char* why);
   void stream_error(Stream& s, uint32_t code, const char* why);
-  void block(uint8_t type, uint32_t stream, const Field* f, size_t n, bool end_stream);
+  template <class F>
+  void block(uint8_t type, uint32_t stream, const F* f, size_t n, bool end_stream);
+  template <class F>
+  uint32_t open(const F* f, size_t n, bool end_stream);
   void credit(Stream* s, size_t n);
   void close_if_done(Stream& s);
   Stream* find(uint32_t id);

@@ -23,6 +23,7 @@ struct Url {
   bool default_port() const { return port == (https ? 443 : 80); }
   std::string target() const { return path + query; }    // request-target
   std::string authority() const;                         // Host header value
+  void append_authority(std::string& out) const;         // the same, onto out
   std::string href() const;
   std::string origin_key() const;  // "https://host:443": what kept-alive connections are pooled by
 };

@@ -24,7 +24,7 @@ struct Client : h2::Handler {
   void check(uint32_t id) {
     if (id == 0 || id % 2 == 0 || id > 5) __builtin_trap();
   }
-  void on_headers(uint32_t id, std::vector<h2::Field>& f, bool end) override {
+  void on_headers(uint32_t id, std::span<const h2::Field> f, bool end) override {
     check(id);
     log += "h" + std::to_string(id) + (end ? "e" : "") + std::to_string(f.size());
   }
