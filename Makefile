@@ -184,7 +184,7 @@ $(BUILD)/fanout-tests: $(TEST_OBJ) $(STATIC_OBJ) $(BUILD)/libfanout.a
 # libFuzzer, which clang only recommends), bench (wrk, curl: the
 # peers measured in the same run; nghttpd and h2load for HTTP/2). No openssl: tools/certgen makes the test certificates with mbedTLS.
 DEB_PKGS := g++ clang libclang-rt-14-dev make pkg-config libc-ares-dev libmbedtls-dev doctest-dev strace wrk curl groff-base \
-            nghttp2-server nghttp2-client nginx-light
+            nghttp2-server nghttp2-client nginx-light time
 # ARCH=...: that architecture's compiler, qemu-user, and its c-ares and
 # mbedTLS (Debian's multiarch packages).
 ifneq ($(ARCH),)

@@ -6,6 +6,8 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <sys/socket.h>
 
 namespace fanout {
 // Milliseconds for APIs that take them: rounded up, so never early.
@@ -20,6 +22,26 @@ constexpr uint32_t kReadable = 1, kWritable = 2, kHangup = 4, kEdge = 8, kPeerCl
 struct PollEvent {
   int fd;
   uint32_t events;  // kReadable | kWritable | kHangup
+};
+
+// Sockets whose bytes move through operations on a ring (io_uring) instead
+// of calls: the ring's completions are the poller's events for them, and
+// reads and writes take and give the bytes it holds. Each call answers as
+// its system call would (-1 and errno; EAGAIN when it would block).
+class SocketRing {
+ public:
+  virtual void adopt(int fd) = 0;  // a new socket's bytes go through the ring
+  virtual void flush() = 0;        // submit what is queued now (closes among it: fds come free)
+  virtual bool has(int fd) const = 0;
+  virtual void connect(int fd, const sockaddr* sa, socklen_t len) = 0;  // its end makes fd writable
+  virtual int connected(int fd) = 0;  // -1: not yet; else 0 or the errno
+  virtual ssize_t recv(int fd, void* p, size_t n) = 0;
+  virtual ssize_t send(int fd, const void* p, size_t n) = 0;  // queued whole, or EAGAIN
+  virtual bool has_input(int fd) = 0;  // bytes, an end or an error came and wait to be read
+  virtual bool close(int fd) = 0;      // false: not a ring socket (close(2) it)
+
+ protected:
+  ~SocketRing() = default;
 };
 
 class Poller {
@@ -37,10 +59,14 @@ class Poller {
   virtual void closing(int fd) { remove(fd); }
   // Up to max ready fds; timeout_us -1 waits forever. -1/errno on error.
   virtual int wait(PollEvent* out, int max, int64_t timeout_us) = 0;
+  virtual SocketRing* sockets() { return nullptr; }
 };
 
 std::unique_ptr<Poller> make_epoll_poller();
 std::unique_ptr<Poller> make_poll_poller();
 std::unique_ptr<Poller> make_kqueue_poller();
+// io_uring (Linux): null, and why (with what would allow it), where the
+// kernel or the sandbox will not give this process a ring.
+std::unique_ptr<Poller> make_uring_poller(std::string& why);
 
 }  // namespace fanout

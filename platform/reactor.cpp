@@ -6,7 +6,9 @@
 
 namespace fanout {
 
-Reactor::Reactor() : poller_(Poller::create()), edge_(poller_->edge()), events_(256) {}
+Reactor::Reactor() : Reactor(Poller::create()) {}
+Reactor::Reactor(std::unique_ptr<Poller> p)
+    : poller_(std::move(p)), edge_(poller_->edge()), ring_(poller_->sockets()), events_(256) {}
 Reactor::~Reactor() = default;
 
 int Reactor::add(int fd) {
@@ -25,7 +27,7 @@ void Reactor::forget(int fd) { drop(fd, false); }
 
 void Reactor::close(int fd) {
   drop(fd, true);
-  sys::close(fd);
+  if (!ring_ || !ring_->close(fd)) sys::close(fd);
 }
 
 void Reactor::drop(int fd, bool closing) {

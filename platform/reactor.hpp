@@ -38,10 +38,12 @@ struct Waiter {
 class Reactor {
  public:
   Reactor();
+  explicit Reactor(std::unique_ptr<Poller> p);
   ~Reactor();
   Reactor(const Reactor&) = delete;
   Reactor& operator=(const Reactor&) = delete;
   const char* backend() const { return poller_->name(); }
+  SocketRing* ring() const { return ring_; }  // io_uring's sockets, or null
 
   int add(int fd);     // watch fd from now on; 0 or -1/errno
   void forget(int fd); // stop watching; waiters on it run with kClosed
@@ -90,6 +92,7 @@ class Reactor {
 
   std::unique_ptr<Poller> poller_;
   bool edge_;
+  SocketRing* ring_;
   std::vector<Fd> fds_;
   std::vector<Waiter*> heap_;
   std::vector<Waiter*> ready_, running_;

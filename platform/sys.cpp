@@ -18,8 +18,13 @@ static const char* const kNames[NCALLS] = {
   "recvfrom", "recvfrom", "read", "write", "close", "poll", "pipe2", "clone",
   "wait4", "clone3", "epoll_wait", "epoll_ctl", "kevent", "accept4", "openat",
   "epoll_pwait2", "epoll_create1", "mkdirat", "renameat", "unlinkat", "newfstatat",
-  "linkat",
+  "linkat", "io_uring_setup", "io_uring_enter", "io_uring_register",
 };
+
+const char* op_name(int op) {
+  static const char* const k[NOPS] = {"connect", "send", "recv", "close", "timeout", "poll", "cancel", "completions"};
+  return op >= 0 && op < NOPS ? k[op] : "?";
+}
 
 // Where the other targets' glibc 2.36 makes another call (seen with
 // qemu-user's -strace on each): arm64 has no poll, epoll_wait or renameat;

@@ -16,8 +16,13 @@ namespace fanout::sys {
 enum Call : int {
   SOCKET, CONNECT, SETSOCKOPT, GETSOCKOPT, SEND, SENDMSG, RECV, RECVFROM,
   READ, WRITE, CLOSE, POLL, PIPE, FORK, WAITPID, CLONE, EPOLL_WAIT, EPOLL_CTL, KEVENT,
-  ACCEPT, OPENAT, EPOLL_PWAIT2, EPOLL_CREATE, MKDIRAT, RENAMEAT, UNLINKAT, FSTATAT, LINKAT, NCALLS
+  ACCEPT, OPENAT, EPOLL_PWAIT2, EPOLL_CREATE, MKDIRAT, RENAMEAT, UNLINKAT, FSTATAT, LINKAT,
+  IO_URING_SETUP, IO_URING_ENTER, IO_URING_REGISTER, NCALLS
 };
+// Operations submitted on an io_uring ring (no system call each: they go
+// in batches with io_uring_enter), and the completions that came back.
+enum RingOp : int { OP_CONNECT, OP_SEND, OP_RECV, OP_CLOSE, OP_TIMEOUT, OP_POLL, OP_CANCEL, OP_COMPLETIONS, NOPS };
+const char* op_name(int op);  // "connect", ..., "completions"
 // The targets whose syscall names fanout knows: each call is named as
 // strace shows it there (others get x86_64's names).
 enum class Arch { x86_64, arm64, armhf, mipsel };
@@ -34,9 +39,13 @@ const char* call_name(int call, Arch arch);
 const char* call_name(int call);  // this build's
 
 // One block per thread. A worker reads its own block when it finishes.
-struct Counters { uint64_t n[NCALLS] = {}; };
+struct Counters {
+  uint64_t n[NCALLS] = {};
+  uint64_t ops[NOPS] = {};
+};
 Counters& counters();
 inline void count(Call c) { ++counters().n[c]; }
+inline void count(RingOp o) { ++counters().ops[o]; }
 
 int socket(int domain, int type, int proto);
 int connect(int fd, const sockaddr* sa, socklen_t len);

@@ -2,6 +2,9 @@
 // engine's steps on the loop. Where fetch.cpp would wait in poll(), this
 // awaits the reactor. Readiness is edge-triggered: the transport tells the
 // reactor when a call found the socket empty, and only then do we wait.
+#include <cstdio>
+#include <unistd.h>
+
 #include "fanout/engine.hpp"
 #include "fanout/loop.hpp"
 #include "fanout/stop.hpp"
@@ -237,6 +240,17 @@ Task slot(Drive& d, Sink& sink, int lane) {
 }
 
 }  // namespace
+
+std::unique_ptr<Poller> loop_poller(const Config& c) {
+  if (!c.uring) return Poller::create();
+  std::string why;
+  std::unique_ptr<Poller> p = make_uring_poller(why);
+  if (!p) {  // it worked when main tried: a limit reached since (a worker's ring too many)
+    fprintf(stderr, "fanout: io_uring: %s\n", why.c_str());
+    _exit(2);
+  }
+  return p;
+}
 
 void Feed::wake(Reactor& r) {
   for (Waiter* w : parked) r.post(w);

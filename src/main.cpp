@@ -22,6 +22,7 @@
 #include "fanout/report.hpp"
 #include "fanout/stop.hpp"
 #include "fanout/trace.hpp"
+#include "poller.hpp"
 #include "sys.hpp"
 
 using namespace fanout;
@@ -157,6 +158,17 @@ int main(int argc, char** argv) {
   std::string fit = fit_fd_limit(cfg);  // once, before anything is opened
   if (!fit.empty()) fprintf(stderr, "fanout: %s\n", fit.c_str());
   stop::install(cfg.grace);
+  if (cfg.uring) {  // at once, and why: where io_uring is not allowed, nothing can run
+    if (cfg.model != "uring" && cfg.model != "hybrid") {
+      fprintf(stderr, "fanout: --io-uring is for -m hybrid (-m uring is the one-loop model)\n");
+      return 2;
+    }
+    std::string why;
+    if (!make_uring_poller(why)) {
+      fprintf(stderr, "fanout: -m %s%s: %s\n", cfg.model.c_str(), cfg.model == "hybrid" ? " --io-uring" : "", why.c_str());
+      return 2;
+    }
+  }
 
   std::string err;
   std::vector<uint64_t> done;  // --resume: the journal's lines

@@ -124,14 +124,16 @@ using V = const char*;
 
 const Option kOptions[] = {
   {nullptr, 0, nullptr, "Concurrency:", nullptr},
-  {"model", 'm', "NAME", "seq, threads, procs, async or hybrid (default threads)", [](C& c, V v) {
+  {"model", 'm', "NAME", "seq, threads, procs, async, hybrid or uring (default\nthreads)", [](C& c, V v) {
      if (!find_model(v)) usage_error(std::string("unknown model \"") + v + "\" (models: " + model_names() + ")");
      c.model = v;
+     if (c.model == "uring") c.uring = true;
    }},
   {"concurrency", 'c', "N", "threads, processes, or requests in flight (default 10)",
    [](C& c, V v) { c.concurrency = int(number("-c", v, 1, 100000)); }},
   {"workers", 'w', "N", "hybrid: processes, each an async loop (default: CPUs)",
    [](C& c, V v) { c.workers = int(number("-w", v, 1, 1024)); }},
+  {"io-uring", 0, nullptr, "hybrid: each worker's loop waits on io_uring, as\n-m uring does", [](C& c, V) { c.uring = true; }},
   {"per-host", 0, "N", "at most N connections to one host:port per pool\n(procs, hybrid: per worker; default: no cap)",
    [](C& c, V v) { c.per_host = int(number("--per-host", v, 1, 100000)); }},
   {"stack-size", 0, "SIZE", "threads: each thread's stack, in bytes or with K\nor M (default 64K: a TLS handshake fits)",

@@ -17,6 +17,7 @@ namespace {
 // cannot tell (a TLS record read to its exact end), or off a loop, one
 // poll asks, as curl does before it reuses a connection.
 bool quiet(Conn& c) {
+  if (c.ring) return !c.ring->has_input(c.fd);  // (what came is in the ring, not the socket)
   if (c.reactor && !c.reactor->ready(c.fd, false)) return true;
   pollfd p{c.fd, POLLIN, 0};
   if (sys::poll(&p, 1, 0) != 0) return false;
@@ -158,6 +159,7 @@ bool LoopPool::try_take(const std::string& key, bool fresh, bool h2, std::unique
     h.open++;
     out = std::make_unique<Conn>();
     out->reactor = &r_;
+    out->ring = r_.ring();
     out->probe = h.probing = h2;
     return true;
   }

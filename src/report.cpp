@@ -118,6 +118,7 @@ namespace {
 
 // What the model waits with: the loop's poller, or poll() in the blocking driver.
 const char* poller_name(const Config& cfg) {
+  if (cfg.uring && (cfg.model == "uring" || cfg.model == "hybrid")) return "io_uring";
   return cfg.model == "async" || cfg.model == "hybrid" ? Poller::backend() : "poll";
 }
 
@@ -181,6 +182,21 @@ void print_cost(FILE* out, const Run& run, const Cost& c) {
     for (auto& [name, k] : calls) put(" %s %llu", name.c_str(), u(k));
   }
   text += "\n";
+  // io_uring: what the ring carried instead of system calls, per request,
+  // and how many operations each io_uring_enter took.
+  uint64_t ops = 0;
+  for (int i = 0; i < sys::OP_COMPLETIONS; i++) ops += t.ring_ops[i];
+  if (ops) {
+    uint64_t enters = t.syscalls[sys::IO_URING_ENTER];
+    put("  io_uring          %llu operations in %llu io_uring_enter (%.1f each)%s", u(ops), u(enters),
+        enters ? double(ops) / double(enters) : 0.0, n > 0 ? ", per request:" : ":");
+    for (int i = 0; i <= sys::OP_COMPLETIONS; i++)
+      if (t.ring_ops[i]) {
+        if (n > 0) put(" %s %.2f", sys::op_name(i), double(t.ring_ops[i]) / n);
+        else put(" %s %llu", sys::op_name(i), u(t.ring_ops[i]));
+      }
+    text += "\n";
+  }
   fwrite(text.data(), 1, text.size(), out);
 }
 
@@ -216,7 +232,16 @@ std::string cost_json(const Run& run, const Cost& c) {
   s += ", " + num("syscalls", double(total)) + ", \"syscalls_by_name\": {";
   for (size_t i = 0; i < calls.size(); i++)
     s += (i ? ", " : "") + json_string(calls[i].first) + ": " + std::to_string(calls[i].second);
-  return s + "}}";
+  s += "}";
+  bool ring = false;
+  for (int i = 0; i < sys::NOPS; i++) ring |= t.ring_ops[i] != 0;
+  if (ring) {  // io_uring: operations submitted by kind, and the completions
+    s += ", \"io_uring_ops\": {";
+    for (int i = 0; i < sys::NOPS; i++)
+      s += (i ? ", " : "") + json_string(sys::op_name(i)) + ": " + std::to_string(t.ring_ops[i]);
+    s += "}";
+  }
+  return s + "}";
 }
 
 int curl_exitcode(const Result& r) { return r.ok() ? 0 : r.code ? r.code : cause_code(r.cause); }

@@ -49,7 +49,7 @@ std::pair<int, int> lane_of(const Run& run, const Result& r) {
 }
 
 const char* lane_kind(const std::string& model) {
-  if (model == "async" || model == "hybrid") return "slot";
+  if (model == "async" || model == "hybrid" || model == "uring") return "slot";
   if (model == "threads") return "thread";
   if (model == "procs") return "process";
   return "loop";

@@ -14,17 +14,25 @@
 namespace fanout {
 namespace {
 
+// On io_uring (c.ring) the bytes are the ring's: what its receives got,
+// and sends queued for it to submit; neither is a system call.
 ssize_t sock_recv(Conn& c, void* p, size_t n) {
   ssize_t got;
-  while ((got = sys::recv(c.fd, p, n, 0)) < 0 && errno == EINTR) {}
-  // A short read empties the socket as surely as EAGAIN does.
-  if (c.reactor && (got < 0 ? errno == EAGAIN : size_t(got) < n)) c.reactor->drained(c.fd, false);
+  if (c.ring) got = c.ring->recv(c.fd, p, n);
+  else
+    while ((got = sys::recv(c.fd, p, n, 0)) < 0 && errno == EINTR) {}
+  // A short read empties the socket as surely as EAGAIN does (a ring's
+  // bytes may be followed by an end or an error already come: it says).
+  if (c.reactor && (got < 0 ? errno == EAGAIN : size_t(got) < n) && !(c.ring && c.ring->has_input(c.fd)))
+    c.reactor->drained(c.fd, false);
   return got;
 }
 
 ssize_t sock_send(Conn& c, const void* p, size_t n) {
   ssize_t w;
-  while ((w = sys::send(c.fd, p, n, MSG_NOSIGNAL)) < 0 && errno == EINTR) {}
+  if (c.ring) w = c.ring->send(c.fd, p, n);
+  else
+    while ((w = sys::send(c.fd, p, n, MSG_NOSIGNAL)) < 0 && errno == EINTR) {}
   if (c.reactor && (w < 0 ? errno == EAGAIN : size_t(w) < n)) c.reactor->drained(c.fd, true);
   return w;
 }
@@ -44,7 +52,7 @@ Io plain_write(Conn& c, const char* p, size_t len, size_t* n) {
   ssize_t w = sock_send(c, p, len);
   if (w >= 0) {
     *n = size_t(w);
-    c.connecting = false;  // a connect sent on (send_while_connecting) went through
+    if (!c.ring) c.connecting = false;  // a connect sent on (send_while_connecting) went through (a ring only queued it)
     return Io::ok;
   }
   return errno == EAGAIN ? Io::want_write : c.fail("send", errno);
@@ -150,8 +158,13 @@ void Conn::close() {
 
 Io Conn::connect(const Addr& a) {
   if (connecting) {  // the socket became writable: how did it go?
+    int e = ring ? ring->connected(fd) : so_error(fd);
+    if (e < 0) {  // (the ring's connect is still out)
+      if (reactor) reactor->drained(fd, true);
+      return Io::want_write;
+    }
     connecting = false;
-    if (int e = so_error(fd)) {
+    if (e) {
       close();
       return fail("connect", e);
     }
@@ -159,8 +172,18 @@ Io Conn::connect(const Addr& a) {
   }
   peer = a.text();
   fd = sys::socket(a.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0 && errno == EMFILE && ring) {  // closes queued on the ring free their numbers once submitted
+    ring->flush();
+    fd = sys::socket(a.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  }
   if (fd < 0) return fail("socket", errno);
+  if (ring) ring->adopt(fd);
   if (reactor) reactor->add(fd);
+  if (ring) {
+    ring->connect(fd, reinterpret_cast<const sockaddr*>(&a.ss), a.len);
+    connecting = true;
+    return Io::want_write;
+  }
   if (sys::connect(fd, reinterpret_cast<const sockaddr*>(&a.ss), a.len) == 0) return Io::ok;
   if (errno == EINPROGRESS) {
     connecting = true;
@@ -200,8 +223,10 @@ Failure Conn::failure(const char* during) const {
   std::string call = failed_call ? failed_call : "?";
   if (call == "tls")  // curl's 60: the server's certificate; 35 the rest of the handshake
     return {Cause::tls, tls->describe(err, host, during), err == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED ? 60 : 35};
-  // A send or read on a connect still under way fails with the connect's error.
-  if (call == "connect" || connecting) return {Cause::connect, sys::describe("connect(" + peer + ")", err)};
+  // A send or read on a connect still under way fails with the connect's
+  // error (on a ring, the connect's completion says if it went through).
+  bool unconnected = connecting && (!ring || fd < 0 || ring->connected(fd) != 0);
+  if (call == "connect" || unconnected) return {Cause::connect, sys::describe("connect(" + peer + ")", err)};
   if (call == "socket") return {Cause::connect, sys::describe("socket", err)};
   return {call == "send" ? Cause::send : Cause::recv, sys::describe(call, err)};
 }

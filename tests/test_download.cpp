@@ -20,7 +20,7 @@ using namespace fanout;
 
 namespace {
 
-const char* kModels[] = {"seq", "threads", "procs", "async", "hybrid"};
+const auto& kModels = t::models();  // (uring too, where the kernel gives a ring)
 
 std::string joined(const Url& u) {
   std::string s;

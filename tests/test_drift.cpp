@@ -15,7 +15,7 @@ TEST_CASE("drift: unasked bytes on a kept-alive connection and blank lines befor
   };
   std::string list;
   for (auto& [path, status] : want) list += o.url(path) + "\n";
-  for (const char* model : {"seq", "threads", "procs", "async", "hybrid"}) {
+  for (const char* model : t::models()) {
     INFO("model " << std::string(model));
     std::string results = t::temp_dir() + "/drift-" + model + ".jsonl";
     // -c 1: each request takes the connection the one before it left.

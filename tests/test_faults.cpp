@@ -145,7 +145,7 @@ TEST_CASE("faults: every broken server, DNS answer and TLS peer in one list, ali
   for (int p : ports) common.insert(common.end(), {"--resolve", "localhost:" + std::to_string(p) + ":127.0.0.1"});
 
   std::vector<std::string> first;  // the first model's outcome, line by line
-  for (const char* model : {"seq", "threads", "procs", "async", "hybrid"}) {
+  for (const char* model : t::models()) {
     INFO("model " << std::string(model));
     std::string results = t::temp_dir() + "/faults-" + model + ".jsonl";
     std::vector<std::string> args = {"-m", model, "--results", results, "-"};
@@ -192,7 +192,7 @@ TEST_CASE("faults: every broken server, DNS answer and TLS peer in one list, ali
 TEST_CASE("faults: a body sent to HEAD is not the next response, in every model") {
   t::Origin o;
   std::string list = o.url("/fault/head-body") + "\n" + o.url("/status/201") + "\n";
-  for (const char* model : {"seq", "threads", "procs", "async", "hybrid"}) {
+  for (const char* model : t::models()) {
     INFO("model " << std::string(model));
     std::string results = t::temp_dir() + "/head-body-" + model + ".jsonl";
     t::Ran r = t::fanout({"-m", model, "-c", "1", "-w", "1", "-I", "--json", "--results", results, "-"}, list);

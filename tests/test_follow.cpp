@@ -11,7 +11,7 @@
 
 namespace {
 
-const char* kModels[] = {"seq", "threads", "procs", "async", "hybrid"};
+const auto& kModels = t::models();  // (uring too, where the kernel gives a ring)
 
 std::vector<tj::Value> run(const std::vector<std::string>& opts, const std::string& list, const std::string& name) {
   std::string input = t::temp_dir() + "/" + name + ".txt", results = t::temp_dir() + "/" + name + ".jsonl";
@@ -149,7 +149,7 @@ TEST_CASE("rate: --rate spaces request starts across all workers of every model"
 // procs and hybrid workers each keep a pool of their own: N each.
 TEST_CASE("per-host: --per-host holds while requests are retried, in every model") {
   t::Origin o;
-  const std::map<std::string, int> workers = {{"seq", 1}, {"threads", 1}, {"procs", 4}, {"async", 1}, {"hybrid", 2}};
+  const std::map<std::string, int> workers = {{"seq", 1}, {"threads", 1}, {"procs", 4}, {"async", 1}, {"hybrid", 2}, {"uring", 1}};
   for (const char* model : kModels) {
     INFO("model " << std::string(model));
     std::string m = model, list;

@@ -23,7 +23,7 @@
 
 namespace {
 
-const char* kModels[] = {"seq", "threads", "procs", "async", "hybrid"};
+const auto& kModels = t::models();  // (uring too, where the kernel gives a ring)
 
 std::string pct(const std::string& s) {  // a query value, percent-encoded
   std::string o;

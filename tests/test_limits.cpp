@@ -10,7 +10,7 @@
 
 namespace {
 
-const char* kModels[] = {"seq", "threads", "procs", "async", "hybrid"};
+const auto& kModels = t::models();  // (uring too, where the kernel gives a ring)
 
 // fanout under `ulimit` (sh's: -n sets soft and hard; -Sn only the soft).
 t::Ran limited(const std::string& ulimit, const std::string& model, const std::string& input, const std::string& results,

@@ -13,7 +13,7 @@
 
 namespace {
 
-const char* kModels[] = {"seq", "threads", "procs", "async", "hybrid"};
+const auto& kModels = t::models();  // (uring too, where the kernel gives a ring)
 
 struct Line {
   int line;
@@ -184,7 +184,7 @@ TEST_CASE("models: HEAD, headers and the deadline") {
 TEST_CASE("cli: bad options name what is wrong") {
   struct Case { std::vector<std::string> args; std::string msg; };
   const Case cases[] = {
-    {{"-m", "fibers", "-"}, "fanout: unknown model \"fibers\" (models: seq, threads, procs, async, hybrid)"},
+    {{"-m", "fibers", "-"}, "fanout: unknown model \"fibers\" (models: seq, threads, procs, async, hybrid, uring)"},
     {{"-c", "0", "-"}, "fanout: -c takes a whole number from 1 to 100000, not \"0\""},
     {{"--resolve", "a:80:nope", "-"}, "fanout: --resolve: \"nope\" is not a numeric IPv4 or IPv6 address"},
     {{"-H", "Bad Name: x", "-"}, "fanout: -H \"Bad Name: x\": bad character in header name"},
@@ -304,15 +304,31 @@ TEST_CASE("cost: every run reports what it cost, counted the same way for every 
     CHECK(c["threads_created"].num == (m == "threads" ? 4 : 0));
     CHECK(c["processes_created"].num == (m == "procs" ? 4 : m == "hybrid" ? 2 : 0));
     CHECK((c["children_peak_rss_kb"].num > 0) == (m == "procs" || m == "hybrid"));
-    CHECK((c["frames"].num > 0) == (m == "async" || m == "hybrid"));
+    CHECK((c["frames"].num > 0) == (m == "async" || m == "hybrid" || m == "uring"));
     CHECK(c["latency_ms"]["p50"].num <= c["latency_ms"]["p99"].num);
     CHECK(c["latency_ms"]["p99"].num <= c["latency_ms"]["max"].num);
     // One request written and one response read per URL, in every model
     // (by the target's names: send and recv on 32-bit ARM and MIPS).
+    // uring: as operations on its ring, and no such system call at all.
     const tj::Value& calls = c["syscalls_by_name"];
-    CHECK(calls[fanout::sys::call_name(fanout::sys::SEND)].num == n);
-    CHECK(calls[fanout::sys::call_name(fanout::sys::RECV)].num >= n);
-    CHECK(calls["connect"].num == c["connections_opened"].num);
+    if (m == "uring") {
+      const tj::Value& ops = c["io_uring_ops"];
+      CHECK(ops["send"].num == n);
+      CHECK(ops["recv"].num >= c["connections_opened"].num);  // multishot: one a connection
+      CHECK(ops["connect"].num == c["connections_opened"].num);
+      CHECK(ops["completions"].num >= n);
+      CHECK(!calls.has(fanout::sys::call_name(fanout::sys::SEND)));
+      CHECK(!calls.has(fanout::sys::call_name(fanout::sys::RECV)));
+      CHECK(!calls.has("connect"));
+      CHECK(calls["io_uring_enter"].num > 0);
+      CHECK(calls["io_uring_enter"].num < n);  // a turn's operations go in one
+      CHECK(r.err.find("  io_uring          ") != std::string::npos);
+    } else {
+      CHECK(calls[fanout::sys::call_name(fanout::sys::SEND)].num == n);
+      CHECK(calls[fanout::sys::call_name(fanout::sys::RECV)].num >= n);
+      CHECK(calls["connect"].num == c["connections_opened"].num);
+      CHECK(!c.has("io_uring_ops"));
+    }
     CHECK(c["connections_opened"].num + c["connections_reused"].num == n);
     double total = 0;
     for (auto& k : calls.vals) total += k.num;

@@ -10,7 +10,7 @@ using namespace fanout;
 
 namespace {
 
-const char* kModels[] = {"seq", "threads", "procs", "async", "hybrid"};
+const auto& kModels = t::models();  // (uring too, where the kernel gives a ring)
 
 std::vector<std::string> globs(const char* s, std::string* why = nullptr) {
   std::vector<std::string> out;

@@ -30,7 +30,7 @@ TEST_CASE("strace-check: fanout's syscall counts agree with strace -f -c for eve
   }
   INFO(out);
   CHECK(code == 0);
-  std::vector<const char*> models = {"seq", "threads", "procs", "async", "hybrid"};
+  std::vector<const char*> models = t::models();
   if (!t::qemu().empty()) models = {"seq", "async"};  // what qemu's log holds whole
   for (const char* model : models)
     CHECK(out.find(std::string("strace-check ") + model + " (fanout/strace) agree:") != std::string::npos);

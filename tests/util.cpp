@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "poller.hpp"
+
 namespace t {
 
 std::string corpora() {
@@ -59,6 +61,24 @@ std::string temp_dir() {
 void skip(const std::string& what) {
   static std::set<std::string> said;
   if (said.insert(what).second) fprintf(stderr, "SKIP: %s\n", what.c_str());
+}
+
+const std::string& uring_why() {
+  static const std::string why = [] {
+    std::string w;
+    return fanout::make_uring_poller(w) ? std::string() : w;
+  }();
+  return why;
+}
+
+const std::vector<const char*>& models() {
+  static const std::vector<const char*> m = [] {
+    std::vector<const char*> v = {"seq", "threads", "procs", "async", "hybrid"};
+    if (uring_why().empty()) v.push_back("uring");
+    else skip("-m uring: " + uring_why());
+    return v;
+  }();
+  return m;
 }
 
 void no_corpus(const std::string& what) {

@@ -17,6 +17,12 @@ void write_file(const std::string& path, const std::string& data);
 std::string temp_dir();              // one per test run, under build/
 std::string temp_file(const std::string& name, const std::string& text);  // written under temp_dir(); its path
 void skip(const std::string& what);  // print "SKIP: ..." once per reason
+// Why this machine gives fanout no io_uring ring (the reason -m uring
+// exits 2 with), or "" when it does.
+const std::string& uring_why();
+// The models every test runs: the five, and uring where the kernel gives a
+// ring (elsewhere a skip that says why).
+const std::vector<const char*>& models();
 // Every file below dir/rel (not the folders), relative to dir; symlinks too.
 void files_below(const std::string& dir, const std::string& rel, std::set<std::string>& out);
 // Built with ThreadSanitizer (and so is build/fanout, the same SANITIZER):

@@ -115,6 +115,7 @@ struct Config {
   std::string model = "threads";
   int concurrency = 10;
   int workers = 0;                   // hybrid: processes (0: one per CPU)
+  bool uring = false;                // the loops wait on io_uring (-m uring; hybrid --io-uring)
   int per_host = 0;                  // connections per host:port (0: no cap)
   size_t stack_size = 64 * 1024;     // threads: each thread's stack (--stack-size)
   int progress = -1;                 // -1: when stderr is a terminal; 0 off; 1 on

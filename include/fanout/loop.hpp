@@ -14,12 +14,16 @@
 
 namespace fanout {
 
+// What a loop waits with: io_uring where the run asks for it (c.uring:
+// main made sure the kernel gives a ring), else the build's poller.
+std::unique_ptr<Poller> loop_poller(const Config& c);
+
 class Loop {
  public:
   static constexpr size_t kScratch = 64 * 1024;
   // slots: the requests it runs at once (what its pool's idle cap is made from).
   Loop(int loop_id, const Config& c, size_t slots)
-      : id(loop_id), cfg(c), dns(reactor, c), tls(c), scratch(kScratch), pool(reactor, c.per_host, idle_cap(slots, 1), size_t(c.max_streams)), env(c, tls) {}
+      : id(loop_id), cfg(c), reactor(loop_poller(c)), dns(reactor, c), tls(c), scratch(kScratch), pool(reactor, c.per_host, idle_cap(slots, 1), size_t(c.max_streams)), env(c, tls) {}
   // Requests to u's host share HTTP/2 connections (--max-streams).
   bool mux(const Url& u) const { return cfg.max_streams > 1 && (u.https ? !cfg.http11 : cfg.h2c); }
   int id;

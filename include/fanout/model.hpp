@@ -29,6 +29,7 @@ struct Totals {
   uint64_t h2_most = 0;                         // streams on one connection at once, at most
   void add_pool(const PoolStats& s);
   uint64_t syscalls[sys::NCALLS] = {};
+  uint64_t ring_ops[sys::NOPS] = {};  // io_uring: operations submitted, by kind, and completions
   int workers = 0;
   // Coroutine frames (async, hybrid): the peak bytes of each loop, added up,
   // and the requests its loop had in flight at once.
@@ -129,5 +130,6 @@ bool run_threads(Run& run, std::string& err);
 bool run_procs(Run& run, std::string& err);
 bool run_async(Run& run, std::string& err);
 bool run_hybrid(Run& run, std::string& err);
+bool run_uring(Run& run, std::string& err);
 
 }  // namespace fanout

@@ -13,6 +13,7 @@
 namespace fanout {
 
 class Reactor;
+class SocketRing;
 struct H2Link;
 
 enum class Io { ok, want_read, want_write, error };
@@ -44,6 +45,7 @@ struct Conn {
   // On a loop: closing goes through the reactor, and every call that finds
   // the socket empty (EAGAIN, a short read) tells it the edge is spent.
   Reactor* reactor = nullptr;
+  SocketRing* ring = nullptr;  // on io_uring: the ring the socket's bytes go through
   Conn();  // (out of line: H2Link is whole only there)
   Conn(const Conn&) = delete;
   Conn& operator=(const Conn&) = delete;

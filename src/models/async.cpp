@@ -42,6 +42,9 @@ struct RunFeed : Feed {
 
 }  // namespace
 
+// uring: the same loop, waiting on io_uring (platform/uring.cpp).
+bool run_uring(Run& run, std::string& err) { return run_async(run, err); }
+
 bool run_async(Run& run, std::string&) {
   Loop loop(0, run.cfg, size_t(run.cfg.concurrency));
   RunFeed feed(run, loop);

@@ -20,6 +20,7 @@ static const Model kModels[] = {
   {"procs", run_procs},
   {"async", run_async},
   {"hybrid", run_hybrid},
+  {"uring", run_uring},
 };
 
 const Model* find_model(std::string_view name) {
@@ -60,7 +61,7 @@ std::string fit_fd_limit(Config& cfg) {
   // Only what a request in flight needs: idle keep-alive connections get
   // what is left (idle_cap), and none where nothing is.
   if (cfg.model == "threads") fit = room / 2;
-  else if (cfg.model == "async") fit = room;
+  else if (cfg.model == "async" || cfg.model == "uring") fit = room;
   else if (cfg.model == "procs") fit = room / 2;  // two pipes a worker in the parent
   else if (cfg.model == "hybrid") {
     long w = long(hybrid_workers(cfg));
@@ -215,6 +216,7 @@ void Totals::add(const Totals& o) {
   tls_handshakes += o.tls_handshakes;
   tls_resumed += o.tls_resumed;
   for (int i = 0; i < sys::NCALLS; i++) syscalls[i] += o.syscalls[i];
+  for (int i = 0; i < sys::NOPS; i++) ring_ops[i] += o.ring_ops[i];
   workers += o.workers;
   frame_bytes += o.frame_bytes;
   frames_total += o.frames_total;
@@ -224,6 +226,7 @@ void Totals::add(const Totals& o) {
 
 void Totals::add_calls(const sys::Counters& c) {
   for (int i = 0; i < sys::NCALLS; i++) syscalls[i] += c.n[i];
+  for (int i = 0; i < sys::NOPS; i++) ring_ops[i] += c.ops[i];
 }
 
 Totals child_totals(Totals t) {

@@ -1,0 +1,666 @@
+// io_uring on its raw system calls (io_uring_setup, mmap, io_uring_enter,
+// io_uring_register), as the epoll reactor is written by hand: one ring a
+// loop, made and used by one thread.
+//
+// It is a Poller, so the reactor, its timers and every waiter work on it
+// unchanged; what differs is what wakes them. A connection's socket is not
+// polled: its connect, sends, receives and close are operations on the
+// ring, and their completions are the reactor's events (a receive's bytes
+// make the socket "readable", a connect's end makes it "writable"). Reads
+// and writes then take bytes from and give bytes to this ring instead of
+// the kernel (SocketRing): a request costs no system call of its own, and
+// one io_uring_enter a turn submits every operation the turn made and
+// collects every completion. Other fds (c-ares' sockets, a worker's pipe)
+// are watched with multishot poll operations, and the reactor's next timer
+// is a timeout operation.
+//
+// Receives are multishot into a provided buffer ring where the kernel has
+// them (Linux 6.0), and one plain receive at a time into the socket's own
+// buffer where it does not.
+#include "poller.hpp"
+
+#if defined(__linux__)
+#include <cerrno>
+#include <cstddef>
+#include <cstring>
+#include <ctime>
+#include <linux/io_uring.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <vector>
+
+#include "sys.hpp"
+
+namespace fanout {
+namespace {
+
+int ring_setup(unsigned entries, io_uring_params* p) {
+  sys::count(sys::IO_URING_SETUP);
+  return int(syscall(__NR_io_uring_setup, entries, p));
+}
+// io_uring_getevents_arg as Linux 6.12 has it: pad became min_wait_usec.
+struct WaitArg {
+  uint64_t sigmask = 0;
+  uint32_t sigmask_sz = 0;
+  uint32_t min_wait_usec = 0;
+  uint64_t ts = 0;
+};
+constexpr unsigned kFeatMinTimeout = 1U << 15;  // IORING_FEAT_MIN_TIMEOUT (6.12)
+
+int ring_enter(int fd, unsigned submit, unsigned wait, unsigned flags, WaitArg* arg = nullptr) {
+  sys::count(sys::IO_URING_ENTER);
+  if (arg) flags |= IORING_ENTER_EXT_ARG;
+  return int(syscall(__NR_io_uring_enter, fd, submit, wait, flags, arg, arg ? sizeof *arg : 0));
+}
+int ring_register(int fd, unsigned op, void* arg, unsigned n) {
+  sys::count(sys::IO_URING_REGISTER);
+  return int(syscall(__NR_io_uring_register, fd, op, arg, n));
+}
+
+// What a completion belongs to: the operation's kind, the fd, and the fd's
+// generation when it was submitted (a completion for a socket closed since,
+// whose number a new socket may have, is known by it).
+enum Kind : uint8_t { kPoll = 1, kConnect, kRecv, kSend, kClose, kCancel, kTimeout, kTimeoutUpdate, kPollRemove };
+uint64_t tag(Kind k, int fd, uint32_t gen) { return uint64_t(k) << 56 | uint64_t(uint32_t(fd) & 0xffffff) << 32 | gen; }
+Kind kind_of(uint64_t t) { return Kind(t >> 56); }
+int fd_of(uint64_t t) { return int((t >> 32) & 0xffffff); }
+uint32_t gen_of(uint64_t t) { return uint32_t(t); }
+
+constexpr unsigned kEntries = 256;        // submission queue; completions twice that
+constexpr unsigned kBufs = 128;           // provided buffers (a power of two)
+constexpr size_t kBufSize = 16 * 1024;    // a TLS record and its header fit in one
+constexpr size_t kSendCap = 256 * 1024;   // queued on a socket before send() says EAGAIN
+constexpr uint16_t kOwnBuf = 0xffff;      // a chunk in the socket's own buffer (no provided ones)
+constexpr unsigned kBatchFrom = 8, kBatchMost = 64, kMinWaitUs = 100;  // batched waits (see wait())
+
+class Uring final : public Poller, public SocketRing {
+ public:
+  explicit Uring(std::string& why) { why = open(); }
+  ~Uring() override {
+    if (buf_ring_) munmap(buf_ring_, ring_bytes());
+    if (bufs_) munmap(bufs_, size_t(kBufs) * kBufSize);
+    if (sq_ptr_) munmap(sq_ptr_, sq_len_);
+    if (cq_ptr_ && cq_ptr_ != sq_ptr_) munmap(cq_ptr_, cq_len_);
+    if (sqes_) munmap(sqes_, sqes_len_);
+    if (fd_ >= 0) sys::close(fd_);
+  }
+  bool ok() const { return fd_ >= 0; }
+
+  const char* name() const override { return "io_uring"; }
+  bool edge() const override { return true; }
+  SocketRing* sockets() override { return this; }
+
+  // A fd that is not a ring socket: watched by a multishot poll.
+  int add(int fd, uint32_t) override {
+    Sock& s = sock(fd);
+    if (s.ring) return 0;
+    s.polled = true;
+    arm_poll(fd, s);
+    return 0;
+  }
+  int modify(int, uint32_t) override { return 0; }  // the poll watches everything
+  int remove(int fd) override {
+    Sock* s = find(fd);
+    if (!s || !s->polled) return 0;
+    io_uring_sqe* q = sqe(IORING_OP_POLL_REMOVE, -1, tag(kPollRemove, fd, s->gen), sys::OP_POLL);
+    q->addr = tag(kPoll, fd, s->gen);
+    s->polled = false;
+    s->gen++;
+    return 0;
+  }
+  void closing(int fd) override {
+    Sock* s = find(fd);
+    if (s && !s->ring) remove(fd);
+  }
+
+  int wait(PollEvent* out, int max, int64_t timeout_us) override {
+    out_ = out;
+    max_ = max;
+    n_ = 0;
+    reap();  // what completed since the last turn (without DEFER_TASKRUN)
+    bool block = n_ == 0 && timeout_us != 0;
+    if (block && timeout_us > 0) arm_timer(timeout_us);
+    if (pending_ > 0 || block || defer_) {
+      unsigned flags = block || defer_ ? IORING_ENTER_GETEVENTS : 0;
+      // Many answers awaited: wait a little for a batch of them (Linux
+      // 6.12's min_wait), so one enter carries many requests' operations;
+      // kMinWaitUs at most, and never once one has come and the batch is
+      // short. A few awaited: the first that comes.
+      unsigned want = block ? 1 : 0;
+      WaitArg arg;
+      bool batch = block && min_wait_ && awaiting_ >= kBatchFrom;
+      if (batch) {
+        want = std::min<unsigned>(awaiting_ / 2, kBatchMost);
+        arg.min_wait_usec = kMinWaitUs;
+      }
+      int r = ring_enter(fd_, pending_, want, flags, batch ? &arg : nullptr);
+      if (r >= 0) pending_ -= std::min(pending_, unsigned(r));
+      else if (errno != EINTR && errno != EBUSY && errno != EAGAIN) return -1;
+      reap();
+    }
+    refill();
+    return n_;
+  }
+
+  // ---- SocketRing --------------------------------------------------------
+  // Out of descriptors: submit, and wait until every close queued has run
+  // (a close after a cancel runs when the cancel is done).
+  void flush() override {
+    for (int tries = 0; tries < 1000; tries++) {
+      unsigned head = *cq_head_, tail = __atomic_load_n(cq_tail_, __ATOMIC_ACQUIRE), closed = 0;
+      for (unsigned i = head; i != tail; i++) closed += kind_of(cqes_[i & cq_mask_].user_data) == kClose;
+      if (closed >= closes_out_ && pending_ == 0) return;
+      int r = ring_enter(fd_, pending_, closed >= closes_out_ ? 0 : tail - head + 1, IORING_ENTER_GETEVENTS);
+      if (r > 0) pending_ -= std::min(pending_, unsigned(r));
+      if (r < 0 && errno != EINTR) return;
+    }
+  }
+  void adopt(int fd) override {
+    Sock& s = sock(fd);
+    s.ring = true;
+  }
+  bool has(int fd) const override {
+    return fd >= 0 && size_t(fd) < socks_.size() && socks_[size_t(fd)] && socks_[size_t(fd)]->ring;
+  }
+  void connect(int fd, const sockaddr* sa, socklen_t len) override {
+    Sock& s = sock(fd);
+    std::memcpy(&s.addr, sa, len);
+    s.connecting = true;
+    io_uring_sqe* q = sqe(IORING_OP_CONNECT, fd, tag(kConnect, fd, s.gen), sys::OP_CONNECT);
+    q->addr = uint64_t(reinterpret_cast<uintptr_t>(&s.addr));
+    q->off = len;
+    s.ops++;
+  }
+  int connected(int fd) override {
+    Sock* s = find(fd);
+    if (!s) return EBADF;
+    return s->connecting ? -1 : s->conn_err;
+  }
+  ssize_t recv(int fd, void* p, size_t n) override {
+    Sock* s = find(fd);
+    if (!s) return errno = EBADF, -1;
+    size_t got = 0;
+    while (got < n && s->head < s->in.size()) {
+      Chunk& c = s->in[s->head];
+      size_t k = std::min(n - got, size_t(c.len - c.off));
+      std::memcpy(static_cast<char*>(p) + got, data(*s, c) + c.off, k);
+      got += k;
+      c.off += uint32_t(k);
+      if (c.off == c.len) {
+        give_back(c.bid);
+        s->head++;
+      }
+    }
+    if (s->head == s->in.size()) {
+      s->in.clear();
+      s->head = 0;
+      if (!s->eof && !s->err && s->connected && !s->recv_armed) arm_recv(fd, *s);
+    }
+    if (got > 0) return ssize_t(got);
+    if (s->err) return errno = s->err, -1;
+    if (s->eof) return 0;
+    return errno = EAGAIN, -1;
+  }
+  ssize_t send(int fd, const void* p, size_t n) override {
+    Sock* s = find(fd);
+    if (!s) return errno = EBADF, -1;
+    if (s->err) return errno = s->err, -1;
+    // Not yet connected: as the kernel's send would, "again" (the connect's
+    // end makes it writable); full: the same, until sends complete.
+    if (!s->connected || s->queued.size() + s->sending.size() >= kSendCap) {
+      s->blocked = true;
+      return errno = EAGAIN, -1;
+    }
+    s->queued.append(static_cast<const char*>(p), n);
+    if (s->connected && !s->send_busy) start_send(fd, *s);
+    return ssize_t(n);
+  }
+  bool has_input(int fd) override {
+    Sock* s = find(fd);
+    return s && (s->head < s->in.size() || s->eof || s->err);
+  }
+  bool close(int fd) override {
+    Sock* s = find(fd);
+    if (!s || !s->ring) return false;
+    // Operations still out hold the socket open: cancel them, then close
+    // (hard-linked, so the close runs whether or not there was any).
+    if (s->ops > 0) {
+      io_uring_sqe* q = sqe(IORING_OP_ASYNC_CANCEL, fd, tag(kCancel, fd, s->gen), sys::OP_CANCEL);
+      q->cancel_flags = IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_ALL;
+      q->flags |= IOSQE_IO_HARDLINK;
+    }
+    sqe(IORING_OP_CLOSE, fd, tag(kClose, fd, s->gen), sys::OP_CLOSE);
+    closes_out_++;
+    for (size_t i = s->head; i < s->in.size(); i++) give_back(s->in[i].bid);
+    if (s->awaiting) s->awaiting = false, awaiting_--;
+    // The socket's state waits for its last completion (its send buffer
+    // and its address are the kernel's until then); the number starts anew.
+    uint32_t gen = s->gen + 1;
+    if (s->ops > 0) {
+      s->closed = true;
+      s->closed_fd = fd;
+      closing_.push_back(std::move(socks_[size_t(fd)]));
+    }
+    socks_[size_t(fd)] = std::make_unique<Sock>();
+    socks_[size_t(fd)]->gen = gen;
+    return true;
+  }
+
+ private:
+  struct Chunk {
+    uint16_t bid;
+    uint32_t off, len;
+  };
+  struct Sock {
+    uint32_t gen = 0;
+    bool ring = false, polled = false, closed = false;
+    bool connecting = false, connected = false, recv_armed = false, send_busy = false, blocked = false;
+    bool eof = false, awaiting = false;
+    int err = 0, conn_err = 0;
+    int closed_fd = -1;  // once closed: the number it had
+    int ops = 0;  // operations out
+    sockaddr_storage addr{};
+    std::vector<Chunk> in;  // bytes received and not yet read
+    size_t head = 0;
+    std::string sending, queued;  // the send out (the kernel's until it completes), and what waits
+    size_t sent = 0;              // of sending
+    std::unique_ptr<char[]> own;  // without provided buffers: the one receive's
+  };
+
+  std::string open() {
+    io_uring_params p{};
+    // One thread submits and reaps: the kernel runs completions' work when
+    // that thread asks for events (DEFER_TASKRUN, 6.1), not in interrupts.
+    p.flags = IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CQSIZE;
+    p.cq_entries = 2 * kEntries * 4;
+    fd_ = ring_setup(kEntries, &p);
+    if (fd_ < 0 && errno == EINVAL) {
+      p = io_uring_params{};
+      p.flags = IORING_SETUP_CQSIZE;
+      p.cq_entries = 2 * kEntries * 4;
+      fd_ = ring_setup(kEntries, &p);
+    } else {
+      defer_ = fd_ >= 0;
+    }
+    if (fd_ < 0) return why_not(errno);
+    min_wait_ = p.features & kFeatMinTimeout;
+    if (!(p.features & IORING_FEAT_NODROP) || !(p.features & IORING_FEAT_SINGLE_MMAP))
+      return fail("the kernel's io_uring is too old (Linux 5.11 or later is needed)");
+    sq_len_ = p.sq_off.array + p.sq_entries * sizeof(unsigned);
+    cq_len_ = p.cq_off.cqes + p.cq_entries * sizeof(io_uring_cqe);
+    sq_len_ = cq_len_ = std::max(sq_len_, cq_len_);
+    sq_ptr_ = mmap(nullptr, sq_len_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd_, IORING_OFF_SQ_RING);
+    if (sq_ptr_ == MAP_FAILED) return sq_ptr_ = nullptr, fail(std::string("mmap of the ring: ") + strerror(errno));
+    cq_ptr_ = sq_ptr_;
+    sqes_len_ = p.sq_entries * sizeof(io_uring_sqe);
+    sqes_ = static_cast<io_uring_sqe*>(mmap(nullptr, sqes_len_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd_, IORING_OFF_SQES));
+    if (sqes_ == MAP_FAILED) return sqes_ = nullptr, fail(std::string("mmap of the ring: ") + strerror(errno));
+    char* sq = static_cast<char*>(sq_ptr_);
+    sq_head_ = reinterpret_cast<unsigned*>(sq + p.sq_off.head);
+    sq_tail_ = reinterpret_cast<unsigned*>(sq + p.sq_off.tail);
+    sq_mask_ = *reinterpret_cast<unsigned*>(sq + p.sq_off.ring_mask);
+    sq_array_ = reinterpret_cast<unsigned*>(sq + p.sq_off.array);
+    sq_entries_ = p.sq_entries;
+    cq_head_ = reinterpret_cast<unsigned*>(sq + p.cq_off.head);
+    cq_tail_ = reinterpret_cast<unsigned*>(sq + p.cq_off.tail);
+    cq_mask_ = *reinterpret_cast<unsigned*>(sq + p.cq_off.ring_mask);
+    cqes_ = reinterpret_cast<io_uring_cqe*>(sq + p.cq_off.cqes);
+    if (const char* op = missing_op()) return fail(std::string("the kernel's io_uring has no ") + op + " operation (Linux 5.19 or later is needed)");
+    setup_buffers();
+    return "";
+  }
+
+  // The operations this model submits, asked of the kernel (IORING_REGISTER_PROBE).
+  const char* missing_op() {
+    constexpr unsigned kOps = IORING_OP_LAST;
+    std::vector<char> mem(sizeof(io_uring_probe) + kOps * sizeof(io_uring_probe_op));
+    auto* pr = reinterpret_cast<io_uring_probe*>(mem.data());
+    if (ring_register(fd_, IORING_REGISTER_PROBE, pr, kOps) < 0) return "probe";
+    struct { int op; const char* name; } need[] = {
+        {IORING_OP_CONNECT, "connect"}, {IORING_OP_SEND, "send"}, {IORING_OP_RECV, "recv"},
+        {IORING_OP_CLOSE, "close"}, {IORING_OP_POLL_ADD, "poll"}, {IORING_OP_TIMEOUT, "timeout"},
+        {IORING_OP_ASYNC_CANCEL, "cancel"}, {IORING_OP_POLL_REMOVE, "poll remove"}, {IORING_OP_TIMEOUT_REMOVE, "timeout update"}};
+    for (auto& n : need)
+      if (n.op > pr->last_op || !(pr->ops[n.op].flags & IO_URING_OP_SUPPORTED)) return n.name;
+    return nullptr;
+  }
+
+  // A provided buffer ring (Linux 5.19) and multishot receive (6.0); the
+  // environment can turn them off (FANOUT_URING_SINGLESHOT=1), to run the
+  // other way on a kernel that has them.
+  void setup_buffers() {
+    if (const char* e = getenv("FANOUT_URING_SINGLESHOT"); e && *e == '1') return;
+    void* r = mmap(nullptr, ring_bytes(), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (r == MAP_FAILED) return;
+    void* b = mmap(nullptr, size_t(kBufs) * kBufSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (b == MAP_FAILED) {
+      munmap(r, ring_bytes());
+      return;
+    }
+    io_uring_buf_reg reg{};
+    reg.ring_addr = uint64_t(reinterpret_cast<uintptr_t>(r));
+    reg.ring_entries = kBufs;
+    reg.bgid = 0;
+    if (ring_register(fd_, IORING_REGISTER_PBUF_RING, &reg, 1) < 0) {
+      munmap(r, ring_bytes());
+      munmap(b, size_t(kBufs) * kBufSize);
+      return;
+    }
+    buf_ring_ = r;
+    bufs_ = static_cast<char*>(b);
+    for (uint16_t i = 0; i < kBufs; i++) give_back(i);
+    multishot_ = true;
+  }
+  static size_t ring_bytes() { return size_t(kBufs) * sizeof(io_uring_buf); }
+
+  // The ring is an array of io_uring_buf whose first entry's last field is
+  // the tail (io_uring_buf_ring): its bufs member is not used from C++,
+  // where the header's empty struct before it takes a byte.
+  void give_back(uint16_t bid) {
+    if (bid == kOwnBuf || !buf_ring_) return;
+    io_uring_buf& b = reinterpret_cast<io_uring_buf*>(buf_ring_)[buf_tail_ & (kBufs - 1)];
+    b.addr = uint64_t(reinterpret_cast<uintptr_t>(bufs_ + size_t(bid) * kBufSize));
+    b.len = uint32_t(kBufSize);
+    b.bid = bid;
+    buf_tail_++;
+    static_assert(offsetof(io_uring_buf, resv) == 14 && sizeof(io_uring_buf) == 16);
+    __atomic_store_n(&reinterpret_cast<io_uring_buf*>(buf_ring_)->resv, buf_tail_, __ATOMIC_RELEASE);
+    if (starved_) want_refill_ = true;
+  }
+  const char* data(Sock& s, const Chunk& c) { return c.bid == kOwnBuf ? s.own.get() : bufs_ + size_t(c.bid) * kBufSize; }
+
+  // Sockets whose multishot receive stopped for want of buffers start again
+  // once buffers came back.
+  void refill() {
+    if (!want_refill_) return;
+    want_refill_ = starved_ = false;
+    for (int fd : hungry_) {
+      Sock* s = find(fd);
+      if (s && s->ring && s->connected && !s->recv_armed && !s->eof && !s->err) arm_recv(fd, *s);
+    }
+    hungry_.clear();
+  }
+
+  std::string why_not(int err) {
+    std::string w = std::string("io_uring_setup: ") + sys::errno_name(err) + " (" + strerror(err) + "): ";
+    if (err == ENOSYS)
+      w += "this kernel has no io_uring (it needs Linux 5.11 or later built with CONFIG_IO_URING, or gVisor run with --iouring)";
+    else if (err == EPERM || err == EACCES)
+      w += "io_uring is not allowed here: a seccomp profile blocks it (a container's default: run it with a profile that "
+           "allows io_uring_setup, io_uring_enter and io_uring_register), or sysctl kernel.io_uring_disabled is 2 (set it "
+           "to 0, or to 1 with this user in kernel.io_uring_group)";
+    else if (err == ENOMEM)
+      w += "no memory may be locked for the ring (raise RLIMIT_MEMLOCK: ulimit -l)";
+    else
+      w += "the kernel refused a ring";
+    return fail(w);
+  }
+  std::string fail(std::string why) {
+    if (fd_ >= 0) sys::close(fd_);
+    fd_ = -1;
+    return why;
+  }
+
+  Sock& sock(int fd) {
+    if (size_t(fd) >= socks_.size()) socks_.resize(size_t(fd) + 1);
+    auto& p = socks_[size_t(fd)];
+    if (!p) p = std::make_unique<Sock>();
+    return *p;
+  }
+  Sock* find(int fd) { return fd >= 0 && size_t(fd) < socks_.size() ? socks_[size_t(fd)].get() : nullptr; }
+
+  // A submission entry, zeroed, for one operation; the ring is submitted
+  // first if it is full.
+  io_uring_sqe* sqe(uint8_t op, int fd, uint64_t user, sys::RingOp counted) {
+    unsigned tail = *sq_tail_;
+    if (tail - __atomic_load_n(sq_head_, __ATOMIC_ACQUIRE) >= sq_entries_) {
+      int r = ring_enter(fd_, pending_, 0, 0);
+      if (r > 0) pending_ -= std::min(pending_, unsigned(r));
+    }
+    unsigned i = tail & sq_mask_;
+    io_uring_sqe* q = &sqes_[i];
+    std::memset(q, 0, sizeof *q);
+    q->opcode = op;
+    q->fd = fd;
+    q->user_data = user;
+    sq_array_[i] = i;
+    __atomic_store_n(sq_tail_, tail + 1, __ATOMIC_RELEASE);
+    pending_++;
+    sys::count(counted);
+    return q;
+  }
+
+  void arm_poll(int fd, Sock& s) {
+    io_uring_sqe* q = sqe(IORING_OP_POLL_ADD, fd, tag(kPoll, fd, s.gen), sys::OP_POLL);
+    q->len = IORING_POLL_ADD_MULTI;
+    q->poll32_events = POLLIN | POLLOUT | POLLRDHUP | POLLERR | POLLHUP;
+  }
+
+  void arm_recv(int fd, Sock& s) {
+    io_uring_sqe* q = sqe(IORING_OP_RECV, fd, tag(kRecv, fd, s.gen), sys::OP_RECV);
+    if (multishot_) {
+      q->ioprio = IORING_RECV_MULTISHOT;
+      q->flags |= IOSQE_BUFFER_SELECT;
+      q->buf_group = 0;
+    } else {
+      if (!s.own) s.own.reset(new char[kBufSize]);
+      q->addr = uint64_t(reinterpret_cast<uintptr_t>(s.own.get()));
+      q->len = uint32_t(kBufSize);
+    }
+    s.recv_armed = true;
+    s.ops++;
+  }
+
+  void start_send(int fd, Sock& s) {
+    if (s.sending.empty()) {
+      s.sending.swap(s.queued);
+      s.sent = 0;
+    }
+    io_uring_sqe* q = sqe(IORING_OP_SEND, fd, tag(kSend, fd, s.gen), sys::OP_SEND);
+    q->addr = uint64_t(reinterpret_cast<uintptr_t>(s.sending.data() + s.sent));
+    q->len = uint32_t(s.sending.size() - s.sent);
+    q->msg_flags = MSG_NOSIGNAL;
+    s.send_busy = true;
+    s.ops++;
+  }
+
+  // The reactor's next timer, as one timeout operation at an absolute
+  // time: moved earlier when a nearer one comes; one that fires early
+  // costs a turn.
+  void arm_timer(int64_t timeout_us) {
+    timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    int64_t at = int64_t(now.tv_sec) * 1000000000 + now.tv_nsec + timeout_us * 1000;
+    if (timer_armed_ && timer_at_ <= at) return;
+    ts_.tv_sec = at / 1000000000;
+    ts_.tv_nsec = at % 1000000000;
+    if (timer_armed_) {
+      io_uring_sqe* q = sqe(IORING_OP_TIMEOUT_REMOVE, -1, tag(kTimeoutUpdate, 0, 0), sys::OP_TIMEOUT);
+      q->addr = tag(kTimeout, 0, 0);
+      q->addr2 = uint64_t(reinterpret_cast<uintptr_t>(&ts_));
+      q->timeout_flags = IORING_TIMEOUT_UPDATE | IORING_TIMEOUT_ABS;
+    } else {
+      io_uring_sqe* q = sqe(IORING_OP_TIMEOUT, -1, tag(kTimeout, 0, 0), sys::OP_TIMEOUT);
+      q->addr = uint64_t(reinterpret_cast<uintptr_t>(&ts_));
+      q->len = 1;
+      q->timeout_flags = IORING_TIMEOUT_ABS;
+    }
+    timer_armed_ = true;
+    timer_at_ = at;
+  }
+
+  void event(int fd, uint32_t e) {
+    if (n_ < max_) out_[n_++] = {fd, e};
+  }
+
+  // Completions to events, as many as the caller has room for.
+  void reap() {
+    unsigned head = *cq_head_;
+    unsigned tail = __atomic_load_n(cq_tail_, __ATOMIC_ACQUIRE);
+    while (head != tail && n_ < max_) {
+      io_uring_cqe c = cqes_[head & cq_mask_];
+      head++;
+      __atomic_store_n(cq_head_, head, __ATOMIC_RELEASE);
+      sys::count(sys::OP_COMPLETIONS);
+      complete(c);
+      tail = __atomic_load_n(cq_tail_, __ATOMIC_ACQUIRE);
+    }
+  }
+
+  Sock* owner(uint64_t t) {
+    int fd = fd_of(t);
+    uint32_t gen = gen_of(t);
+    if (Sock* s = find(fd); s && s->gen == gen) return s;
+    for (auto& s : closing_)
+      if (s && s->gen == gen && closing_fd(*s, fd)) return s.get();
+    return nullptr;
+  }
+  // (A closed socket's state remembers its number in its address' tag.)
+  bool closing_fd(const Sock& s, int fd) const { return s.closed_fd == fd; }
+
+  void complete(const io_uring_cqe& c) {
+    Kind k = kind_of(c.user_data);
+    int fd = fd_of(c.user_data);
+    bool more = c.flags & IORING_CQE_F_MORE;
+    if (k == kTimeout) {
+      if (!more) timer_armed_ = false;
+      return;
+    }
+    if (k == kTimeoutUpdate) {
+      if (c.res < 0) timer_armed_ = false;  // it had fired: the next wait arms another
+      return;
+    }
+    if (k == kClose) closes_out_--;
+    if (k == kClose || k == kCancel || k == kPollRemove) return;
+    Sock* s = owner(c.user_data);
+    if (k == kRecv && (c.flags & IORING_CQE_F_BUFFER) && (!s || s->closed)) give_back(uint16_t(c.flags >> 16));
+    if (!s) return;
+    if (k == kPoll) {
+      if (s->closed || !s->polled) return;
+      uint32_t ev = c.res < 0 ? kHangup : uint32_t(c.res);
+      event(fd, (ev & (POLLIN | POLLRDHUP) ? kReadable : 0) | (ev & POLLOUT ? kWritable : 0) |
+                    (ev & (POLLERR | POLLHUP) ? kHangup : 0) | (ev & POLLRDHUP ? kPeerClosed : 0));
+      if (!more && c.res != -ECANCELED) arm_poll(fd, *s);
+      return;
+    }
+    if (!more) s->ops--;
+    if (s->closed) {
+      if (s->ops == 0) forget_closed(s);
+      return;
+    }
+    switch (k) {
+      case kConnect:
+        s->connecting = false;
+        s->conn_err = s->err = c.res < 0 ? -c.res : 0;
+        if (c.res == 0) {
+          s->connected = true;
+          arm_recv(fd, *s);
+          if (!s->queued.empty()) start_send(fd, *s);
+        }
+        event(fd, c.res < 0 ? kReadable | kWritable | kHangup : kWritable);
+        break;
+      case kRecv:
+        if (!more) s->recv_armed = false;
+        if (c.res > 0) {
+          uint16_t bid = c.flags & IORING_CQE_F_BUFFER ? uint16_t(c.flags >> 16) : kOwnBuf;
+          s->in.push_back({bid, 0, uint32_t(c.res)});
+          if (s->awaiting) s->awaiting = false, awaiting_--;
+          event(fd, kReadable);
+          // Multishot ended with bytes (the kernel's choice): go on.
+          if (!more && multishot_) arm_recv(fd, *s);
+        } else if (c.res == 0) {
+          s->eof = true;
+          event(fd, kReadable | kPeerClosed);
+        } else if (c.res == -ENOBUFS) {
+          starved_ = true;
+          hungry_.push_back(fd);
+        } else if (c.res != -ECANCELED) {
+          s->err = -c.res;
+          event(fd, kReadable | kHangup);
+        }
+        break;
+      case kSend:
+        s->send_busy = false;
+        if (c.res < 0) {
+          s->err = -c.res;
+          event(fd, kReadable | kWritable | kHangup);
+          break;
+        }
+        s->sent += size_t(c.res);
+        if (s->sent < s->sending.size()) {  // a short send: the rest
+          start_send(fd, *s);
+          break;
+        }
+        s->sending.clear();
+        s->sent = 0;
+        if (!s->awaiting) s->awaiting = true, awaiting_++;
+        if (!s->queued.empty()) start_send(fd, *s);
+        if (s->blocked && s->queued.size() + s->sending.size() < kSendCap) {
+          s->blocked = false;
+          event(fd, kWritable);
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  void forget_closed(Sock* s) {
+    for (auto& p : closing_)
+      if (p.get() == s) {
+        p = std::move(closing_.back());
+        closing_.pop_back();
+        return;
+      }
+  }
+
+  int fd_ = -1;
+  bool defer_ = false, min_wait_ = false;
+  unsigned awaiting_ = 0;  // sockets that sent and wait for their answer
+  unsigned closes_out_ = 0;  // close operations not yet completed
+  void *sq_ptr_ = nullptr, *cq_ptr_ = nullptr;
+  size_t sq_len_ = 0, cq_len_ = 0, sqes_len_ = 0;
+  io_uring_sqe* sqes_ = nullptr;
+  unsigned *sq_head_ = nullptr, *sq_tail_ = nullptr, *sq_array_ = nullptr, sq_mask_ = 0, sq_entries_ = 0;
+  unsigned *cq_head_ = nullptr, *cq_tail_ = nullptr, cq_mask_ = 0;
+  io_uring_cqe* cqes_ = nullptr;
+  unsigned pending_ = 0;  // submissions not yet given to the kernel
+
+  void* buf_ring_ = nullptr;
+  char* bufs_ = nullptr;
+  uint16_t buf_tail_ = 0;
+  bool multishot_ = false, starved_ = false, want_refill_ = false;
+  std::vector<int> hungry_;  // sockets whose receive waits for buffers
+
+  bool timer_armed_ = false;
+  int64_t timer_at_ = 0;
+  __kernel_timespec ts_{};
+
+  std::vector<std::unique_ptr<Sock>> socks_;    // by fd
+  std::vector<std::unique_ptr<Sock>> closing_;  // closed, with operations still out
+
+  PollEvent* out_ = nullptr;
+  int max_ = 0, n_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Poller> make_uring_poller(std::string& why) {
+  auto u = std::make_unique<Uring>(why);
+  if (!u->ok()) return nullptr;
+  return u;
+}
+
+}  // namespace fanout
+#else
+namespace fanout {
+std::unique_ptr<Poller> make_uring_poller(std::string& why) {
+  why = "io_uring is Linux's (this system has kqueue: -m async)";
+  return nullptr;
+}
+}  // namespace fanout
+#endif
