@@ -98,6 +98,7 @@ const char* errno_name(int e) {
     E(ECONNRESET) E(ENOBUFS) E(EISCONN) E(ENOTCONN) E(ETIMEDOUT)
     E(ECONNREFUSED) E(EHOSTDOWN) E(EHOSTUNREACH) E(EALREADY) E(EINPROGRESS)
     E(ENOTDIR) E(EISDIR) E(EROFS) E(ELOOP) E(ENAMETOOLONG) E(EDQUOT) E(EFBIG) E(EXDEV)
+    E(ENOSYS)
 #undef E
     default: {
       static thread_local char buf[16];

@@ -25,6 +25,7 @@
 #include <cstring>
 #include <ctime>
 #include <linux/io_uring.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -71,11 +72,12 @@ int fd_of(uint64_t t) { return int((t >> 32) & 0xffffff); }
 uint32_t gen_of(uint64_t t) { return uint32_t(t); }
 
 constexpr unsigned kEntries = 256;        // submission queue; completions twice that
-constexpr unsigned kBufs = 128;           // provided buffers (a power of two)
+constexpr unsigned kBufs = 16;           // provided buffers (a power of two)
 constexpr size_t kBufSize = 16 * 1024;    // a TLS record and its header fit in one
 constexpr size_t kSendCap = 256 * 1024;   // queued on a socket before send() says EAGAIN
 constexpr uint16_t kOwnBuf = 0xffff;      // a chunk in the socket's own buffer (no provided ones)
-constexpr unsigned kBatchFrom = 8, kBatchMost = 64, kMinWaitUs = 100;  // batched waits (see wait())
+constexpr unsigned kBatchFrom = 8, kBatchMost = 64, kMinWaitUs = 150;  // batched waits (see wait())
+constexpr unsigned kSkipMost = 8;  // turns that need not wait and leave their submissions to the next
 
 class Uring final : public Poller, public SocketRing {
  public:
@@ -124,18 +126,33 @@ class Uring final : public Poller, public SocketRing {
     reap();  // what completed since the last turn (without DEFER_TASKRUN)
     bool block = n_ == 0 && timeout_us != 0;
     if (block && timeout_us > 0) arm_timer(timeout_us);
+    // A turn that must not wait (waiters already queued) leaves what it
+    // made for the next turn that does, which submits it with theirs: a
+    // few such turns in a row, then one enter anyway (completions only
+    // come with an enter under DEFER_TASKRUN).
+    if (!block && n_ == 0 && skipped_ < kSkipMost && pending_ < sq_entries_ / 2) {
+      skipped_++;
+      return 0;
+    }
+    skipped_ = 0;
     if (pending_ > 0 || block || defer_) {
       unsigned flags = block || defer_ ? IORING_ENTER_GETEVENTS : 0;
       // Many answers awaited: wait a little for a batch of them (Linux
-      // 6.12's min_wait), so one enter carries many requests' operations;
-      // kMinWaitUs at most, and never once one has come and the batch is
-      // short. A few awaited: the first that comes.
+      // 6.12's min_wait), so one enter carries many requests' operations:
+      // kMinWaitUs for the batch, then whatever has come. (The kernel
+      // keeps to the batch past min_wait only when no timeout is given:
+      // the reactor's next timer, or a second.)
       unsigned want = block ? 1 : 0;
       WaitArg arg;
+      __kernel_timespec wait_ts{};
       bool batch = block && min_wait_ && awaiting_ >= kBatchFrom;
       if (batch) {
-        want = std::min<unsigned>(awaiting_ / 2, kBatchMost);
+        want = std::min<unsigned>(awaiting_ * 2 / 3, kBatchMost);
         arg.min_wait_usec = kMinWaitUs;
+        int64_t us = timeout_us > 0 ? timeout_us : 1000000;
+        wait_ts.tv_sec = us / 1000000;
+        wait_ts.tv_nsec = us % 1000000 * 1000;
+        arg.ts = uint64_t(reinterpret_cast<uintptr_t>(&wait_ts));
       }
       int r = ring_enter(fd_, pending_, want, flags, batch ? &arg : nullptr);
       if (r >= 0) pending_ -= std::min(pending_, unsigned(r));
@@ -168,17 +185,18 @@ class Uring final : public Poller, public SocketRing {
   }
   void connect(int fd, const sockaddr* sa, socklen_t len) override {
     Sock& s = sock(fd);
-    std::memcpy(&s.addr, sa, len);
+    s.addr.reset(new sockaddr_in6{});  // (the kernel's until the connect completes)
+    std::memcpy(s.addr.get(), sa, std::min<size_t>(len, sizeof(sockaddr_in6)));
     s.connecting = true;
     io_uring_sqe* q = sqe(IORING_OP_CONNECT, fd, tag(kConnect, fd, s.gen), sys::OP_CONNECT);
-    q->addr = uint64_t(reinterpret_cast<uintptr_t>(&s.addr));
+    q->addr = uint64_t(reinterpret_cast<uintptr_t>(s.addr.get()));
     q->off = len;
     s.ops++;
   }
   int connected(int fd) override {
     Sock* s = find(fd);
     if (!s) return EBADF;
-    return s->connecting ? -1 : s->conn_err;
+    return s->connecting ? -1 : s->connected ? 0 : s->err;
   }
   ssize_t recv(int fd, void* p, size_t n) override {
     Sock* s = find(fd);
@@ -196,7 +214,7 @@ class Uring final : public Poller, public SocketRing {
       }
     }
     if (s->head == s->in.size()) {
-      s->in.clear();
+      std::vector<Chunk>().swap(s->in);  // (room only while bytes wait: -c 10000 is 10,000 of these)
       s->head = 0;
       if (!s->eof && !s->err && s->connected && !s->recv_armed) arm_recv(fd, *s);
     }
@@ -211,11 +229,12 @@ class Uring final : public Poller, public SocketRing {
     if (s->err) return errno = s->err, -1;
     // Not yet connected: as the kernel's send would, "again" (the connect's
     // end makes it writable); full: the same, until sends complete.
-    if (!s->connected || s->queued.size() + s->sending.size() >= kSendCap) {
+    if (!s->connected || (s->out && s->out->queued.size() + s->out->sending.size() >= kSendCap)) {
       s->blocked = true;
       return errno = EAGAIN, -1;
     }
-    s->queued.append(static_cast<const char*>(p), n);
+    if (!s->out) s->out.reset(new Out);
+    s->out->queued.append(static_cast<const char*>(p), n);
     if (s->connected && !s->send_busy) start_send(fd, *s);
     return ssize_t(n);
   }
@@ -255,19 +274,24 @@ class Uring final : public Poller, public SocketRing {
     uint16_t bid;
     uint32_t off, len;
   };
-  struct Sock {
-    uint32_t gen = 0;
-    bool ring = false, polled = false, closed = false;
-    bool connecting = false, connected = false, recv_armed = false, send_busy = false, blocked = false;
-    bool eof = false, awaiting = false;
-    int err = 0, conn_err = 0;
-    int closed_fd = -1;  // once closed: the number it had
-    int ops = 0;  // operations out
-    sockaddr_storage addr{};
-    std::vector<Chunk> in;  // bytes received and not yet read
-    size_t head = 0;
+  struct Out {
     std::string sending, queued;  // the send out (the kernel's until it completes), and what waits
     size_t sent = 0;              // of sending
+  };
+  struct Sock {
+    uint32_t gen = 0;
+    // (Small: -c 10000 is 10,000 of these. What only a send or a connect
+    // needs is made for it and goes when it completes.)
+    bool ring : 1 = false, polled : 1 = false, closed : 1 = false, connecting : 1 = false;
+    bool connected : 1 = false, recv_armed : 1 = false, send_busy : 1 = false, blocked : 1 = false;
+    bool eof : 1 = false, awaiting : 1 = false;
+    int16_t ops = 0;      // operations out
+    int err = 0;          // a failed connect's, receive's or send's errno
+    int closed_fd = -1;   // once closed: the number it had
+    std::unique_ptr<sockaddr_in6> addr;  // a connect's (IPv4 or IPv6)
+    std::vector<Chunk> in;  // bytes received and not yet read
+    uint32_t head = 0;
+    std::unique_ptr<Out> out;
     std::unique_ptr<char[]> own;  // without provided buffers: the one receive's
   };
 
@@ -369,20 +393,25 @@ class Uring final : public Poller, public SocketRing {
     buf_tail_++;
     static_assert(offsetof(io_uring_buf, resv) == 14 && sizeof(io_uring_buf) == 16);
     __atomic_store_n(&reinterpret_cast<io_uring_buf*>(buf_ring_)->resv, buf_tail_, __ATOMIC_RELEASE);
-    if (starved_) want_refill_ = true;
+    free_bufs_++;
   }
   const char* data(Sock& s, const Chunk& c) { return c.bid == kOwnBuf ? s.own.get() : bufs_ + size_t(c.bid) * kBufSize; }
 
   // Sockets whose multishot receive stopped for want of buffers start again
   // once buffers came back.
+  // (As many as there are buffers, first come first: a multishot receive
+  // armed on an empty ring fails at once, so arming them all would spin.)
   void refill() {
-    if (!want_refill_) return;
-    want_refill_ = starved_ = false;
-    for (int fd : hungry_) {
+    size_t i = 0;
+    for (unsigned room = free_bufs_; i < hungry_.size() && room > 0; i++) {
+      int fd = hungry_[i];
       Sock* s = find(fd);
-      if (s && s->ring && s->connected && !s->recv_armed && !s->eof && !s->err) arm_recv(fd, *s);
+      if (s && s->ring && s->connected && !s->recv_armed && !s->eof && !s->err) {
+        arm_recv(fd, *s);
+        room--;
+      }
     }
-    hungry_.clear();
+    hungry_.erase(hungry_.begin(), hungry_.begin() + long(i));
   }
 
   std::string why_not(int err) {
@@ -456,13 +485,14 @@ class Uring final : public Poller, public SocketRing {
   }
 
   void start_send(int fd, Sock& s) {
-    if (s.sending.empty()) {
-      s.sending.swap(s.queued);
-      s.sent = 0;
+    Out& o = *s.out;
+    if (o.sending.empty()) {
+      o.sending.swap(o.queued);
+      o.sent = 0;
     }
     io_uring_sqe* q = sqe(IORING_OP_SEND, fd, tag(kSend, fd, s.gen), sys::OP_SEND);
-    q->addr = uint64_t(reinterpret_cast<uintptr_t>(s.sending.data() + s.sent));
-    q->len = uint32_t(s.sending.size() - s.sent);
+    q->addr = uint64_t(reinterpret_cast<uintptr_t>(o.sending.data() + o.sent));
+    q->len = uint32_t(o.sending.size() - o.sent);
     q->msg_flags = MSG_NOSIGNAL;
     s.send_busy = true;
     s.ops++;
@@ -537,7 +567,10 @@ class Uring final : public Poller, public SocketRing {
     if (k == kClose) closes_out_--;
     if (k == kClose || k == kCancel || k == kPollRemove) return;
     Sock* s = owner(c.user_data);
-    if (k == kRecv && (c.flags & IORING_CQE_F_BUFFER) && (!s || s->closed)) give_back(uint16_t(c.flags >> 16));
+    if (k == kRecv && (c.flags & IORING_CQE_F_BUFFER)) {
+      free_bufs_--;
+      if (!s || s->closed) give_back(uint16_t(c.flags >> 16));
+    }
     if (!s) return;
     if (k == kPoll) {
       if (s->closed || !s->polled) return;
@@ -555,11 +588,12 @@ class Uring final : public Poller, public SocketRing {
     switch (k) {
       case kConnect:
         s->connecting = false;
-        s->conn_err = s->err = c.res < 0 ? -c.res : 0;
+        s->err = c.res < 0 ? -c.res : 0;
+        s->addr.reset();
         if (c.res == 0) {
           s->connected = true;
           arm_recv(fd, *s);
-          if (!s->queued.empty()) start_send(fd, *s);
+          if (s->out && !s->out->queued.empty()) start_send(fd, *s);
         }
         event(fd, c.res < 0 ? kReadable | kWritable | kHangup : kWritable);
         break;
@@ -575,35 +609,37 @@ class Uring final : public Poller, public SocketRing {
         } else if (c.res == 0) {
           s->eof = true;
           event(fd, kReadable | kPeerClosed);
-        } else if (c.res == -ENOBUFS) {
-          starved_ = true;
+        } else if (c.res == -ENOBUFS) {  // the ring ran dry: again once buffers come back
           hungry_.push_back(fd);
         } else if (c.res != -ECANCELED) {
           s->err = -c.res;
           event(fd, kReadable | kHangup);
         }
         break;
-      case kSend:
+      case kSend: {
         s->send_busy = false;
         if (c.res < 0) {
           s->err = -c.res;
           event(fd, kReadable | kWritable | kHangup);
           break;
         }
-        s->sent += size_t(c.res);
-        if (s->sent < s->sending.size()) {  // a short send: the rest
+        Out& o = *s->out;
+        o.sent += size_t(c.res);
+        if (o.sent < o.sending.size()) {  // a short send: the rest
           start_send(fd, *s);
           break;
         }
-        s->sending.clear();
-        s->sent = 0;
+        o.sending.clear();
+        o.sent = 0;
         if (!s->awaiting) s->awaiting = true, awaiting_++;
-        if (!s->queued.empty()) start_send(fd, *s);
-        if (s->blocked && s->queued.size() + s->sending.size() < kSendCap) {
+        if (!o.queued.empty()) start_send(fd, *s);
+        else s->out.reset();  // (no room kept between requests)
+        if (s->blocked && (!s->out || s->out->queued.size() + s->out->sending.size() < kSendCap)) {
           s->blocked = false;
           event(fd, kWritable);
         }
         break;
+      }
       default:
         break;
     }
@@ -622,6 +658,7 @@ class Uring final : public Poller, public SocketRing {
   bool defer_ = false, min_wait_ = false;
   unsigned awaiting_ = 0;  // sockets that sent and wait for their answer
   unsigned closes_out_ = 0;  // close operations not yet completed
+  unsigned skipped_ = 0;     // turns in a row that did not enter
   void *sq_ptr_ = nullptr, *cq_ptr_ = nullptr;
   size_t sq_len_ = 0, cq_len_ = 0, sqes_len_ = 0;
   io_uring_sqe* sqes_ = nullptr;
@@ -633,7 +670,8 @@ class Uring final : public Poller, public SocketRing {
   void* buf_ring_ = nullptr;
   char* bufs_ = nullptr;
   uint16_t buf_tail_ = 0;
-  bool multishot_ = false, starved_ = false, want_refill_ = false;
+  bool multishot_ = false;
+  unsigned free_bufs_ = 0;   // in the ring, the kernel's to fill
   std::vector<int> hungry_;  // sockets whose receive waits for buffers
 
   bool timer_armed_ = false;

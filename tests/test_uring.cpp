@@ -1,0 +1,111 @@
+// -m uring's own cases: where the ring is refused (a seccomp filter, as a
+// container's profile would), its receives without provided buffers, and
+// hybrid's workers on rings. (Every model's tests run uring too: t::models.)
+#include <doctest/doctest.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <cstdlib>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "json.hpp"
+#include "proc.hpp"
+#include "util.hpp"
+
+namespace {
+
+// fanout -m uring under a seccomp filter that answers io_uring_setup with
+// err: its exit status and what it said.
+std::pair<int, std::string> refused(int err, const std::vector<const char*>& extra = {}) {
+  int pipefd[2];
+  REQUIRE(pipe(pipefd) == 0);
+  std::string exe = t::build_dir() + "/fanout";
+  std::vector<const char*> argv = {exe.c_str(), "-m", "uring", "-s", "/dev/null"};
+  if (!extra.empty()) argv = {exe.c_str()};
+  for (const char* a : extra) argv.push_back(a);
+  argv.push_back(nullptr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(pipefd[1], 2);
+    close(pipefd[0]);
+    sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (uint32_t(err) & SECCOMP_RET_DATA)),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    sock_fprog prog{static_cast<unsigned short>(sizeof f / sizeof f[0]), f};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) _exit(99);
+    execv(exe.c_str(), const_cast<char* const*>(argv.data()));
+    _exit(98);
+  }
+  close(pipefd[1]);
+  std::string err_text;
+  char buf[4096];
+  for (ssize_t n; (n = read(pipefd[0], buf, sizeof buf)) > 0;) err_text.append(buf, size_t(n));
+  close(pipefd[0]);
+  int st = 0;
+  waitpid(pid, &st, 0);
+  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, err_text};
+}
+
+}  // namespace
+
+TEST_CASE("uring: where io_uring is refused, -m uring exits 2 at once and says why and what would allow it") {
+  if (!t::qemu().empty()) return t::skip("uring: seccomp under qemu-user filters the emulator's calls");
+  auto [code, text] = refused(EPERM);
+  REQUIRE(code != 99);  // the filter went in
+  CHECK(code == 2);
+  CHECK(text.find("io_uring_setup: EPERM") != std::string::npos);
+  CHECK(text.find("seccomp") != std::string::npos);
+  CHECK(text.find("kernel.io_uring_disabled") != std::string::npos);
+  auto [code2, text2] = refused(ENOSYS);
+  CHECK(code2 == 2);
+  CHECK(text2.find("io_uring_setup: ENOSYS") != std::string::npos);
+  CHECK(text2.find("no io_uring") != std::string::npos);
+  // hybrid's option, the same way; and nothing was read or written first.
+  auto [code3, text3] = refused(EPERM, {"-m", "hybrid", "--io-uring", "--results", "/nonexistent/dir/r.jsonl", "/dev/null"});
+  CHECK(code3 == 2);
+  CHECK(text3.find("-m hybrid --io-uring: io_uring_setup: EPERM") != std::string::npos);
+  // The option is hybrid's.
+  t::Ran r = t::fanout({"-m", "async", "--io-uring", "-"}, "");
+  CHECK(r.status == 2);
+  CHECK(r.err.find("--io-uring is for -m hybrid") != std::string::npos);
+}
+
+TEST_CASE("uring: receives without provided buffers, and hybrid's workers on rings, give every line its result") {
+  if (!t::uring_why().empty()) return t::skip("uring: " + t::uring_why());
+  t::Origin o;
+  std::string list;
+  const int n = 120;
+  for (int i = 0; i < n; i++)
+    list += o.url(i % 10 == 0 ? "/bytes/300000?i=" + std::to_string(i) : "/bytes/100?i=" + std::to_string(i)) + "\n";
+  list += o.url("/status/404") + "\n";
+  // A plain receive each time (FANOUT_URING_SINGLESHOT): at least one a response.
+  setenv("FANOUT_URING_SINGLESHOT", "1", 1);
+  t::Ran single = t::fanout({"-m", "uring", "-c", "8", "--json", "-"}, list);
+  unsetenv("FANOUT_URING_SINGLESHOT");
+  CHECK(single.status == 0);
+  tj::Value s = tj::parse(single.out);
+  CHECK(s["statuses"]["200"].num == n);
+  CHECK(s["statuses"]["404"].num == 1);
+  CHECK(s["cost"]["io_uring_ops"]["recv"].num >= n + 1);
+  // Multishot: a receive a connection, however many responses it carries.
+  t::Ran multi = t::fanout({"-m", "uring", "-c", "8", "--json", "-"}, list);
+  tj::Value m = tj::parse(multi.out);
+  CHECK(m["statuses"]["200"].num == n);
+  CHECK(m["cost"]["io_uring_ops"]["recv"].num < n / 2);
+  // hybrid --io-uring: each worker's loop on a ring of its own.
+  t::Ran h = t::fanout({"-m", "hybrid", "--io-uring", "-w", "2", "-c", "8", "--json", "-"}, list);
+  CHECK(h.status == 0);
+  tj::Value hv = tj::parse(h.out);
+  CHECK(hv["statuses"]["200"].num == n);
+  CHECK(hv["cost"]["poller"].str == "io_uring");
+  CHECK(hv["cost"]["io_uring_ops"]["send"].num == n + 1);
+  CHECK(hv["cost"]["syscalls_by_name"]["io_uring_setup"].num >= 2);
+}
