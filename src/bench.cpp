@@ -5,6 +5,7 @@
 // Each run is a child fanout (this binary, re-executed with --json), so its
 // CPU, memory and syscalls are its own and not the bench's.
 #include "fanout/bench.hpp"
+#include "poller.hpp"
 #include "fanout/latency.hpp"
 
 #include <algorithm>
@@ -28,7 +29,7 @@ namespace {
 
 const char kUsage[] =
     "usage: fanout bench [--urls 50,100,200] [--concurrency 5,10,15]\n"
-    "                    [--models seq,threads,procs,async,hybrid]\n"
+    "                    [--models seq,threads,procs,async,hybrid,uring]\n"
     "                    [--latency fixed:50 | lognormal:MEDIAN,P90] [--repeats 3] [--output-dir DIR]\n"
     "       fanout bench --seed 000|001|002|003|004 [--repeats 1] [--output-dir DIR]\n"
     "Starts the local origin (the `origin` next to this binary), runs every\n"
@@ -101,8 +102,8 @@ const Seed kSeeds[] = {
     {"asyncio", "async", 30, 10, -1}}},
 };
 
-const char* const kAllModels[] = {"seq", "threads", "procs", "async", "hybrid"};
-const char* const kColors[] = {"#7f7f7f", "#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd"};
+const char* const kAllModels[] = {"seq", "threads", "procs", "async", "hybrid", "uring"};
+const char* const kColors[] = {"#7f7f7f", "#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#d62728"};
 
 struct Cell {
   int urls = 0, c = 0;
@@ -476,6 +477,11 @@ std::string writable_dir(const std::string& dir) {
 int bench_main(int argc, char** argv) {
   std::vector<int> urls = {50, 100, 200}, conc = {5, 10, 15};
   std::vector<std::string> models(std::begin(kAllModels), std::end(kAllModels));
+  std::string no_ring;  // uring by default only where the kernel gives a ring
+  if (!make_uring_poller(no_ring)) {
+    models.pop_back();
+    fprintf(stderr, "fanout bench: no uring (%s)\n", no_ring.c_str());
+  }
   std::string latency = "fixed:50", out = ".";
   int repeats = 3;
   const Seed* seed = nullptr;
