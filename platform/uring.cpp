@@ -72,7 +72,7 @@ int fd_of(uint64_t t) { return int((t >> 32) & 0xffffff); }
 uint32_t gen_of(uint64_t t) { return uint32_t(t); }
 
 constexpr unsigned kEntries = 256;        // submission queue; completions twice that
-constexpr unsigned kBufs = 16;           // provided buffers (a power of two)
+constexpr unsigned kBufs = 128;          // provided buffers (a power of two)
 constexpr size_t kBufSize = 16 * 1024;    // a TLS record and its header fit in one
 constexpr size_t kSendCap = 256 * 1024;   // queued on a socket before send() says EAGAIN
 constexpr uint16_t kOwnBuf = 0xffff;      // a chunk in the socket's own buffer (no provided ones)
@@ -132,6 +132,7 @@ class Uring final : public Poller, public SocketRing {
     // come with an enter under DEFER_TASKRUN).
     if (!block && n_ == 0 && skipped_ < kSkipMost && pending_ < sq_entries_ / 2) {
       skipped_++;
+      refill();
       return 0;
     }
     skipped_ = 0;
@@ -569,7 +570,8 @@ class Uring final : public Poller, public SocketRing {
     Sock* s = owner(c.user_data);
     if (k == kRecv && (c.flags & IORING_CQE_F_BUFFER)) {
       free_bufs_--;
-      if (!s || s->closed) give_back(uint16_t(c.flags >> 16));
+      // (A buffer with no bytes in it, or for a socket gone, goes back now.)
+      if (!s || s->closed || c.res <= 0) give_back(uint16_t(c.flags >> 16));
     }
     if (!s) return;
     if (k == kPoll) {
