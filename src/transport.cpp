@@ -52,7 +52,7 @@ Io plain_write(Conn& c, const char* p, size_t len, size_t* n) {
   ssize_t w = sock_send(c, p, len);
   if (w >= 0) {
     *n = size_t(w);
-    if (!c.ring) c.connecting = false;  // a connect sent on (send_while_connecting) went through (a ring only queued it)
+    c.connecting = false;  // a connect sent on (send_while_connecting) went through (a ring takes no send before)
     return Io::ok;
   }
   return errno == EAGAIN ? Io::want_write : c.fail("send", errno);
@@ -223,10 +223,8 @@ Failure Conn::failure(const char* during) const {
   std::string call = failed_call ? failed_call : "?";
   if (call == "tls")  // curl's 60: the server's certificate; 35 the rest of the handshake
     return {Cause::tls, tls->describe(err, host, during), err == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED ? 60 : 35};
-  // A send or read on a connect still under way fails with the connect's
-  // error (on a ring, the connect's completion says if it went through).
-  bool unconnected = connecting && (!ring || fd < 0 || ring->connected(fd) != 0);
-  if (call == "connect" || unconnected) return {Cause::connect, sys::describe("connect(" + peer + ")", err)};
+  // A send or read on a connect still under way fails with the connect's error.
+  if (call == "connect" || connecting) return {Cause::connect, sys::describe("connect(" + peer + ")", err)};
   if (call == "socket") return {Cause::connect, sys::describe("socket", err)};
   return {call == "send" ? Cause::send : Cause::recv, sys::describe(call, err)};
 }
