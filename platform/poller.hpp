@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <sys/socket.h>
+#include <vector>
 
 namespace fanout {
 // Milliseconds for APIs that take them: rounded up, so never early.
@@ -22,6 +23,15 @@ constexpr uint32_t kReadable = 1, kWritable = 2, kHangup = 4, kEdge = 8, kPeerCl
 struct PollEvent {
   int fd;
   uint32_t events;  // kReadable | kWritable | kHangup
+};
+
+// One io_uring_enter, for --trace: when (steady-clock ns), what it gave
+// the kernel and what the turn took back.
+struct RingBatch {
+  int64_t from, to;
+  uint32_t submitted;  // operations
+  uint32_t reaped;     // completions read after it
+  uint32_t wanted;     // completions it waited for (0: it did not wait)
 };
 
 // Sockets whose bytes move through operations on a ring (io_uring) instead
@@ -39,6 +49,7 @@ class SocketRing {
   virtual ssize_t send(int fd, const void* p, size_t n) = 0;  // queued whole, or EAGAIN
   virtual bool has_input(int fd) = 0;  // bytes, an end or an error came and wait to be read
   virtual bool close(int fd) = 0;      // false: not a ring socket (close(2) it)
+  virtual void keep_batches(std::vector<RingBatch>* to) = 0;  // every enter from now on, into *to
 
  protected:
   ~SocketRing() = default;

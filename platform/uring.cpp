@@ -16,7 +16,10 @@
 //
 // Receives are multishot into a provided buffer ring where the kernel has
 // them (Linux 6.0), and one plain receive at a time into the socket's own
-// buffer where it does not.
+// buffer where it does not. A socket whose receive found the buffer ring
+// empty (ENOBUFS: more answers at once than buffers) is read as epoll's
+// are, a poll operation then recv(2), until a read empties it while
+// buffers are back: no answer waits for buffers another socket holds.
 #include "poller.hpp"
 
 #if defined(__linux__)
@@ -65,14 +68,14 @@ int ring_register(int fd, unsigned op, void* arg, unsigned n) {
 // What a completion belongs to: the operation's kind, the fd, and the fd's
 // generation when it was submitted (a completion for a socket closed since,
 // whose number a new socket may have, is known by it).
-enum Kind : uint8_t { kPoll = 1, kConnect, kRecv, kSend, kClose, kCancel, kTimeout, kTimeoutUpdate, kPollRemove };
+enum Kind : uint8_t { kPoll = 1, kConnect, kRecv, kSend, kClose, kCancel, kTimeout, kTimeoutUpdate, kPollRemove, kPollIn };
 uint64_t tag(Kind k, int fd, uint32_t gen) { return uint64_t(k) << 56 | uint64_t(uint32_t(fd) & 0xffffff) << 32 | gen; }
 Kind kind_of(uint64_t t) { return Kind(t >> 56); }
 int fd_of(uint64_t t) { return int((t >> 32) & 0xffffff); }
 uint32_t gen_of(uint64_t t) { return uint32_t(t); }
 
 constexpr unsigned kEntries = 256;        // submission queue; completions twice that
-constexpr unsigned kBufs = 128;          // provided buffers (a power of two)
+constexpr unsigned kBufs = 128;          // provided buffers (a power of two; FANOUT_URING_BUFS for tests)
 constexpr size_t kBufSize = 16 * 1024;    // a TLS record and its header fit in one
 constexpr size_t kSendCap = 256 * 1024;   // queued on a socket before send() says EAGAIN
 constexpr uint16_t kOwnBuf = 0xffff;      // a chunk in the socket's own buffer (no provided ones)
@@ -83,8 +86,11 @@ class Uring final : public Poller, public SocketRing {
  public:
   explicit Uring(std::string& why) { why = open(); }
   ~Uring() override {
+    // Closes still queued (the pool's, as the loop ends) run before the
+    // ring goes: its end would cancel them, and leave their sockets open.
+    if (fd_ >= 0 && (pending_ > 0 || closes_out_ > 0)) flush();
     if (buf_ring_) munmap(buf_ring_, ring_bytes());
-    if (bufs_) munmap(bufs_, size_t(kBufs) * kBufSize);
+    if (bufs_) munmap(bufs_, size_t(nbufs_) * kBufSize);
     if (sq_ptr_) munmap(sq_ptr_, sq_len_);
     if (cq_ptr_ && cq_ptr_ != sq_ptr_) munmap(cq_ptr_, cq_len_);
     if (sqes_) munmap(sqes_, sqes_len_);
@@ -130,9 +136,10 @@ class Uring final : public Poller, public SocketRing {
     // made for the next turn that does, which submits it with theirs: a
     // few such turns in a row, then one enter anyway (completions only
     // come with an enter under DEFER_TASKRUN).
-    if (!block && n_ == 0 && skipped_ < kSkipMost && pending_ < sq_entries_ / 2) {
+    // (Not when many went in since the last enter that collected: a
+    // connect's end is what lets its request go.)
+    if (!block && n_ == 0 && skipped_ < kSkipMost && pending_ + flushed_ < sq_entries_ / 2) {
       skipped_++;
-      refill();
       return 0;
     }
     skipped_ = 0;
@@ -147,7 +154,14 @@ class Uring final : public Poller, public SocketRing {
       WaitArg arg;
       __kernel_timespec wait_ts{};
       bool batch = block && min_wait_ && awaiting_ >= kBatchFrom;
-      if (batch) {
+      bool drain = !block && defer_;
+      if (drain) {
+        // Not waiting: ask for as many as there is room for, with no time
+        // to wait (the kernel runs a turn's deferred work only up to what
+        // is asked, or 20: with -c 10000 connects end faster than that).
+        want = unsigned(max_ - n_);
+        arg.ts = uint64_t(reinterpret_cast<uintptr_t>(&wait_ts));
+      } else if (batch) {
         want = std::min<unsigned>(awaiting_ * 2 / 3, kBatchMost);
         arg.min_wait_usec = kMinWaitUs;
         int64_t us = timeout_us > 0 ? timeout_us : 1000000;
@@ -155,12 +169,16 @@ class Uring final : public Poller, public SocketRing {
         wait_ts.tv_nsec = us % 1000000 * 1000;
         arg.ts = uint64_t(reinterpret_cast<uintptr_t>(&wait_ts));
       }
-      int r = ring_enter(fd_, pending_, want, flags, batch ? &arg : nullptr);
+      int64_t from = batches_ ? now_ns() : 0;
+      int r = ring_enter(fd_, pending_, want, flags, batch || drain ? &arg : nullptr);
+      int64_t to = batches_ ? now_ns() : 0;
+      if (flags & IORING_ENTER_GETEVENTS) flushed_ = 0;
       if (r >= 0) pending_ -= std::min(pending_, unsigned(r));
-      else if (errno != EINTR && errno != EBUSY && errno != EAGAIN) return -1;
+      else if (errno != EINTR && errno != EBUSY && errno != EAGAIN && errno != ETIME) return -1;
+      uint64_t before = reaped_;
       reap();
+      if (batches_) batches_->push_back({from, to, uint32_t(std::max(r, 0)), uint32_t(reaped_ - before), block ? want : 0});
     }
-    refill();
     return n_;
   }
 
@@ -172,7 +190,10 @@ class Uring final : public Poller, public SocketRing {
       unsigned head = *cq_head_, tail = __atomic_load_n(cq_tail_, __ATOMIC_ACQUIRE), closed = 0;
       for (unsigned i = head; i != tail; i++) closed += kind_of(cqes_[i & cq_mask_].user_data) == kClose;
       if (closed >= closes_out_ && pending_ == 0) return;
-      int r = ring_enter(fd_, pending_, closed >= closes_out_ ? 0 : tail - head + 1, IORING_ENTER_GETEVENTS);
+      int64_t from = batches_ ? now_ns() : 0;
+      unsigned want = closed >= closes_out_ ? 0 : tail - head + 1;
+      int r = ring_enter(fd_, pending_, want, IORING_ENTER_GETEVENTS);
+      if (batches_) batches_->push_back({from, now_ns(), uint32_t(std::max(r, 0)), 0, want});
       if (r > 0) pending_ -= std::min(pending_, unsigned(r));
       if (r < 0 && errno != EINTR) return;
     }
@@ -182,15 +203,15 @@ class Uring final : public Poller, public SocketRing {
     s.ring = true;
   }
   bool has(int fd) const override {
-    return fd >= 0 && size_t(fd) < socks_.size() && socks_[size_t(fd)] && socks_[size_t(fd)]->ring;
+    return fd >= 0 && size_t(fd) < socks_.size() && socks_[size_t(fd)].ring;
   }
   void connect(int fd, const sockaddr* sa, socklen_t len) override {
     Sock& s = sock(fd);
-    s.addr.reset(new sockaddr_in6{});  // (the kernel's until the connect completes)
-    std::memcpy(s.addr.get(), sa, std::min<size_t>(len, sizeof(sockaddr_in6)));
+    Extra& x = extra(s);  // (its address is the kernel's until the connect completes)
+    std::memcpy(&x.addr, sa, std::min<size_t>(len, sizeof x.addr));
     s.connecting = true;
     io_uring_sqe* q = sqe(IORING_OP_CONNECT, fd, tag(kConnect, fd, s.gen), sys::OP_CONNECT);
-    q->addr = uint64_t(reinterpret_cast<uintptr_t>(s.addr.get()));
+    q->addr = uint64_t(reinterpret_cast<uintptr_t>(&x.addr));
     q->off = len;
     s.ops++;
   }
@@ -203,21 +224,21 @@ class Uring final : public Poller, public SocketRing {
     Sock* s = find(fd);
     if (!s) return errno = EBADF, -1;
     size_t got = 0;
-    while (got < n && s->head < s->in.size()) {
-      Chunk& c = s->in[s->head];
+    while (got < n && s->in != kNone) {
+      Chunk& c = chunks_[s->in];
       size_t k = std::min(n - got, size_t(c.len - c.off));
       std::memcpy(static_cast<char*>(p) + got, data(*s, c) + c.off, k);
       got += k;
-      c.off += uint32_t(k);
+      c.off = uint16_t(c.off + k);
       if (c.off == c.len) {
         give_back(c.bid);
-        s->head++;
+        s->in = drop_chunk(s->in);
       }
     }
-    if (s->head == s->in.size()) {
-      std::vector<Chunk>().swap(s->in);  // (room only while bytes wait: -c 10000 is 10,000 of these)
-      s->head = 0;
-      if (!s->eof && !s->err && s->connected && !s->recv_armed) arm_recv(fd, *s);
+    if (s->in == kNone) {
+      s->in_last = kNone;
+      if (got == 0 && s->starved && !s->eof && !s->err) return starved_recv(fd, *s, p, n);
+      if (!s->eof && !s->err && s->connected && !s->recv_armed && !s->starved) arm_recv(fd, *s);
     }
     if (got > 0) return ssize_t(got);
     if (s->err) return errno = s->err, -1;
@@ -230,32 +251,35 @@ class Uring final : public Poller, public SocketRing {
     if (s->err) return errno = s->err, -1;
     // Not yet connected: as the kernel's send would, "again" (the connect's
     // end makes it writable); full: the same, until sends complete.
-    if (!s->connected || (s->out && s->out->queued.size() + s->out->sending.size() >= kSendCap)) {
+    if (!s->connected || (s->x && s->x->queued.size() + s->x->sending.size() >= kSendCap)) {
       s->blocked = true;
       return errno = EAGAIN, -1;
     }
-    if (!s->out) s->out.reset(new Out);
-    s->out->queued.append(static_cast<const char*>(p), n);
+    extra(*s).queued.append(static_cast<const char*>(p), n);
     if (s->connected && !s->send_busy) start_send(fd, *s);
     return ssize_t(n);
   }
   bool has_input(int fd) override {
     Sock* s = find(fd);
-    return s && (s->head < s->in.size() || s->eof || s->err);
+    return s && (s->in != kNone || s->eof || s->err || (s->starved && s->ready));
   }
+  void keep_batches(std::vector<RingBatch>* to) override { batches_ = to; }
   bool close(int fd) override {
     Sock* s = find(fd);
     if (!s || !s->ring) return false;
     // Operations still out hold the socket open: cancel them, then close
-    // (hard-linked, so the close runs whether or not there was any).
-    if (s->ops > 0) {
-      io_uring_sqe* q = sqe(IORING_OP_ASYNC_CANCEL, fd, tag(kCancel, fd, s->gen), sys::OP_CANCEL);
-      q->cancel_flags = IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_ALL;
-      q->flags |= IOSQE_IO_HARDLINK;
-    }
+    // (hard-linked, so the close runs whether or not a cancel found its
+    // operation). Each is cancelled by its tag, which the kernel finds in
+    // its hash; a cancel by fd reads every operation out (at -c 10000 a
+    // close cost 130 us).
+    if (s->connecting) cancel(fd, tag(kConnect, fd, s->gen));
+    if (s->recv_armed) cancel(fd, tag(kRecv, fd, s->gen));
+    if (s->send_busy) cancel(fd, tag(kSend, fd, s->gen));
+    if (s->poll_in) cancel(fd, tag(kPollIn, fd, s->gen));
     sqe(IORING_OP_CLOSE, fd, tag(kClose, fd, s->gen), sys::OP_CLOSE);
     closes_out_++;
-    for (size_t i = s->head; i < s->in.size(); i++) give_back(s->in[i].bid);
+    for (uint32_t i = s->in; i != kNone; i = drop_chunk(i)) give_back(chunks_[i].bid);
+    s->in = s->in_last = kNone;
     if (s->awaiting) s->awaiting = false, awaiting_--;
     // The socket's state waits for its last completion (its send buffer
     // and its address are the kernel's until then); the number starts anew.
@@ -263,38 +287,69 @@ class Uring final : public Poller, public SocketRing {
     if (s->ops > 0) {
       s->closed = true;
       s->closed_fd = fd;
-      closing_.push_back(std::move(socks_[size_t(fd)]));
+      closing_.push_back(std::make_unique<Sock>(std::move(*s)));
     }
-    socks_[size_t(fd)] = std::make_unique<Sock>();
-    socks_[size_t(fd)]->gen = gen;
+    *s = Sock{};
+    s->gen = gen;
     return true;
   }
 
  private:
+  // Bytes received and not yet read: a socket's list of pieces of
+  // buffers, in one array for all (a piece is at most kBufSize).
+  static constexpr uint32_t kNone = UINT32_MAX;
   struct Chunk {
-    uint16_t bid;
-    uint32_t off, len;
+    uint16_t bid, off, len;
+    uint32_t next = kNone;
   };
-  struct Out {
+  static_assert(kBufSize <= UINT16_MAX);
+  // What only a connect, a send or a receive into the socket's own buffer
+  // needs: made for it, gone when nothing needs it.
+  struct Extra {
+    sockaddr_in6 addr{};          // a connect's (IPv4 or IPv6)
     std::string sending, queued;  // the send out (the kernel's until it completes), and what waits
     size_t sent = 0;              // of sending
+    std::unique_ptr<char[]> own;  // without provided buffers: the one receive's
   };
   struct Sock {
     uint32_t gen = 0;
-    // (Small: -c 10000 is 10,000 of these. What only a send or a connect
-    // needs is made for it and goes when it completes.)
+    // (Small, and in one array by fd: -c 10000 is 10,000 of these.)
     bool ring : 1 = false, polled : 1 = false, closed : 1 = false, connecting : 1 = false;
     bool connected : 1 = false, recv_armed : 1 = false, send_busy : 1 = false, blocked : 1 = false;
     bool eof : 1 = false, awaiting : 1 = false;
+    // The buffer ring ran dry for it: a poll says when bytes wait and
+    // recv(2) takes them, until a read finds none and buffers are back.
+    bool starved : 1 = false, poll_in : 1 = false, ready : 1 = false;
     int16_t ops = 0;      // operations out
     int err = 0;          // a failed connect's, receive's or send's errno
     int closed_fd = -1;   // once closed: the number it had
-    std::unique_ptr<sockaddr_in6> addr;  // a connect's (IPv4 or IPv6)
-    std::vector<Chunk> in;  // bytes received and not yet read
-    uint32_t head = 0;
-    std::unique_ptr<Out> out;
-    std::unique_ptr<char[]> own;  // without provided buffers: the one receive's
+    uint32_t in = kNone, in_last = kNone;  // bytes received and not yet read (chunks_)
+    std::unique_ptr<Extra> x;
   };
+  static_assert(sizeof(Sock) <= 32);
+
+  Extra& extra(Sock& s) {
+    if (!s.x) s.x.reset(new Extra);
+    return *s.x;
+  }
+  void trim(Sock& s) {
+    if (s.x && !s.connecting && !s.send_busy && s.x->queued.empty() && !s.x->own) s.x.reset();
+  }
+  void add_chunk(Sock& s, uint16_t bid, uint32_t len) {
+    uint32_t i = free_chunk_;
+    if (i != kNone) free_chunk_ = chunks_[i].next;
+    else i = uint32_t(chunks_.size()), chunks_.emplace_back();
+    chunks_[i] = {bid, 0, uint16_t(len), kNone};
+    if (s.in_last != kNone) chunks_[s.in_last].next = i;
+    else s.in = i;
+    s.in_last = i;
+  }
+  uint32_t drop_chunk(uint32_t i) {  // the next
+    uint32_t next = chunks_[i].next;
+    chunks_[i].next = free_chunk_;
+    free_chunk_ = i;
+    return next;
+  }
 
   std::string open() {
     io_uring_params p{};
@@ -359,35 +414,39 @@ class Uring final : public Poller, public SocketRing {
   // other way on a kernel that has them.
   void setup_buffers() {
     if (const char* e = getenv("FANOUT_URING_SINGLESHOT"); e && *e == '1') return;
+    if (const char* e = getenv("FANOUT_URING_BUFS")) {  // (tests: a ring that runs dry)
+      unsigned n = unsigned(atoi(e));
+      if (n >= 1 && n <= 4096 && (n & (n - 1)) == 0) nbufs_ = n;
+    }
     void* r = mmap(nullptr, ring_bytes(), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (r == MAP_FAILED) return;
-    void* b = mmap(nullptr, size_t(kBufs) * kBufSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void* b = mmap(nullptr, size_t(nbufs_) * kBufSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (b == MAP_FAILED) {
       munmap(r, ring_bytes());
       return;
     }
     io_uring_buf_reg reg{};
     reg.ring_addr = uint64_t(reinterpret_cast<uintptr_t>(r));
-    reg.ring_entries = kBufs;
+    reg.ring_entries = nbufs_;
     reg.bgid = 0;
     if (ring_register(fd_, IORING_REGISTER_PBUF_RING, &reg, 1) < 0) {
       munmap(r, ring_bytes());
-      munmap(b, size_t(kBufs) * kBufSize);
+      munmap(b, size_t(nbufs_) * kBufSize);
       return;
     }
     buf_ring_ = r;
     bufs_ = static_cast<char*>(b);
-    for (uint16_t i = 0; i < kBufs; i++) give_back(i);
+    for (uint16_t i = 0; i < nbufs_; i++) give_back(i);
     multishot_ = true;
   }
-  static size_t ring_bytes() { return size_t(kBufs) * sizeof(io_uring_buf); }
+  size_t ring_bytes() const { return size_t(nbufs_) * sizeof(io_uring_buf); }
 
   // The ring is an array of io_uring_buf whose first entry's last field is
   // the tail (io_uring_buf_ring): its bufs member is not used from C++,
   // where the header's empty struct before it takes a byte.
   void give_back(uint16_t bid) {
     if (bid == kOwnBuf || !buf_ring_) return;
-    io_uring_buf& b = reinterpret_cast<io_uring_buf*>(buf_ring_)[buf_tail_ & (kBufs - 1)];
+    io_uring_buf& b = reinterpret_cast<io_uring_buf*>(buf_ring_)[buf_tail_ & (nbufs_ - 1)];
     b.addr = uint64_t(reinterpret_cast<uintptr_t>(bufs_ + size_t(bid) * kBufSize));
     b.len = uint32_t(kBufSize);
     b.bid = bid;
@@ -396,24 +455,7 @@ class Uring final : public Poller, public SocketRing {
     __atomic_store_n(&reinterpret_cast<io_uring_buf*>(buf_ring_)->resv, buf_tail_, __ATOMIC_RELEASE);
     free_bufs_++;
   }
-  const char* data(Sock& s, const Chunk& c) { return c.bid == kOwnBuf ? s.own.get() : bufs_ + size_t(c.bid) * kBufSize; }
-
-  // Sockets whose multishot receive stopped for want of buffers start again
-  // once buffers came back.
-  // (As many as there are buffers, first come first: a multishot receive
-  // armed on an empty ring fails at once, so arming them all would spin.)
-  void refill() {
-    size_t i = 0;
-    for (unsigned room = free_bufs_; i < hungry_.size() && room > 0; i++) {
-      int fd = hungry_[i];
-      Sock* s = find(fd);
-      if (s && s->ring && s->connected && !s->recv_armed && !s->eof && !s->err) {
-        arm_recv(fd, *s);
-        room--;
-      }
-    }
-    hungry_.erase(hungry_.begin(), hungry_.begin() + long(i));
-  }
+  const char* data(Sock& s, const Chunk& c) { return c.bid == kOwnBuf ? s.x->own.get() : bufs_ + size_t(c.bid) * kBufSize; }
 
   std::string why_not(int err) {
     std::string w = std::string("io_uring_setup: ") + sys::errno_name(err) + " (" + strerror(err) + "): ";
@@ -437,19 +479,19 @@ class Uring final : public Poller, public SocketRing {
 
   Sock& sock(int fd) {
     if (size_t(fd) >= socks_.size()) socks_.resize(size_t(fd) + 1);
-    auto& p = socks_[size_t(fd)];
-    if (!p) p = std::make_unique<Sock>();
-    return *p;
+    return socks_[size_t(fd)];
   }
-  Sock* find(int fd) { return fd >= 0 && size_t(fd) < socks_.size() ? socks_[size_t(fd)].get() : nullptr; }
+  Sock* find(int fd) { return fd >= 0 && size_t(fd) < socks_.size() ? &socks_[size_t(fd)] : nullptr; }
 
   // A submission entry, zeroed, for one operation; the ring is submitted
   // first if it is full.
   io_uring_sqe* sqe(uint8_t op, int fd, uint64_t user, sys::RingOp counted) {
     unsigned tail = *sq_tail_;
     if (tail - __atomic_load_n(sq_head_, __ATOMIC_ACQUIRE) >= sq_entries_) {
+      int64_t from = batches_ ? now_ns() : 0;
       int r = ring_enter(fd_, pending_, 0, 0);
-      if (r > 0) pending_ -= std::min(pending_, unsigned(r));
+      if (r > 0) pending_ -= std::min(pending_, unsigned(r)), flushed_ += unsigned(r);
+      if (batches_) batches_->push_back({from, now_ns(), uint32_t(std::max(r, 0)), 0, 0});
     }
     unsigned i = tail & sq_mask_;
     io_uring_sqe* q = &sqes_[i];
@@ -464,10 +506,44 @@ class Uring final : public Poller, public SocketRing {
     return q;
   }
 
+  void cancel(int fd, uint64_t what) {
+    io_uring_sqe* q = sqe(IORING_OP_ASYNC_CANCEL, -1, tag(kCancel, fd, 0), sys::OP_CANCEL);
+    q->addr = what;
+    q->flags |= IOSQE_IO_HARDLINK;
+  }
+
   void arm_poll(int fd, Sock& s) {
     io_uring_sqe* q = sqe(IORING_OP_POLL_ADD, fd, tag(kPoll, fd, s.gen), sys::OP_POLL);
     q->len = IORING_POLL_ADD_MULTI;
     q->poll32_events = POLLIN | POLLOUT | POLLRDHUP | POLLERR | POLLHUP;
+  }
+
+  // One poll for bytes to read (a starved socket's).
+  void arm_poll_in(int fd, Sock& s) {
+    if (s.poll_in) return;
+    io_uring_sqe* q = sqe(IORING_OP_POLL_ADD, fd, tag(kPollIn, fd, s.gen), sys::OP_POLL);
+    q->poll32_events = POLLIN | POLLRDHUP;
+    s.poll_in = true;
+    s.ops++;
+  }
+
+  // A starved socket's read: recv(2) while bytes wait; once they are all
+  // read (a short read, or none), the ring's receive again if buffers are
+  // back, or another poll.
+  ssize_t starved_recv(int fd, Sock& s, void* p, size_t n) {
+    s.ready = false;
+    ssize_t r;
+    while ((r = sys::recv(fd, p, n, MSG_DONTWAIT)) < 0 && errno == EINTR) {}
+    if (r == 0) s.eof = true;
+    if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) s.err = errno;
+    if (r == 0 || (r < 0 && s.err) || size_t(r) == n) return r;
+    if (free_bufs_ > 0) {
+      s.starved = false;
+      if (!s.recv_armed) arm_recv(fd, s);
+    } else {
+      arm_poll_in(fd, s);
+    }
+    return r > 0 ? r : (errno = EAGAIN, -1);
   }
 
   void arm_recv(int fd, Sock& s) {
@@ -477,8 +553,9 @@ class Uring final : public Poller, public SocketRing {
       q->flags |= IOSQE_BUFFER_SELECT;
       q->buf_group = 0;
     } else {
-      if (!s.own) s.own.reset(new char[kBufSize]);
-      q->addr = uint64_t(reinterpret_cast<uintptr_t>(s.own.get()));
+      Extra& x = extra(s);
+      if (!x.own) x.own.reset(new char[kBufSize]);
+      q->addr = uint64_t(reinterpret_cast<uintptr_t>(x.own.get()));
       q->len = uint32_t(kBufSize);
     }
     s.recv_armed = true;
@@ -486,7 +563,7 @@ class Uring final : public Poller, public SocketRing {
   }
 
   void start_send(int fd, Sock& s) {
-    Out& o = *s.out;
+    Extra& o = *s.x;
     if (o.sending.empty()) {
       o.sending.swap(o.queued);
       o.sent = 0;
@@ -537,8 +614,9 @@ class Uring final : public Poller, public SocketRing {
       head++;
       __atomic_store_n(cq_head_, head, __ATOMIC_RELEASE);
       sys::count(sys::OP_COMPLETIONS);
+      reaped_++;
       complete(c);
-      tail = __atomic_load_n(cq_tail_, __ATOMIC_ACQUIRE);
+        tail = __atomic_load_n(cq_tail_, __ATOMIC_ACQUIRE);
     }
   }
 
@@ -588,22 +666,30 @@ class Uring final : public Poller, public SocketRing {
       return;
     }
     switch (k) {
+      case kPollIn:
+        s->poll_in = false;
+        if (c.res == -ECANCELED || !s->starved) break;  // (the ring's receive is back: it tells)
+        s->ready = true;
+        if (s->awaiting) s->awaiting = false, awaiting_--;
+        event(fd, kReadable);
+        break;
       case kConnect:
         s->connecting = false;
         s->err = c.res < 0 ? -c.res : 0;
-        s->addr.reset();
+        s->blocked = false;  // (the event below is the writable one a send that said EAGAIN waits for)
         if (c.res == 0) {
           s->connected = true;
           arm_recv(fd, *s);
-          if (s->out && !s->out->queued.empty()) start_send(fd, *s);
+          if (!s->x->queued.empty()) start_send(fd, *s);
         }
+        trim(*s);
         event(fd, c.res < 0 ? kReadable | kWritable | kHangup : kWritable);
         break;
       case kRecv:
         if (!more) s->recv_armed = false;
         if (c.res > 0) {
           uint16_t bid = c.flags & IORING_CQE_F_BUFFER ? uint16_t(c.flags >> 16) : kOwnBuf;
-          s->in.push_back({bid, 0, uint32_t(c.res)});
+          add_chunk(*s, bid, uint32_t(c.res));
           if (s->awaiting) s->awaiting = false, awaiting_--;
           event(fd, kReadable);
           // Multishot ended with bytes (the kernel's choice): go on.
@@ -611,8 +697,9 @@ class Uring final : public Poller, public SocketRing {
         } else if (c.res == 0) {
           s->eof = true;
           event(fd, kReadable | kPeerClosed);
-        } else if (c.res == -ENOBUFS) {  // the ring ran dry: again once buffers come back
-          hungry_.push_back(fd);
+        } else if (c.res == -ENOBUFS) {  // the ring ran dry: readiness and recv(2) until buffers come back
+          s->starved = true;
+          arm_poll_in(fd, *s);
         } else if (c.res != -ECANCELED) {
           s->err = -c.res;
           event(fd, kReadable | kHangup);
@@ -625,7 +712,7 @@ class Uring final : public Poller, public SocketRing {
           event(fd, kReadable | kWritable | kHangup);
           break;
         }
-        Out& o = *s->out;
+        Extra& o = *s->x;
         o.sent += size_t(c.res);
         if (o.sent < o.sending.size()) {  // a short send: the rest
           start_send(fd, *s);
@@ -635,8 +722,8 @@ class Uring final : public Poller, public SocketRing {
         o.sent = 0;
         if (!s->awaiting) s->awaiting = true, awaiting_++;
         if (!o.queued.empty()) start_send(fd, *s);
-        else s->out.reset();  // (no room kept between requests)
-        if (s->blocked && (!s->out || s->out->queued.size() + s->out->sending.size() < kSendCap)) {
+        else trim(*s);  // (no room kept between requests)
+        if (s->blocked && (!s->x || s->x->queued.size() + s->x->sending.size() < kSendCap)) {
           s->blocked = false;
           event(fd, kWritable);
         }
@@ -661,6 +748,7 @@ class Uring final : public Poller, public SocketRing {
   unsigned awaiting_ = 0;  // sockets that sent and wait for their answer
   unsigned closes_out_ = 0;  // close operations not yet completed
   unsigned skipped_ = 0;     // turns in a row that did not enter
+  unsigned flushed_ = 0;     // submitted (the ring full) since an enter that collected
   void *sq_ptr_ = nullptr, *cq_ptr_ = nullptr;
   size_t sq_len_ = 0, cq_len_ = 0, sqes_len_ = 0;
   io_uring_sqe* sqes_ = nullptr;
@@ -672,16 +760,26 @@ class Uring final : public Poller, public SocketRing {
   void* buf_ring_ = nullptr;
   char* bufs_ = nullptr;
   uint16_t buf_tail_ = 0;
+  unsigned nbufs_ = kBufs;
   bool multishot_ = false;
   unsigned free_bufs_ = 0;   // in the ring, the kernel's to fill
-  std::vector<int> hungry_;  // sockets whose receive waits for buffers
 
   bool timer_armed_ = false;
   int64_t timer_at_ = 0;
   __kernel_timespec ts_{};
 
-  std::vector<std::unique_ptr<Sock>> socks_;    // by fd
+  std::vector<Sock> socks_;                     // by fd
+  std::vector<Chunk> chunks_;                   // every socket's bytes not yet read
+  uint32_t free_chunk_ = kNone;
   std::vector<std::unique_ptr<Sock>> closing_;  // closed, with operations still out
+
+  std::vector<RingBatch>* batches_ = nullptr;  // --trace
+  uint64_t reaped_ = 0;                        // completions read, all told
+  static int64_t now_ns() {
+    timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return int64_t(t.tv_sec) * 1000000000 + t.tv_nsec;
+  }
 
   PollEvent* out_ = nullptr;
   int max_ = 0, n_ = 0;

@@ -197,6 +197,8 @@ Task fetch_async(Loop& l, const Request& rq, Sink& sink, Result& r) {
 
 namespace {
 
+constexpr size_t kStartBatch = 256;
+
 struct Drive {
   Loop& loop;
   Feed& feed;
@@ -262,10 +264,16 @@ void run_loop(Loop& l, Job& job, Feed& feed, size_t inflight, void (*done)(void*
   size_t n = std::max<size_t>(1, inflight);
   std::vector<std::unique_ptr<Sink>> sinks;
   FrameArena::current = &l.arena;
-  for (size_t i = 0; i < n && d.running == i; i++) {  // a slot that found no work ended at once: no more
+  // The slots start a batch at a time with a turn between, so the first
+  // connections' answers are heard while the last ones connect (with
+  // -c 10000 the starts take a third of a second; a ring's connects
+  // complete only in a turn).
+  for (size_t i = 0; i < n; i++) {
+    if (i > 0 && i % kStartBatch == 0) l.reactor.run_once(0);
     sinks.push_back(job.sink(l.id));
-    d.running++;
+    size_t before = ++d.running;
     slot(d, *sinks.back(), int(i)).start([](void* p) { static_cast<Drive*>(p)->running--; }, &d);
+    if (d.running < before) break;  // a slot that found no work ended at once: no more
   }
   bool told = false;
   // (Once the requests are done, the HTTP/2 pumps take a turn to hand

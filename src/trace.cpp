@@ -14,6 +14,8 @@
 namespace fanout {
 namespace {
 
+constexpr int kRingLane = 1 << 20;  // the ring's batches' lane in the JSON (after every slot's)
+
 struct Span {
   const char* name;
   int64_t from, to;  // ns, steady clock
@@ -89,6 +91,17 @@ std::string chrome_json(const Run& run, int64_t t0) {
     for (auto& sp : spans_of(r, t0))
       event(sp.name, pid, tid, sp.from, sp.to, "{\"line\": " + std::to_string(r.line) + "}");
   }
+  // -m uring: its io_uring_enter calls, on a lane of their own: how many
+  // operations each gave the kernel, and how many completions came back.
+  for (const RingBatch& b : run.batches)
+    event("io_uring_enter", 0, kRingLane, b.from, b.to,
+          "{\"submitted\": " + std::to_string(b.submitted) + ", \"completions\": " + std::to_string(b.reaped) +
+              ", \"waited_for\": " + std::to_string(b.wanted) + "}");
+  if (!run.batches.empty()) {
+    snprintf(buf, sizeof buf, ",\n{\"name\": \"thread_name\", \"ph\": \"M\", \"pid\": 0, \"tid\": %d, \"args\": {\"name\": \"io_uring\"}}",
+             kRingLane);
+    s += buf;
+  }
   for (auto& [lane, _] : lanes) {
     snprintf(buf, sizeof buf,
              ",\n{\"name\": \"thread_name\", \"ph\": \"M\", \"pid\": %d, \"tid\": %d, \"args\": {\"name\": \"%s %d\"}}",
@@ -108,7 +121,8 @@ std::string timeline_svg(const Run& run, int64_t t0) {
     end = std::max(end, r.at[kEnd]);
   }
   const int W = 1000, left = 110, row = 14, top = 56;
-  int H = top + int(lanes.size()) * row + 56;
+  bool ring = !run.batches.empty();
+  int H = top + int(lanes.size() + (ring ? 1 : 0)) * row + 56;
   double scale = double(W - left - 20) / double(std::max<int64_t>(1, end - t0));
   char buf[512];
   std::string s = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
@@ -135,6 +149,21 @@ std::string timeline_svg(const Run& run, int64_t t0) {
     s += buf;
   }
   int y = top;
+  // -m uring: a row of its io_uring_enter calls above the slots' (each
+  // one's title says what it carried), within the run's time.
+  if (ring) {
+    s += "<g class=\"ring\"><text x=\"10\" y=\"" + std::to_string(y + row - 3) + "\">io_uring_enter</text>";
+    for (const RingBatch& b : run.batches) {
+      if (b.from < t0 || b.from > end) continue;
+      snprintf(buf, sizeof buf,
+               "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"#17becf\"><title>%u in, %u out%s</title></rect>",
+               left + double(b.from - t0) * scale, y, std::max(0.5, double(std::min(b.to, end) - b.from) * scale), row - 3,
+               b.submitted, b.reaped, b.wanted ? (", waited for " + std::to_string(b.wanted)).c_str() : "");
+      s += buf;
+    }
+    s += "</g>\n";
+    y += row;
+  }
   for (auto& [lane, idx] : lanes) {
     snprintf(buf, sizeof buf, "<g class=\"lane\" data-lane=\"%d.%d\"><text x=\"10\" y=\"%d\">%s %d%s</text>", lane.first,
              lane.second, y + row - 3, lane_kind(run.cfg.model), lane.second,

@@ -109,3 +109,69 @@ TEST_CASE("uring: receives without provided buffers, and hybrid's workers on rin
   CHECK(hv["cost"]["io_uring_ops"]["send"].num == n + 1);
   CHECK(hv["cost"]["syscalls_by_name"]["io_uring_setup"].num >= 2);
 }
+
+TEST_CASE("uring: a receive ring that runs dry falls back to poll and recv(2), and loses nothing (http, https, h2)") {
+  if (!t::uring_why().empty()) return t::skip("uring: " + t::uring_why());
+  std::string d = t::certs();
+  t::Origin o({}, d + "/server.crt", d + "/server.key");
+  std::string plain, secure;
+  const int n = 200;
+  for (int i = 0; i < n; i++) {
+    std::string p = i % 20 == 0 ? "/bytes/200000?i=" + std::to_string(i) : "/bytes/700?i=" + std::to_string(i);
+    plain += o.url(p) + "\n";
+    secure += o.tls_url(p) + "\n";
+  }
+  // One provided buffer for 50 connections: most answers find the ring
+  // empty, and their sockets are read the old way until it is not.
+  setenv("FANOUT_URING_BUFS", "1", 1);
+  struct Way { const char* name; std::vector<std::string> args; const std::string& list; };
+  for (const Way& w : {Way{"http", {}, plain}, Way{"https", {"--cacert", d + "/ca.crt", "--http1.1"}, secure},
+                       Way{"h2", {"--cacert", d + "/ca.crt"}, secure}}) {
+    INFO(w.name);
+    std::vector<std::string> args = {"-m", "uring", "-c", "50", "--max-time", "20", "--json"};
+    args.insert(args.end(), w.args.begin(), w.args.end());
+    args.push_back("-");
+    t::Ran r = t::fanout(args, w.list);
+    CHECK(r.status == 0);
+    tj::Value v = tj::parse(r.out);
+    CHECK(v["statuses"]["200"].num == n);
+    CHECK(v["cost"]["syscalls_by_name"]["recvfrom"].num > 0);  // the fallback's reads
+    CHECK(v["cost"]["io_uring_ops"]["poll"].num > 0);          // and its polls
+  }
+  unsetenv("FANOUT_URING_BUFS");
+}
+
+TEST_CASE("uring: --trace shows the ring's batches, one event per io_uring_enter, with what each carried") {
+  if (!t::uring_why().empty()) return t::skip("uring: " + t::uring_why());
+  t::Origin o;
+  std::string list;
+  const int n = 300;
+  for (int i = 0; i < n; i++) list += o.url("/bytes/100?i=" + std::to_string(i)) + "\n";
+  std::string trace = t::temp_dir() + "/ring-trace";
+  t::Ran r = t::fanout({"-m", "uring", "-c", "20", "--json", "--trace", trace, "-"}, list);
+  REQUIRE(r.status == 0);
+  tj::Value v = tj::parse(r.out);
+  std::string text, svg;
+  REQUIRE(t::read_file(trace + ".json", text));
+  REQUIRE(t::read_file(trace + ".svg", svg));
+  tj::Value tr = tj::parse(text);
+  double enters = 0, submitted = 0, completions = 0;
+  for (auto& e : tr["traceEvents"].arr)
+    if (e["name"].str == "io_uring_enter") {
+      enters++;
+      submitted += e["args"]["submitted"].num;
+      completions += e["args"]["completions"].num;
+      CHECK(e["dur"].num >= 0);
+    }
+  // Every enter the cost report counts is on the lane; what they submitted
+  // is every operation, and what came back every completion.
+  CHECK(enters == v["cost"]["syscalls_by_name"]["io_uring_enter"].num);
+  double ops = 0;
+  const tj::Value& kinds = v["cost"]["io_uring_ops"];
+  for (size_t i = 0; i < kinds.keys.size(); i++)
+    if (kinds.keys[i] != "completions") ops += kinds.vals[i].num;
+  CHECK(submitted == ops);
+  CHECK(completions == v["cost"]["io_uring_ops"]["completions"].num);
+  CHECK(enters < n);  // batches: fewer enters than requests
+  CHECK(svg.find("<g class=\"ring\"><text x=\"10\" y=\"67\">io_uring_enter</text><rect") != std::string::npos);
+}

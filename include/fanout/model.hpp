@@ -13,6 +13,7 @@
 #include "fanout/input.hpp"
 #include "fanout/job.hpp"
 #include "fanout/tally.hpp"
+#include "poller.hpp"
 #include "sys.hpp"
 
 namespace fanout {
@@ -63,6 +64,7 @@ struct Run {
     Result r;
   };
   std::vector<Traced> traced;  // --trace: every landed request, in landing order
+  std::vector<RingBatch> batches;  // --trace with -m uring: the ring's io_uring_enter calls
   // When the last result was in: "took" ends here, before the model closes
   // its idle keep-alive connections and reaps its workers.
   Clock::time_point finished{};

@@ -47,6 +47,7 @@ bool run_uring(Run& run, std::string& err) { return run_async(run, err); }
 
 bool run_async(Run& run, std::string&) {
   Loop loop(0, run.cfg, size_t(run.cfg.concurrency));
+  if (SocketRing* ring = loop.reactor.ring(); ring && !run.cfg.trace.empty()) ring->keep_batches(&run.batches);
   RunFeed feed(run, loop);
   auto landed = [](void* ctx, const Request& rq, Result& r) { static_cast<Run*>(ctx)->land(rq, r); };
   run_loop(loop, run.job, feed, size_t(run.cfg.concurrency), landed, &run);
