@@ -76,6 +76,7 @@ uint32_t gen_of(uint64_t t) { return uint32_t(t); }
 
 constexpr unsigned kEntries = 256;        // submission queue; completions twice that
 constexpr unsigned kBufs = 128;          // provided buffers (a power of two; FANOUT_URING_BUFS for tests)
+constexpr unsigned kBufsStep = 16;        // given at first, and each time the ring runs dry
 constexpr size_t kBufSize = 16 * 1024;    // a TLS record and its header fit in one
 constexpr size_t kSendCap = 256 * 1024;   // queued on a socket before send() says EAGAIN
 constexpr uint16_t kOwnBuf = 0xffff;      // a chunk in the socket's own buffer (no provided ones)
@@ -179,6 +180,7 @@ class Uring final : public Poller, public SocketRing {
       reap();
       if (batches_) batches_->push_back({from, to, uint32_t(std::max(r, 0)), uint32_t(reaped_ - before), block ? want : 0});
     }
+    if (dry_) provide_more(), dry_ = false;
     return n_;
   }
 
@@ -436,8 +438,15 @@ class Uring final : public Poller, public SocketRing {
     }
     buf_ring_ = r;
     bufs_ = static_cast<char*>(b);
-    for (uint16_t i = 0; i < nbufs_; i++) give_back(i);
+    provide_more();
     multishot_ = true;
+  }
+  // The ring starts with a few buffers and takes more after each turn it
+  // ran dry in, up to nbufs_: a run touches the pages of as many as it
+  // needed at once (the kernel takes them in turn: every buffer given is
+  // used).
+  void provide_more() {
+    for (unsigned i = 0; i < kBufsStep && provided_ < nbufs_; i++) give_back(uint16_t(provided_++));
   }
   size_t ring_bytes() const { return size_t(nbufs_) * sizeof(io_uring_buf); }
 
@@ -698,6 +707,7 @@ class Uring final : public Poller, public SocketRing {
           s->eof = true;
           event(fd, kReadable | kPeerClosed);
         } else if (c.res == -ENOBUFS) {  // the ring ran dry: readiness and recv(2) until buffers come back
+          dry_ = true;
           s->starved = true;
           arm_poll_in(fd, *s);
         } else if (c.res != -ECANCELED) {
@@ -760,7 +770,9 @@ class Uring final : public Poller, public SocketRing {
   void* buf_ring_ = nullptr;
   char* bufs_ = nullptr;
   uint16_t buf_tail_ = 0;
-  unsigned nbufs_ = kBufs;
+  unsigned nbufs_ = kBufs;   // the most it may have
+  unsigned provided_ = 0;    // buffers given to the kernel so far
+  bool dry_ = false;         // a receive found none this turn
   bool multishot_ = false;
   unsigned free_bufs_ = 0;   // in the ring, the kernel's to fill
 
