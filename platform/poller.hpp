@@ -32,6 +32,7 @@ struct RingBatch {
   uint32_t submitted;  // operations
   uint32_t reaped;     // completions read after it
   uint32_t wanted;     // completions it waited for (0: it did not wait)
+  int32_t worker = -1;  // hybrid's worker whose loop made it (-1: the run's own)
 };
 
 // Sockets whose bytes move through operations on a ring (io_uring) instead

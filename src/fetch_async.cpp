@@ -243,8 +243,18 @@ Task slot(Drive& d, Sink& sink, int lane) {
 
 }  // namespace
 
+namespace {
+std::unique_ptr<Poller>& kept_ring() {
+  static std::unique_ptr<Poller> ring;
+  return ring;
+}
+}  // namespace
+
+void keep_ring(std::unique_ptr<Poller> ring) { kept_ring() = std::move(ring); }
+
 std::unique_ptr<Poller> loop_poller(const Config& c) {
   if (!c.uring) return Poller::create();
+  if (kept_ring()) return std::move(kept_ring());
   std::string why;
   std::unique_ptr<Poller> p = make_uring_poller(why);
   if (!p) {  // it worked when main tried: a limit reached since (a worker's ring too many)

@@ -15,6 +15,7 @@
 #include "fanout/http.hpp"
 #include "fanout/input.hpp"
 #include "fanout/journal.hpp"
+#include "fanout/loop.hpp"
 #include "fanout/job.hpp"
 #include "fanout/model.hpp"
 #include "fanout/options.hpp"
@@ -164,10 +165,12 @@ int main(int argc, char** argv) {
       return 2;
     }
     std::string why;
-    if (!make_uring_poller(why)) {
+    std::unique_ptr<Poller> ring = make_uring_poller(why);
+    if (!ring) {
       fprintf(stderr, "fanout: -m %s%s: %s\n", cfg.model.c_str(), cfg.model == "hybrid" ? " --io-uring" : "", why.c_str());
       return 2;
     }
+    if (cfg.model == "uring") keep_ring(std::move(ring));
   }
 
   std::string err;

@@ -91,15 +91,20 @@ std::string chrome_json(const Run& run, int64_t t0) {
     for (auto& sp : spans_of(r, t0))
       event(sp.name, pid, tid, sp.from, sp.to, "{\"line\": " + std::to_string(r.line) + "}");
   }
-  // -m uring: its io_uring_enter calls, on a lane of their own: how many
-  // operations each gave the kernel, and how many completions came back.
-  for (const RingBatch& b : run.batches)
-    event("io_uring_enter", 0, kRingLane, b.from, b.to,
+  // A ring's io_uring_enter calls (-m uring's, or each hybrid --io-uring
+  // worker's), on a lane of their own in its process: how many operations
+  // each gave the kernel, and how many completions came back.
+  std::map<int, bool> rings;
+  for (const RingBatch& b : run.batches) {
+    int pid = b.worker < 0 ? 0 : b.worker + 1;
+    rings[pid] = true;
+    event("io_uring_enter", pid, kRingLane, b.from, b.to,
           "{\"submitted\": " + std::to_string(b.submitted) + ", \"completions\": " + std::to_string(b.reaped) +
               ", \"waited_for\": " + std::to_string(b.wanted) + "}");
-  if (!run.batches.empty()) {
-    snprintf(buf, sizeof buf, ",\n{\"name\": \"thread_name\", \"ph\": \"M\", \"pid\": 0, \"tid\": %d, \"args\": {\"name\": \"io_uring\"}}",
-             kRingLane);
+  }
+  for (auto& [pid, _] : rings) {
+    snprintf(buf, sizeof buf, ",\n{\"name\": \"thread_name\", \"ph\": \"M\", \"pid\": %d, \"tid\": %d, \"args\": {\"name\": \"io_uring\"}}",
+             pid, kRingLane);
     s += buf;
   }
   for (auto& [lane, _] : lanes) {
@@ -121,8 +126,9 @@ std::string timeline_svg(const Run& run, int64_t t0) {
     end = std::max(end, r.at[kEnd]);
   }
   const int W = 1000, left = 110, row = 14, top = 56;
-  bool ring = !run.batches.empty();
-  int H = top + int(lanes.size() + (ring ? 1 : 0)) * row + 56;
+  std::map<int, std::vector<const RingBatch*>> rings;  // by worker (-1: the run's own loop)
+  for (const RingBatch& b : run.batches) rings[b.worker].push_back(&b);
+  int H = top + int(lanes.size() + rings.size()) * row + 56;
   double scale = double(W - left - 20) / double(std::max<int64_t>(1, end - t0));
   char buf[512];
   std::string s = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
@@ -149,11 +155,13 @@ std::string timeline_svg(const Run& run, int64_t t0) {
     s += buf;
   }
   int y = top;
-  // -m uring: a row of its io_uring_enter calls above the slots' (each
-  // one's title says what it carried), within the run's time.
-  if (ring) {
-    s += "<g class=\"ring\"><text x=\"10\" y=\"" + std::to_string(y + row - 3) + "\">io_uring_enter</text>";
-    for (const RingBatch& b : run.batches) {
+  // A ring's io_uring_enter calls, a row above the slots' (each one's
+  // title says what it carried), within the run's time.
+  for (auto& [worker, batches] : rings) {
+    s += "<g class=\"ring\"><text x=\"10\" y=\"" + std::to_string(y + row - 3) + "\">io_uring_enter" +
+         (worker < 0 ? "" : " (w" + std::to_string(worker) + ")") + "</text>";
+    for (const RingBatch* bp : batches) {
+      const RingBatch& b = *bp;
       if (b.from < t0 || b.from > end) continue;
       snprintf(buf, sizeof buf,
                "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"#17becf\"><title>%u in, %u out%s</title></rect>",

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstdlib>
+#include <map>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sys/prctl.h>
@@ -173,5 +174,26 @@ TEST_CASE("uring: --trace shows the ring's batches, one event per io_uring_enter
   CHECK(submitted == ops);
   CHECK(completions == v["cost"]["io_uring_ops"]["completions"].num);
   CHECK(enters < n);  // batches: fewer enters than requests
+  // One ring: the one main made to see that io_uring is allowed is the loop's.
+  CHECK(v["cost"]["syscalls_by_name"]["io_uring_setup"].num == 1);
   CHECK(svg.find("<g class=\"ring\"><text x=\"10\" y=\"67\">io_uring_enter</text><rect") != std::string::npos);
+
+  // hybrid --io-uring: each worker's ring on a lane in that worker's process.
+  t::Ran h = t::fanout({"-m", "hybrid", "--io-uring", "-w", "2", "-c", "20", "--json", "--trace", trace, "-"}, list);
+  REQUIRE(h.status == 0);
+  tj::Value hv = tj::parse(h.out);
+  REQUIRE(t::read_file(trace + ".json", text));
+  REQUIRE(t::read_file(trace + ".svg", svg));
+  tr = tj::parse(text);
+  std::map<double, double> by_worker;
+  for (auto& e : tr["traceEvents"].arr)
+    if (e["name"].str == "io_uring_enter") by_worker[e["pid"].num]++;
+  CHECK(by_worker.size() == 2);
+  CHECK(by_worker.count(1) == 1);
+  CHECK(by_worker.count(2) == 1);
+  double all = 0;
+  for (auto& [pid, k] : by_worker) all += k;
+  CHECK(all == hv["cost"]["syscalls_by_name"]["io_uring_enter"].num);
+  CHECK(svg.find(">io_uring_enter (w0)</text>") != std::string::npos);
+  CHECK(svg.find(">io_uring_enter (w1)</text>") != std::string::npos);
 }

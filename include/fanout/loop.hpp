@@ -17,6 +17,10 @@ namespace fanout {
 // What a loop waits with: io_uring where the run asks for it (c.uring:
 // main made sure the kernel gives a ring), else the build's poller.
 std::unique_ptr<Poller> loop_poller(const Config& c);
+// The ring main made to see that io_uring is allowed: -m uring's one loop
+// takes it rather than make a second (a forked worker makes its own: a
+// ring is its maker's).
+void keep_ring(std::unique_ptr<Poller> ring);
 
 class Loop {
  public:

@@ -122,9 +122,16 @@ bool run_hybrid(Run& run, std::string& err) {
     auto body = [&run, k, &inflight](int id, int result_fd, int work_fd) {
       Totals t;
       Loop loop(id, run.cfg, inflight(k));
+      std::vector<RingBatch> batches;  // --trace with --io-uring: the ring's, sent up before the totals
+      if (SocketRing* ring = loop.reactor.ring(); ring && !run.cfg.trace.empty()) ring->keep_batches(&batches);
       PipeFeed feed(loop, work_fd, result_fd, inflight(k));
       read_work(feed).start(nullptr, nullptr);
       run_loop(loop, run.job, feed, inflight(k), PipeFeed::done, &feed);
+      if (!batches.empty()) {
+        loop.reactor.ring()->keep_batches(nullptr);
+        wire::put_batches(feed.out, batches);
+        feed.send();
+      }
       t = Totals::of(loop);
       sys::count(sys::WRITE);  // the write below, counted before it is made
       wire::put_totals(feed.out, child_totals(t));

@@ -159,7 +159,11 @@ void Supervisor::read_from(size_t k, const std::function<bool(size_t)>& more,
           kids_[k].held.erase(it);
           any = true;
         },
-        [&](const Totals& t) { run_.totals.add(t); });
+        [&](const Totals& t) { run_.totals.add(t); },
+        [&](RingBatch& b) {
+          b.worker = kids_[k].id;
+          run_.batches.push_back(b);
+        });
     if (any && !told_) kids_[k].hungry = more(k);
     return;
   }

@@ -1,6 +1,6 @@
 // Records between a parent and its worker processes: requests down the
-// work pipe; one record per result, and the totals at the end, up the
-// result pipe. Both sides are the same binary, so the layout is simply the
+// work pipe; one record per result, and the totals at the end (after a
+// ring's batches, with --trace), up the result pipe. Both sides are the same binary, so the layout is simply the
 // struct. A result names its request by seq.
 #pragma once
 #include <cstring>
@@ -10,7 +10,7 @@
 
 namespace fanout::wire {
 
-enum : uint32_t { kResult = 1, kTotals = 2 };
+enum : uint32_t { kResult = 1, kTotals = 2, kBatches = 3 };
 struct Head {
   uint32_t kind, index;
   int32_t status, cause, lane;
@@ -41,6 +41,12 @@ inline void put_totals(std::string& out, const Totals& t) {
   Head h{kTotals, 0, 0, 0, 0, 0, 0, {}, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, uint32_t(sizeof t)};
   out.append(reinterpret_cast<const char*>(&h), sizeof h);
   out.append(reinterpret_cast<const char*>(&t), sizeof t);
+}
+
+inline void put_batches(std::string& out, const std::vector<RingBatch>& b) {
+  Head h{kBatches, 0, 0, 0, 0, 0, 0, {}, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, uint32_t(b.size() * sizeof(RingBatch))};
+  out.append(reinterpret_cast<const char*>(&h), sizeof h);
+  out.append(reinterpret_cast<const char*>(b.data()), b.size() * sizeof(RingBatch));
 }
 
 // A request, down the work pipe: the worker parses its URL again.
@@ -85,8 +91,8 @@ inline Result died(uint32_t line, int worker, long pid, int wait_status) {
 }
 
 // Takes every whole record off the front of in.
-template <class OnResult, class OnTotals>
-void take(std::string& in, OnResult on_result, OnTotals on_totals) {
+template <class OnResult, class OnTotals, class OnBatch>
+void take(std::string& in, OnResult on_result, OnTotals on_totals, OnBatch on_batch) {
   size_t off = 0;
   while (in.size() - off >= sizeof(Head)) {
     Head h;
@@ -97,6 +103,12 @@ void take(std::string& in, OnResult on_result, OnTotals on_totals) {
       Totals t;
       memcpy(&t, body, sizeof t);
       on_totals(t);
+    } else if (h.kind == kBatches) {
+      for (size_t i = 0; i + sizeof(RingBatch) <= h.len; i += sizeof(RingBatch)) {
+        RingBatch b;
+        memcpy(&b, body + i, sizeof b);
+        on_batch(b);
+      }
     } else if (h.kind == kResult) {
       Result r;
       r.status = h.status;
