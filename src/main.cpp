@@ -159,18 +159,19 @@ int main(int argc, char** argv) {
   std::string fit = fit_fd_limit(cfg);  // once, before anything is opened
   if (!fit.empty()) fprintf(stderr, "fanout: %s\n", fit.c_str());
   stop::install(cfg.grace);
+  std::unique_ptr<Poller> ring;  // -m uring's, for its loop (keep_ring)
   if (cfg.uring) {  // at once, and why: where io_uring is not allowed, nothing can run
     if (cfg.model != "uring" && cfg.model != "hybrid") {
       fprintf(stderr, "fanout: --io-uring is for -m hybrid (-m uring is the one-loop model)\n");
       return 2;
     }
     std::string why;
-    std::unique_ptr<Poller> ring = make_uring_poller(why);
+    ring = make_uring_poller(why);
     if (!ring) {
       fprintf(stderr, "fanout: -m %s%s: %s\n", cfg.model.c_str(), cfg.model == "hybrid" ? " --io-uring" : "", why.c_str());
       return 2;
     }
-    if (cfg.model == "uring") keep_ring(std::move(ring));
+    if (cfg.model != "uring") ring.reset();  // (hybrid's workers make their own)
   }
 
   std::string err;
@@ -220,7 +221,9 @@ int main(int argc, char** argv) {
     fprintf(stderr, "fanout: --rate: mmap: %s\n", strerror(errno));
     return 1;
   }
+  if (ring) keep_ring(std::move(ring));
   bool ran = model->run(run, err);
+  keep_ring(nullptr);  // (one no loop took goes now, while its closes are counted)
   progress::stop();
   if (!ran) {
     fprintf(stderr, "fanout: %s: %s\n", cfg.model.c_str(), err.c_str());
