@@ -238,7 +238,6 @@ class Uring final : public Poller, public SocketRing {
       }
     }
     if (s->in == kNone) {
-      s->in_last = kNone;
       if (got == 0 && s->starved && !s->eof && !s->err) return starved_recv(fd, *s, p, n);
       if (!s->eof && !s->err && s->connected && !s->recv_armed && !s->starved) arm_recv(fd, *s);
     }
@@ -253,7 +252,7 @@ class Uring final : public Poller, public SocketRing {
     if (s->err) return errno = s->err, -1;
     // Not yet connected: as the kernel's send would, "again" (the connect's
     // end makes it writable); full: the same, until sends complete.
-    if (!s->connected || (s->x && s->x->queued.size() + s->x->sending.size() >= kSendCap)) {
+    if (Extra* x = ex(*s); !s->connected || (x && x->queued.size() + x->sending.size() >= kSendCap)) {
       s->blocked = true;
       return errno = EAGAIN, -1;
     }
@@ -281,15 +280,18 @@ class Uring final : public Poller, public SocketRing {
     sqe(IORING_OP_CLOSE, fd, tag(kClose, fd, s->gen), sys::OP_CLOSE);
     closes_out_++;
     for (uint32_t i = s->in; i != kNone; i = drop_chunk(i)) give_back(chunks_[i].bid);
-    s->in = s->in_last = kNone;
+    s->in = kNone;
     if (s->awaiting) s->awaiting = false, awaiting_--;
-    // The socket's state waits for its last completion (its send buffer
-    // and its address are the kernel's until then); the number starts anew.
+    // The socket's state waits for its last completion where the kernel
+    // has its send buffer or its address until then; a receive's or a
+    // poll's completion finds no owner (its generation is gone) and gives
+    // back its buffer. The number starts anew.
     uint32_t gen = s->gen + 1;
-    if (s->ops > 0) {
+    if (s->ops > 0 && s->x) {
       s->closed = true;
-      s->closed_fd = fd;
-      closing_.push_back(std::make_unique<Sock>(std::move(*s)));
+      closing_.push_back({fd, std::make_unique<Sock>(*s)});
+    } else {
+      drop_extra(*s);
     }
     *s = Sock{};
     s->gen = gen;
@@ -322,29 +324,46 @@ class Uring final : public Poller, public SocketRing {
     // The buffer ring ran dry for it: a poll says when bytes wait and
     // recv(2) takes them, until a read finds none and buffers are back.
     bool starved : 1 = false, poll_in : 1 = false, ready : 1 = false;
-    int16_t ops = 0;      // operations out
-    int err = 0;          // a failed connect's, receive's or send's errno
-    int closed_fd = -1;   // once closed: the number it had
-    uint32_t in = kNone, in_last = kNone;  // bytes received and not yet read (chunks_)
-    std::unique_ptr<Extra> x;
+    uint8_t ops = 0;      // operations out
+    uint8_t err = 0;      // a failed connect's, receive's or send's errno (Linux's fit)
+    uint32_t in = kNone;  // bytes received and not yet read (chunks_)
+    uint32_t x = 0;       // its Extra, in extras_ from 1 (0: none)
   };
-  static_assert(sizeof(Sock) <= 32);
+  static_assert(sizeof(Sock) <= 16);
 
+  Extra* ex(const Sock& s) { return s.x ? extras_[s.x - 1].get() : nullptr; }
   Extra& extra(Sock& s) {
-    if (!s.x) s.x.reset(new Extra);
-    return *s.x;
+    if (!s.x) {
+      uint32_t i;
+      if (!free_extras_.empty()) i = free_extras_.back(), free_extras_.pop_back();
+      else i = uint32_t(extras_.size()), extras_.emplace_back();
+      extras_[i].reset(new Extra);
+      s.x = i + 1;
+    }
+    return *extras_[s.x - 1];
+  }
+  void drop_extra(Sock& s) {
+    if (!s.x) return;
+    extras_[s.x - 1].reset();
+    free_extras_.push_back(s.x - 1);
+    s.x = 0;
   }
   void trim(Sock& s) {
-    if (s.x && !s.connecting && !s.send_busy && s.x->queued.empty() && !s.x->own) s.x.reset();
+    Extra* x = ex(s);
+    if (x && !s.connecting && !s.send_busy && x->queued.empty() && !x->own) drop_extra(s);
   }
   void add_chunk(Sock& s, uint16_t bid, uint32_t len) {
     uint32_t i = free_chunk_;
     if (i != kNone) free_chunk_ = chunks_[i].next;
     else i = uint32_t(chunks_.size()), chunks_.emplace_back();
     chunks_[i] = {bid, 0, uint16_t(len), kNone};
-    if (s.in_last != kNone) chunks_[s.in_last].next = i;
-    else s.in = i;
-    s.in_last = i;
+    if (s.in == kNone) {
+      s.in = i;
+      return;
+    }
+    uint32_t last = s.in;  // (a socket's list is a piece or two)
+    while (chunks_[last].next != kNone) last = chunks_[last].next;
+    chunks_[last].next = i;
   }
   uint32_t drop_chunk(uint32_t i) {  // the next
     uint32_t next = chunks_[i].next;
@@ -464,7 +483,7 @@ class Uring final : public Poller, public SocketRing {
     __atomic_store_n(&reinterpret_cast<io_uring_buf*>(buf_ring_)->resv, buf_tail_, __ATOMIC_RELEASE);
     free_bufs_++;
   }
-  const char* data(Sock& s, const Chunk& c) { return c.bid == kOwnBuf ? s.x->own.get() : bufs_ + size_t(c.bid) * kBufSize; }
+  const char* data(Sock& s, const Chunk& c) { return c.bid == kOwnBuf ? ex(s)->own.get() : bufs_ + size_t(c.bid) * kBufSize; }
 
   std::string why_not(int err) {
     std::string w = std::string("io_uring_setup: ") + sys::errno_name(err) + " (" + strerror(err) + "): ";
@@ -544,7 +563,7 @@ class Uring final : public Poller, public SocketRing {
     ssize_t r;
     while ((r = sys::recv(fd, p, n, MSG_DONTWAIT)) < 0 && errno == EINTR) {}
     if (r == 0) s.eof = true;
-    if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) s.err = errno;
+    if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) s.err = uint8_t(errno);
     if (r == 0 || (r < 0 && s.err) || size_t(r) == n) return r;
     if (free_bufs_ > 0) {
       s.starved = false;
@@ -572,7 +591,7 @@ class Uring final : public Poller, public SocketRing {
   }
 
   void start_send(int fd, Sock& s) {
-    Extra& o = *s.x;
+    Extra& o = *ex(s);
     if (o.sending.empty()) {
       o.sending.swap(o.queued);
       o.sent = 0;
@@ -633,12 +652,10 @@ class Uring final : public Poller, public SocketRing {
     int fd = fd_of(t);
     uint32_t gen = gen_of(t);
     if (Sock* s = find(fd); s && s->gen == gen) return s;
-    for (auto& s : closing_)
-      if (s && s->gen == gen && closing_fd(*s, fd)) return s.get();
+    for (auto& [closed_fd, s] : closing_)
+      if (s->gen == gen && closed_fd == fd) return s.get();
     return nullptr;
   }
-  // (A closed socket's state remembers its number in its address' tag.)
-  bool closing_fd(const Sock& s, int fd) const { return s.closed_fd == fd; }
 
   void complete(const io_uring_cqe& c) {
     Kind k = kind_of(c.user_data);
@@ -684,12 +701,12 @@ class Uring final : public Poller, public SocketRing {
         break;
       case kConnect:
         s->connecting = false;
-        s->err = c.res < 0 ? -c.res : 0;
+        s->err = uint8_t(c.res < 0 ? -c.res : 0);
         s->blocked = false;  // (the event below is the writable one a send that said EAGAIN waits for)
         if (c.res == 0) {
           s->connected = true;
           arm_recv(fd, *s);
-          if (!s->x->queued.empty()) start_send(fd, *s);
+          if (!ex(*s)->queued.empty()) start_send(fd, *s);
         }
         trim(*s);
         event(fd, c.res < 0 ? kReadable | kWritable | kHangup : kWritable);
@@ -711,18 +728,18 @@ class Uring final : public Poller, public SocketRing {
           s->starved = true;
           arm_poll_in(fd, *s);
         } else if (c.res != -ECANCELED) {
-          s->err = -c.res;
+          s->err = uint8_t(-c.res);
           event(fd, kReadable | kHangup);
         }
         break;
       case kSend: {
         s->send_busy = false;
         if (c.res < 0) {
-          s->err = -c.res;
+          s->err = uint8_t(-c.res);
           event(fd, kReadable | kWritable | kHangup);
           break;
         }
-        Extra& o = *s->x;
+        Extra& o = *ex(*s);
         o.sent += size_t(c.res);
         if (o.sent < o.sending.size()) {  // a short send: the rest
           start_send(fd, *s);
@@ -733,7 +750,8 @@ class Uring final : public Poller, public SocketRing {
         if (!s->awaiting) s->awaiting = true, awaiting_++;
         if (!o.queued.empty()) start_send(fd, *s);
         else trim(*s);  // (no room kept between requests)
-        if (s->blocked && (!s->x || s->x->queued.size() + s->x->sending.size() < kSendCap)) {
+        Extra* x = ex(*s);
+        if (s->blocked && (!x || x->queued.size() + x->sending.size() < kSendCap)) {
           s->blocked = false;
           event(fd, kWritable);
         }
@@ -746,7 +764,8 @@ class Uring final : public Poller, public SocketRing {
 
   void forget_closed(Sock* s) {
     for (auto& p : closing_)
-      if (p.get() == s) {
+      if (p.second.get() == s) {
+        drop_extra(*s);
         p = std::move(closing_.back());
         closing_.pop_back();
         return;
@@ -783,7 +802,9 @@ class Uring final : public Poller, public SocketRing {
   std::vector<Sock> socks_;                     // by fd
   std::vector<Chunk> chunks_;                   // every socket's bytes not yet read
   uint32_t free_chunk_ = kNone;
-  std::vector<std::unique_ptr<Sock>> closing_;  // closed, with operations still out
+  std::vector<std::pair<int, std::unique_ptr<Sock>>> closing_;  // closed, with operations still out (by the fd they had)
+  std::vector<std::unique_ptr<Extra>> extras_;  // what sockets' connects and sends need now
+  std::vector<uint32_t> free_extras_;
 
   std::vector<RingBatch>* batches_ = nullptr;  // --trace
   uint64_t reaped_ = 0;                        // completions read, all told
