@@ -743,10 +743,33 @@ Task serve(Reactor& r, int fd, const Settings& set) {
   }
 }
 
+// The reactor's next turn: what is ready runs before this goes on.
+struct Yield {
+  Reactor& r;
+  Waiter w{};
+  bool await_ready() const { return false; }
+  void await_suspend(std::coroutine_handle<> h) {
+    w.fn = resume_waiter;
+    w.ctx = h.address();
+    r.post(&w);
+  }
+  void await_resume() const {}
+};
+
+// At most kAcceptTurn connections a turn, then the others' turn (nginx's
+// multi_accept off, in batches): a client that connects faster than this
+// accepts (a ring's connects go 256 at a time) would otherwise hold the
+// loop in accept4 until it stopped, and no request would be read meanwhile.
+constexpr int kAcceptTurn = 64;
+
 Task listen_loop(Reactor& r, int lfd, const Settings& set) {
   for (;;) {
     if (co_await readable(r, lfd, nullptr) != Waiter::kReady) co_return;
-    for (;;) {
+    for (int n = 0;; n++) {
+      if (n == kAcceptTurn) {
+        co_await Yield{r};
+        n = 0;
+      }
       int fd = accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) {
         if (errno == EMFILE || errno == ENFILE) fprintf(stderr, "origin: accept4: %s\n", strerror(errno));
