@@ -170,15 +170,11 @@ class Uring final : public Poller, public SocketRing {
         wait_ts.tv_nsec = us % 1000000 * 1000;
         arg.ts = uint64_t(reinterpret_cast<uintptr_t>(&wait_ts));
       }
-      int64_t from = batches_ ? now_ns() : 0;
-      int r = ring_enter(fd_, pending_, want, flags, batch || drain ? &arg : nullptr);
-      int64_t to = batches_ ? now_ns() : 0;
-      if (flags & IORING_ENTER_GETEVENTS) flushed_ = 0;
-      if (r >= 0) pending_ -= std::min(pending_, unsigned(r));
-      else if (errno != EINTR && errno != EBUSY && errno != EAGAIN && errno != ETIME) return -1;
+      int r = enter(want, flags, batch || drain ? &arg : nullptr, block);
+      if (r < 0 && errno != EINTR && errno != EBUSY && errno != EAGAIN && errno != ETIME) return -1;
       uint64_t before = reaped_;
       reap();
-      if (batches_) batches_->push_back({from, to, uint32_t(std::max(r, 0)), uint32_t(reaped_ - before), block ? want : 0});
+      if (batches_) batches_->back().reaped = uint32_t(reaped_ - before);
     }
     if (dry_) provide_more(), dry_ = false;
     return n_;
@@ -192,11 +188,7 @@ class Uring final : public Poller, public SocketRing {
       unsigned head = *cq_head_, tail = __atomic_load_n(cq_tail_, __ATOMIC_ACQUIRE), closed = 0;
       for (unsigned i = head; i != tail; i++) closed += kind_of(cqes_[i & cq_mask_].user_data) == kClose;
       if (closed >= closes_out_ && pending_ == 0) return;
-      int64_t from = batches_ ? now_ns() : 0;
-      unsigned want = closed >= closes_out_ ? 0 : tail - head + 1;
-      int r = ring_enter(fd_, pending_, want, IORING_ENTER_GETEVENTS);
-      if (batches_) batches_->push_back({from, now_ns(), uint32_t(std::max(r, 0)), 0, want});
-      if (r > 0) pending_ -= std::min(pending_, unsigned(r));
+      int r = enter(closed >= closes_out_ ? 0 : tail - head + 1, IORING_ENTER_GETEVENTS);
       if (r < 0 && errno != EINTR) return;
     }
   }
@@ -511,16 +503,26 @@ class Uring final : public Poller, public SocketRing {
   }
   Sock* find(int fd) { return fd >= 0 && size_t(fd) < socks_.size() ? &socks_[size_t(fd)] : nullptr; }
 
+  // One io_uring_enter with everything queued: what went in leaves
+  // pending_ (and counts toward flushed_ unless the enter collected), and
+  // --trace gets its batch (the caller fills in what it reaped).
+  int enter(unsigned want, unsigned flags, WaitArg* arg = nullptr, bool waits = true) {
+    int64_t from = batches_ ? now_ns() : 0;
+    int r = ring_enter(fd_, pending_, want, flags, arg);
+    int err = errno;
+    if (r > 0) pending_ -= std::min(pending_, unsigned(r));
+    if (flags & IORING_ENTER_GETEVENTS) flushed_ = 0;
+    else if (r > 0) flushed_ += unsigned(r);
+    if (batches_) batches_->push_back({from, now_ns(), uint32_t(std::max(r, 0)), 0, waits ? want : 0});
+    errno = err;
+    return r;
+  }
+
   // A submission entry, zeroed, for one operation; the ring is submitted
   // first if it is full.
   io_uring_sqe* sqe(uint8_t op, int fd, uint64_t user, sys::RingOp counted) {
     unsigned tail = *sq_tail_;
-    if (tail - __atomic_load_n(sq_head_, __ATOMIC_ACQUIRE) >= sq_entries_) {
-      int64_t from = batches_ ? now_ns() : 0;
-      int r = ring_enter(fd_, pending_, 0, 0);
-      if (r > 0) pending_ -= std::min(pending_, unsigned(r)), flushed_ += unsigned(r);
-      if (batches_) batches_->push_back({from, now_ns(), uint32_t(std::max(r, 0)), 0, 0});
-    }
+    if (tail - __atomic_load_n(sq_head_, __ATOMIC_ACQUIRE) >= sq_entries_) enter(0, 0, nullptr, false);
     unsigned i = tail & sq_mask_;
     io_uring_sqe* q = &sqes_[i];
     std::memset(q, 0, sizeof *q);
