@@ -16,7 +16,9 @@
 //
 // Receives are multishot into a provided buffer ring where the kernel has
 // them (Linux 6.0), and one plain receive at a time into the socket's own
-// buffer where it does not. A socket whose receive found the buffer ring
+// buffer where it does not. Where buffers can be consumed incrementally
+// (Linux 6.12) many receives share one, each after the one before: small
+// answers do not take a page each. A socket whose receive found the buffer ring
 // empty (ENOBUFS: more answers at once than buffers) is read as epoll's
 // are, a poll operation then recv(2), until a read empties it while
 // buffers are back: no answer waits for buffers another socket holds.
@@ -77,6 +79,9 @@ uint32_t gen_of(uint64_t t) { return uint32_t(t); }
 constexpr unsigned kEntries = 256;        // submission queue; completions twice that
 constexpr unsigned kBufs = 128;          // provided buffers (a power of two; FANOUT_URING_BUFS for tests)
 constexpr unsigned kBufsStep = 16;        // given at first, and each time the ring runs dry
+constexpr unsigned kBufsStepInc = 4;      // the same when many receives share a buffer
+constexpr uint16_t kPbufRingInc = 2;      // IOU_PBUF_RING_INC (6.12): a buffer takes receives until full
+constexpr uint32_t kCqeBufMore = 1U << 4; // IORING_CQE_F_BUF_MORE: the kernel keeps the buffer
 constexpr size_t kBufSize = 16 * 1024;    // a TLS record and its header fit in one
 constexpr size_t kSendCap = 256 * 1024;   // queued on a socket before send() says EAGAIN
 constexpr uint16_t kOwnBuf = 0xffff;      // a chunk in the socket's own buffer (no provided ones)
@@ -201,11 +206,13 @@ class Uring final : public Poller, public SocketRing {
   }
   void connect(int fd, const sockaddr* sa, socklen_t len) override {
     Sock& s = sock(fd);
-    Extra& x = extra(s);  // (its address is the kernel's until the connect completes)
-    std::memcpy(&x.addr, sa, std::min<size_t>(len, sizeof x.addr));
     s.connecting = true;
     io_uring_sqe* q = sqe(IORING_OP_CONNECT, fd, tag(kConnect, fd, s.gen), sys::OP_CONNECT);
-    q->addr = uint64_t(reinterpret_cast<uintptr_t>(&x.addr));
+    // The kernel copies the address when it takes the entry (the connect's
+    // prep), so it lives beside the entry's slot, not with the socket.
+    sockaddr_in6& a = addrs_[size_t(q - sqes_)];
+    std::memcpy(&a, sa, std::min<size_t>(len, sizeof a));
+    q->addr = uint64_t(reinterpret_cast<uintptr_t>(&a));
     q->off = len;
     s.ops++;
   }
@@ -220,12 +227,12 @@ class Uring final : public Poller, public SocketRing {
     size_t got = 0;
     while (got < n && s->in != kNone) {
       Chunk& c = chunks_[s->in];
-      size_t k = std::min(n - got, size_t(c.len - c.off));
+      size_t k = std::min(n - got, size_t(c.end - c.off));
       std::memcpy(static_cast<char*>(p) + got, data(*s, c) + c.off, k);
       got += k;
       c.off = uint16_t(c.off + k);
-      if (c.off == c.len) {
-        give_back(c.bid);
+      if (c.off == c.end) {
+        unref(c.bid);
         s->in = drop_chunk(s->in);
       }
     }
@@ -271,7 +278,7 @@ class Uring final : public Poller, public SocketRing {
     if (s->poll_in) cancel(fd, tag(kPollIn, fd, s->gen));
     sqe(IORING_OP_CLOSE, fd, tag(kClose, fd, s->gen), sys::OP_CLOSE);
     closes_out_++;
-    for (uint32_t i = s->in; i != kNone; i = drop_chunk(i)) give_back(chunks_[i].bid);
+    for (uint32_t i = s->in; i != kNone; i = drop_chunk(i)) unref(chunks_[i].bid);
     s->in = kNone;
     if (s->awaiting) s->awaiting = false, awaiting_--;
     // The socket's state waits for its last completion where the kernel
@@ -292,17 +299,16 @@ class Uring final : public Poller, public SocketRing {
 
  private:
   // Bytes received and not yet read: a socket's list of pieces of
-  // buffers, in one array for all (a piece is at most kBufSize).
+  // buffers (from off to end in buffer bid), in one array for all.
   static constexpr uint32_t kNone = UINT32_MAX;
   struct Chunk {
-    uint16_t bid, off, len;
+    uint16_t bid, off, end;
     uint32_t next = kNone;
   };
   static_assert(kBufSize <= UINT16_MAX);
-  // What only a connect, a send or a receive into the socket's own buffer
-  // needs: made for it, gone when nothing needs it.
+  // What only a send or a receive into the socket's own buffer needs:
+  // made for it, gone when nothing needs it.
   struct Extra {
-    sockaddr_in6 addr{};          // a connect's (IPv4 or IPv6)
     std::string sending, queued;  // the send out (the kernel's until it completes), and what waits
     size_t sent = 0;              // of sending
     std::unique_ptr<char[]> own;  // without provided buffers: the one receive's
@@ -342,13 +348,14 @@ class Uring final : public Poller, public SocketRing {
   }
   void trim(Sock& s) {
     Extra* x = ex(s);
-    if (x && !s.connecting && !s.send_busy && x->queued.empty() && !x->own) drop_extra(s);
+    if (x && !s.send_busy && x->queued.empty() && !x->own) drop_extra(s);
   }
-  void add_chunk(Sock& s, uint16_t bid, uint32_t len) {
+  void add_chunk(Sock& s, uint16_t bid, uint32_t at, uint32_t len) {
     uint32_t i = free_chunk_;
     if (i != kNone) free_chunk_ = chunks_[i].next;
     else i = uint32_t(chunks_.size()), chunks_.emplace_back();
-    chunks_[i] = {bid, 0, uint16_t(len), kNone};
+    chunks_[i] = {bid, uint16_t(at), uint16_t(at + len), kNone};
+    if (bid != kOwnBuf) bufs_state_[bid].refs++;
     if (s.in == kNone) {
       s.in = i;
       return;
@@ -392,6 +399,7 @@ class Uring final : public Poller, public SocketRing {
     sqes_len_ = p.sq_entries * sizeof(io_uring_sqe);
     sqes_ = static_cast<io_uring_sqe*>(mmap(nullptr, sqes_len_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd_, IORING_OFF_SQES));
     if (sqes_ == MAP_FAILED) return sqes_ = nullptr, fail(std::string("mmap of the ring: ") + strerror(errno));
+    addrs_.reset(new sockaddr_in6[p.sq_entries]);
     char* sq = static_cast<char*>(sq_ptr_);
     sq_head_ = reinterpret_cast<unsigned*>(sq + p.sq_off.head);
     sq_tail_ = reinterpret_cast<unsigned*>(sq + p.sq_off.tail);
@@ -442,13 +450,17 @@ class Uring final : public Poller, public SocketRing {
     reg.ring_addr = uint64_t(reinterpret_cast<uintptr_t>(r));
     reg.ring_entries = nbufs_;
     reg.bgid = 0;
-    if (ring_register(fd_, IORING_REGISTER_PBUF_RING, &reg, 1) < 0) {
+    reg.pad = getenv("FANOUT_URING_NOINC") ? 0 : kPbufRingInc;  // (the flags field, named pad before 6.12)
+    inc_ = ring_register(fd_, IORING_REGISTER_PBUF_RING, &reg, 1) == 0;
+    if (!inc_) reg.pad = 0;
+    if (!inc_ && ring_register(fd_, IORING_REGISTER_PBUF_RING, &reg, 1) < 0) {
       munmap(r, ring_bytes());
       munmap(b, size_t(nbufs_) * kBufSize);
       return;
     }
     buf_ring_ = r;
     bufs_ = static_cast<char*>(b);
+    bufs_state_.reset(new BufState[nbufs_]);
     provide_more();
     multishot_ = true;
   }
@@ -457,7 +469,15 @@ class Uring final : public Poller, public SocketRing {
   // needed at once (the kernel takes them in turn: every buffer given is
   // used).
   void provide_more() {
-    for (unsigned i = 0; i < kBufsStep && provided_ < nbufs_; i++) give_back(uint16_t(provided_++));
+    unsigned step = inc_ ? kBufsStepInc : kBufsStep;
+    for (unsigned i = 0; i < step && provided_ < nbufs_; i++) give_back(uint16_t(provided_++));
+  }
+  // A chunk of bid was read (or dropped): the buffer goes back once the
+  // kernel is done with it and no chunk in it is unread.
+  void unref(uint16_t bid) {
+    if (bid == kOwnBuf) return;
+    BufState& b = bufs_state_[bid];
+    if (--b.refs == 0 && b.done) give_back(bid);
   }
   size_t ring_bytes() const { return size_t(nbufs_) * sizeof(io_uring_buf); }
 
@@ -470,12 +490,21 @@ class Uring final : public Poller, public SocketRing {
     b.addr = uint64_t(reinterpret_cast<uintptr_t>(bufs_ + size_t(bid) * kBufSize));
     b.len = uint32_t(kBufSize);
     b.bid = bid;
+    bufs_state_[bid] = BufState{};
     buf_tail_++;
     static_assert(offsetof(io_uring_buf, resv) == 14 && sizeof(io_uring_buf) == 16);
     __atomic_store_n(&reinterpret_cast<io_uring_buf*>(buf_ring_)->resv, buf_tail_, __ATOMIC_RELEASE);
     free_bufs_++;
   }
   const char* data(Sock& s, const Chunk& c) { return c.bid == kOwnBuf ? ex(s)->own.get() : bufs_ + size_t(c.bid) * kBufSize; }
+  // A provided buffer's bytes: filled by the kernel up to fill (with
+  // incremental consumption, one buffer takes many receives, each after
+  // the one before), unread in refs chunks, and done when the kernel has
+  // moved past it.
+  struct BufState {
+    uint16_t fill = 0, refs = 0;
+    bool done = false;
+  };
 
   std::string why_not(int err) {
     std::string w = std::string("io_uring_setup: ") + sys::errno_name(err) + " (" + strerror(err) + "): ";
@@ -674,10 +703,21 @@ class Uring final : public Poller, public SocketRing {
     if (k == kClose) closes_out_--;
     if (k == kClose || k == kCancel || k == kPollRemove) return;
     Sock* s = owner(c.user_data);
+    uint32_t at = 0;  // where a receive's bytes start in its buffer
     if (k == kRecv && (c.flags & IORING_CQE_F_BUFFER)) {
-      free_bufs_--;
-      // (A buffer with no bytes in it, or for a socket gone, goes back now.)
-      if (!s || s->closed || c.res <= 0) give_back(uint16_t(c.flags >> 16));
+      // Incremental: the kernel keeps the buffer while it says "more"
+      // (and a receive of nothing takes none of it). A buffer with no
+      // bytes for anyone (nothing received, the socket gone) goes back
+      // once the kernel is done with it.
+      uint16_t bid = uint16_t(c.flags >> 16);
+      BufState& b = bufs_state_[bid];
+      at = b.fill;
+      if (c.res > 0) b.fill = uint16_t(b.fill + c.res);
+      if (!inc_ || (c.res > 0 && !(c.flags & kCqeBufMore))) {
+        b.done = true;
+        free_bufs_--;
+      }
+      if ((!s || s->closed || c.res <= 0) && b.done && b.refs == 0) give_back(bid);
     }
     if (!s) return;
     if (k == kPoll) {
@@ -708,7 +748,7 @@ class Uring final : public Poller, public SocketRing {
         if (c.res == 0) {
           s->connected = true;
           arm_recv(fd, *s);
-          if (!ex(*s)->queued.empty()) start_send(fd, *s);
+          if (Extra* x = ex(*s); x && !x->queued.empty()) start_send(fd, *s);
         }
         trim(*s);
         event(fd, c.res < 0 ? kReadable | kWritable | kHangup : kWritable);
@@ -717,7 +757,7 @@ class Uring final : public Poller, public SocketRing {
         if (!more) s->recv_armed = false;
         if (c.res > 0) {
           uint16_t bid = c.flags & IORING_CQE_F_BUFFER ? uint16_t(c.flags >> 16) : kOwnBuf;
-          add_chunk(*s, bid, uint32_t(c.res));
+          add_chunk(*s, bid, at, uint32_t(c.res));
           if (s->awaiting) s->awaiting = false, awaiting_--;
           event(fd, kReadable);
           // Multishot ended with bytes (the kernel's choice): go on.
@@ -783,6 +823,7 @@ class Uring final : public Poller, public SocketRing {
   void *sq_ptr_ = nullptr, *cq_ptr_ = nullptr;
   size_t sq_len_ = 0, cq_len_ = 0, sqes_len_ = 0;
   io_uring_sqe* sqes_ = nullptr;
+  std::unique_ptr<sockaddr_in6[]> addrs_;  // a connect's address, by its entry's slot
   unsigned *sq_head_ = nullptr, *sq_tail_ = nullptr, *sq_array_ = nullptr, sq_mask_ = 0, sq_entries_ = 0;
   unsigned *cq_head_ = nullptr, *cq_tail_ = nullptr, cq_mask_ = 0;
   io_uring_cqe* cqes_ = nullptr;
@@ -796,6 +837,8 @@ class Uring final : public Poller, public SocketRing {
   bool dry_ = false;         // a receive found none this turn
   bool multishot_ = false;
   unsigned free_bufs_ = 0;   // in the ring, the kernel's to fill
+  bool inc_ = false;         // consumed incrementally (Linux 6.12)
+  std::unique_ptr<BufState[]> bufs_state_;
 
   bool timer_armed_ = false;
   int64_t timer_at_ = 0;
