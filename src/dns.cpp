@@ -87,9 +87,11 @@ void on_answer(void* arg, int status, int, ares_addrinfo* ai) {
 bool shortcut(const Config& cfg, const Url& url, std::vector<Addr>& out) {
   Addr a;
   for (auto& e : cfg.resolve) {
-    if (e.port == url.port && e.host == url.host) {
-      numeric_addr(e.addr, url.port, a);  // checked when the option was read
-      out.push_back(a);
+    if (e.port == url.port && (e.host == url.host || e.host == "*")) {
+      for (const std::string& text : e.addrs) {
+        numeric_addr(text, url.port, a);  // checked when the option was read
+        out.push_back(a);
+      }
       return true;
     }
   }
@@ -121,9 +123,9 @@ bool make_channel(const Config& cfg, ares_channel* ch, ares_sock_state_cb cb, vo
   return true;
 }
 
-void start_query(ares_channel ch, const Url& url, Answer* ans) {
+void start_query(ares_channel ch, const Url& url, int family, Answer* ans) {
   ares_addrinfo_hints hints{};
-  hints.ai_family = AF_UNSPEC;
+  hints.ai_family = family ? family : AF_UNSPEC;  // both: AAAA and A asked at once
   hints.ai_flags = ARES_AI_NOSORT;  // sorting probes each address with a UDP connect()
   ares_getaddrinfo(ch, url.host.c_str(), nullptr, &hints, on_answer, ans);
 }
@@ -141,16 +143,21 @@ bool answer_ok(const Answer& ans, const Url& url, const std::vector<Addr>& out, 
 
 }  // namespace
 
+std::string Addr::ip() const {
+  char buf[INET6_ADDRSTRLEN] = "";
+  if (ss.ss_family == AF_INET6) inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_addr, buf, sizeof buf);
+  else inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&ss)->sin_addr, buf, sizeof buf);
+  return buf;
+}
+
+uint16_t Addr::port() const {
+  return ntohs(ss.ss_family == AF_INET6 ? reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_port
+                                        : reinterpret_cast<const sockaddr_in*>(&ss)->sin_port);
+}
+
 std::string Addr::text() const {
-  char buf[INET6_ADDRSTRLEN];
-  if (ss.ss_family == AF_INET6) {
-    auto* s6 = reinterpret_cast<const sockaddr_in6*>(&ss);
-    inet_ntop(AF_INET6, &s6->sin6_addr, buf, sizeof buf);
-    return "[" + std::string(buf) + "]:" + std::to_string(ntohs(s6->sin6_port));
-  }
-  auto* s4 = reinterpret_cast<const sockaddr_in*>(&ss);
-  inet_ntop(AF_INET, &s4->sin_addr, buf, sizeof buf);
-  return std::string(buf) + ":" + std::to_string(ntohs(s4->sin_port));
+  std::string p = ":" + std::to_string(port());
+  return ss.ss_family == AF_INET6 ? "[" + ip() + "]" + p : ip() + p;
 }
 
 bool numeric_addr(const std::string& host_in, uint16_t port, Addr& out) {
@@ -205,7 +212,7 @@ bool Resolver::resolve(const Url& url, Deadline dl, std::vector<Addr>& out, Fail
   Answer ans;
   ans.out = &out;
   ans.port = url.port;
-  start_query(ch_, url, &ans);
+  start_query(ch_, url, cfg_.family, &ans);
   std::vector<pollfd> pfds;
   while (!ans.done) {
     int left = ms_left(dl);
@@ -325,7 +332,7 @@ bool LoopResolver::Query::await_ready() {
   p = new Pending();
   p->out = new std::vector<Addr>();  // the answer's own: it may outlive this frame
   p->port = url.port;
-  start_query(res.ch_, url, p);
+  start_query(res.ch_, url, res.cfg_.family, p);
   if (p->done) return true;  // answered at once (/etc/hosts)
   res.arm();
   return false;

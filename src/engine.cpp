@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <ctime>
+#include <cstdlib>
+#include <sys/socket.h>
 
 namespace fanout {
 
@@ -43,6 +45,28 @@ double backoff(Env& env, double first, int tries) { return env.uniform(first * s
 Clock::duration seconds(double s) { return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s)); }
 
 double ms_between(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double, std::milli>(b - a).count(); }
+
+// RFC 8305 4: IPv6 first, then the families in turn (an address of
+// one family that does not answer costs one --happy-eyeballs-timeout-ms).
+void interleave(std::vector<Addr>& a) {
+  std::vector<Addr> v6, v4, out;
+  for (Addr& x : a) (x.v6() ? v6 : v4).push_back(x);
+  for (size_t i = 0; i < std::max(v6.size(), v4.size()); i++) {
+    if (i < v6.size()) out.push_back(v6[i]);
+    if (i < v4.size()) out.push_back(v4[i]);
+  }
+  a = std::move(out);
+}
+
+// "127.0.0.1:80", "[::1]:80": curl's remote_ip and remote_port.
+void set_remote(Result& r, std::string_view peer) {
+  size_t colon = peer.rfind(':');
+  if (colon == std::string_view::npos) return;
+  std::string_view ip = peer.substr(0, colon);
+  if (ip.size() >= 2 && ip.front() == '[') ip = ip.substr(1, ip.size() - 2);
+  r.remote_ip = std::string(ip);
+  r.remote_port = uint16_t(std::atoi(std::string(peer.substr(colon + 1)).c_str()));
+}
 
 bool same_origin(const Url& a, const Url& b) { return a.https == b.https && a.host == b.host && a.port == b.port; }
 
@@ -135,8 +159,9 @@ Deadline Engine::until() const { return std::min(until_, env_.cancel_at()); }
 
 void Engine::mark(Phase p) { r_.at[p] = std::chrono::duration_cast<std::chrono::nanoseconds>(env_.now().time_since_epoch()).count(); }
 
-void Engine::acquired(bool reused, H2Link* h2) {
+void Engine::acquired(bool reused, H2Link* h2, std::string_view peer) {
   reused_ = reused;
+  if (reused && !peer.empty()) set_remote(r_, peer);
   connecting_ = false;
   any_ = keep_ = retry_ = forward_ = sent_mark_ = refused_ = false;
   x_ = &h1_;
@@ -168,6 +193,9 @@ void Engine::open() {
   if (a.failure.cause != Cause::none) return fail_try(a.failure);
   addrs_ = a.addrs;
   addr_ = 0;
+  start_ = true;
+  racing_ = 0;
+  next_at_ = Deadline::max();
   mark(kDns);
   step_ = connect;
 }
@@ -179,6 +207,13 @@ void Engine::resolved(Failure f) {
   }
   Memo::Answer& a = memo_.dns[host_key_];
   a.pending = false;
+  // -4, -6: the other family's addresses are not tried.
+  if (cfg_.family && f.cause == Cause::none) {
+    bool v6 = cfg_.family == AF_INET6;
+    std::erase_if(addrs_, [&](const Addr& x) { return x.v6() != v6; });
+    if (addrs_.empty()) f = {Cause::dns, "dns: " + url_.host + ": no " + (v6 ? "IPv6" : "IPv4") + " address (" + (v6 ? "-6" : "-4") + ")"};
+  }
+  interleave(addrs_);
   a.addrs = std::move(addrs_);
   a.failure = std::move(f);
   open();
@@ -189,7 +224,10 @@ void Engine::resolved(Failure f) {
 // until then --connect-timeout holds (deadline()).
 void Engine::connected(bool under_way) {
   connecting_ = under_way;
+  start_ = false;
   r_.clear_error();  // an earlier address's error is moot
+  r_.remote_ip = addr().ip();
+  r_.remote_port = addr().port();
   if (!under_way) mark(kConnect);
   if (!url_.https) return begin_send();
   try_handshake();
@@ -313,11 +351,44 @@ void Engine::fail_try(Failure f) {
   end(false);
 }
 
+void Engine::attempt_started() {
+  start_ = false;
+  racing_++;
+  next_at_ = env_.now() + std::chrono::milliseconds(cfg_.happy_eyeballs_ms);
+}
+
+Deadline Engine::next_attempt() const { return addr_ + 1 < addrs_.size() ? next_at_ : Deadline::max(); }
+
+void Engine::attempt_due() {
+  if (step_ != connect || start_ || addr_ + 1 >= addrs_.size()) return;
+  addr_++;
+  start_ = true;
+}
+
+void Engine::won(size_t i) {
+  addr_ = i;
+  racing_ = 0;
+  connected();
+}
+
+void Engine::attempt_failed(size_t i, Failure f) {
+  racing_--;
+  r_.remote_ip = addrs_[i].ip();  // the last address tried, where none connected
+  r_.remote_port = addrs_[i].port();
+  r_.fail(f);  // the last error stands, as curl's
+  if (start_) return;
+  if (addr_ + 1 < addrs_.size()) {  // the next at once (RFC 8305 5)
+    addr_++;
+    start_ = true;
+  } else if (racing_ <= 0) {
+    fail_try(std::move(f));
+  }
+}
+
 void Engine::failed(Failure f) {
-  if (step_ == connect && f.cause != Cause::timeout && addr_ + 1 < addrs_.size()) {
-    r_.fail(std::move(f));
-    addr_++;  // the next address, as curl does; the last error stands
-    return;
+  if (step_ == connect) {
+    r_.remote_ip = addr().ip();
+    r_.remote_port = addr().port();
   }
   if (step_ == handshake) end_turn(false);
   // A reused connection that failed before any response byte: the server
@@ -343,7 +414,14 @@ void Engine::timed_out() {
     if (step_ == handshake) end_turn(false);
     return fail_try(cancelled(env_));
   }
-  std::string what = step_ == connect || connecting_ ? "connect(" + addr().text() + ")" : during();
+  std::string what = during();
+  if (step_ == connect || connecting_) {  // every address tried so far
+    r_.remote_ip = addr().ip();
+    r_.remote_port = addr().port();
+    what = "connect(";
+    for (size_t i = 0; i <= addr_ && i < addrs_.size(); i++) what += (i ? ", " : "") + addrs_[i].text();
+    what += ")";
+  }
   if (step_ == handshake) end_turn(false);
   fail_try({Cause::timeout, "timeout: " + what});
 }

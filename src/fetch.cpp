@@ -3,6 +3,7 @@
 // call says "again", the thread waits in poll() until the request's
 // deadline, so strace shows one thread per request waiting in poll.
 #include <cerrno>
+#include <vector>
 
 #include "fanout/worker.hpp"
 #include "sys.hpp"
@@ -21,6 +22,29 @@ bool wait_for(int fd, bool write, const Engine& e) {
 
 bool again(Io io) { return io == Io::want_read || io == Io::want_write; }
 
+// Happy Eyeballs: the attempts under way in one poll(), until one of them
+// is writable, the next attempt's time, or the deadline.
+void race(Engine& e, Conn& c) {
+  Race race;
+  std::vector<pollfd> p;
+  while (e.step() == Engine::connect) {
+    if (e.start_attempt()) {
+      race.start(e, c);
+      continue;
+    }
+    p.clear();
+    for (auto& t : race.tries) p.push_back({t.conn->fd, POLLOUT, 0});
+    int r;
+    while ((r = sys::poll(p.data(), nfds_t(p.size()), ms_left(std::min(e.next_attempt(), e.deadline())))) < 0 && errno == EINTR) {}
+    size_t k = 0;
+    while (r > 0 && k < p.size() && !p[k].revents) k++;
+    if (r > 0 && k < p.size()) race.check(e, c, k);
+    else if (Clock::now() >= e.deadline()) e.timed_out();
+    else if (Clock::now() >= e.next_attempt()) e.attempt_due();
+  }
+  race.end();
+}
+
 }  // namespace
 
 void fetch_blocking(Worker& w, const Request& rq, Result& r) {
@@ -30,7 +54,7 @@ void fetch_blocking(Worker& w, const Request& rq, Result& r) {
   for (;;) {
     switch (e.step()) {
       case Engine::acquire:
-        if (w.pool->acquire(e.key(), e.fresh(), e.deadline(), c)) e.acquired(c->reused, c->h2.get());
+        if (w.pool->acquire(e.key(), e.fresh(), e.deadline(), c)) e.acquired(c->reused, c->h2.get(), c->peer);
         else e.no_connection();
         break;
       case Engine::resolve: {
@@ -40,6 +64,11 @@ void fetch_blocking(Worker& w, const Request& rq, Result& r) {
         break;
       }
       case Engine::connect:
+        if (e.racing()) {
+          race(e, *c);
+          break;
+        }
+        [[fallthrough]];
       case Engine::handshake:
       case Engine::send:
       case Engine::recv: {

@@ -3,6 +3,7 @@
 // awaits the reactor. Readiness is edge-triggered: the transport tells the
 // reactor when a call found the socket empty, and only then do we wait.
 #include <cstdio>
+#include <memory>
 #include <unistd.h>
 
 #include "fanout/engine.hpp"
@@ -100,6 +101,59 @@ Task pump(Loop& l, std::string key, Conn& c) {
   l.pool.retire(key, &c, !k.over() && k.s.out().empty() && k.s.can_open());
 }
 
+// Happy Eyeballs on a loop: each attempt's socket is watched by a task of
+// its own, which tells the request (parked until then, or until the next
+// attempt's time) when it is writable. What the watchers and the request
+// share outlives both; a watcher whose attempt has lost ends when its
+// socket is closed.
+struct RaceWake {
+  void* parked = nullptr;  // the request's waiter
+  std::vector<size_t> ready;  // attempts' sockets that said writable (or closed), by fd
+  bool over = false;
+};
+
+Task watch(Loop& l, std::shared_ptr<RaceWake> s, int fd) {
+  co_await writable(l.reactor, fd, nullptr);
+  if (s->over) co_return;
+  s->ready.push_back(size_t(fd));
+  wake(l.reactor, s->parked);
+}
+
+Task race(Loop& l, Engine& e, Conn& c) {
+  Race race;
+  auto s = std::make_shared<RaceWake>();
+  while (e.step() == Engine::connect) {
+    if (e.start_attempt()) {
+      size_t had = race.tries.size();
+      race.start(e, c);
+      if (e.step() == Engine::connect && race.tries.size() > had) {
+        l.helpers++;
+        watch(l, s, race.tries.back().conn->fd).start([](void* p) { static_cast<Loop*>(p)->helpers--; }, &l);
+      }
+      continue;
+    }
+    if (s->ready.empty()) {
+      Deadline until = std::min(e.next_attempt(), e.deadline());
+      co_await Parked{l.reactor, s->parked, &until};
+    }
+    if (!s->ready.empty()) {
+      int fd = int(s->ready.back());
+      s->ready.pop_back();
+      for (size_t k = 0; k < race.tries.size(); k++)
+        if (race.tries[k].conn->fd == fd) {
+          race.check(e, c, k);
+          break;
+        }
+    } else if (Clock::now() >= e.deadline()) {
+      e.timed_out();
+    } else if (Clock::now() >= e.next_attempt()) {
+      e.attempt_due();
+    }
+  }
+  s->over = true;
+  race.end();
+}
+
 }  // namespace
 
 Task fetch_async(Loop& l, const Request& rq, Sink& sink, Result& r) {
@@ -110,8 +164,8 @@ Task fetch_async(Loop& l, const Request& rq, Sink& sink, Result& r) {
   // request too; its pump starts once a stream is on it.
   auto share = [&] { lent = l.pool.share(e.key(), std::move(own)); };
   auto start_pump = [&] {
-    l.pumps++;
-    pump(l, e.key(), *lent).start([](void* p) { static_cast<Loop*>(p)->pumps--; }, &l);
+    l.helpers++;
+    pump(l, e.key(), *lent).start([](void* p) { static_cast<Loop*>(p)->helpers--; }, &l);
   };
   Deadline dl;  // the current step's: a try, a connect, each has its own
   for (;;) {
@@ -129,7 +183,7 @@ Task fetch_async(Loop& l, const Request& rq, Sink& sink, Result& r) {
         bool again_shared = h2 && own && own->h2 && own->h2->room(size_t(l.cfg.max_streams));
         if (again_shared) share();
         if (lent) e.acquired(true, lent->h2.get());
-        else e.acquired(own->reused, own->h2.get());
+        else e.acquired(own->reused, own->h2.get(), own->peer);
         if (again_shared) start_pump();  // (the stream is open: room() said it would)
         break;
       }
@@ -156,6 +210,11 @@ Task fetch_async(Loop& l, const Request& rq, Sink& sink, Result& r) {
         }
         [[fallthrough]];
       case Engine::connect:
+        if (e.step() == Engine::connect && e.racing()) {  // (recv falls through to here)
+          co_await race(l, e, *own);
+          break;
+        }
+        [[fallthrough]];
       case Engine::handshake:
       case Engine::send: {
         if (lent) {  // the pump sends it, or this request with those before it
@@ -288,7 +347,7 @@ void run_loop(Loop& l, Job& job, Feed& feed, size_t inflight, void (*done)(void*
   bool told = false;
   // (Once the requests are done, the HTTP/2 pumps take a turn to hand
   // their connections back.)
-  while (d.running > 0 || l.pumps > 0) {
+  while (d.running > 0 || l.helpers > 0) {
     // SIGINT/SIGTERM: the slots take no more (a parked one hears it now);
     // once the grace is over, what is still in flight is left, and the run
     // counts it as cancelled.
@@ -299,8 +358,8 @@ void run_loop(Loop& l, Job& job, Feed& feed, size_t inflight, void (*done)(void*
     Deadline cancel = stop::cancel_at();
     if (Clock::now() >= cancel) break;
     Deadline by = std::min(cancel, feed.due());
-    if (!l.reactor.run_once(by == Deadline::max() ? -1 : std::max(1, ms_left(by))) && (d.running > 0 || l.pumps > 0)) {
-      fprintf(stderr, "fanout: internal error: %zu requests wait on nothing\n", d.running + l.pumps);
+    if (!l.reactor.run_once(by == Deadline::max() ? -1 : std::max(1, ms_left(by))) && (d.running > 0 || l.helpers > 0)) {
+      fprintf(stderr, "fanout: internal error: %zu requests wait on nothing\n", d.running + l.helpers);
       abort();  // a lost wake-up: better a loud crash (procs/hybrid report it) than a hang
     }
     feed.tick();

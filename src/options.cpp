@@ -69,19 +69,27 @@ double parse_rate(const std::string& s) {
   return v / per;
 }
 
-// "host:port:addr", addr numeric (IPv6 in brackets or bare).
-ResolveEntry parse_resolve(const std::string& s) {
+// curl's "[+]HOST:PORT:ADDR[,ADDR]...": each ADDR numeric (IPv6 in
+// brackets or bare); HOST "*" is any host. (curl's "+", for entries that
+// time out, changes nothing here: entries last the run.)
+ResolveEntry parse_resolve(const std::string& arg) {
+  std::string s = !arg.empty() && arg[0] == '+' ? arg.substr(1) : arg;
   size_t a = s.find(':'), b = a == std::string::npos ? a : s.find(':', a + 1);
-  if (a == std::string::npos || b == std::string::npos || a == 0)
-    usage_error("--resolve takes HOST:PORT:ADDR, not \"" + s + "\"");
+  if (a == std::string::npos || b == std::string::npos || a == 0 || b + 1 == s.size())
+    usage_error("--resolve takes HOST:PORT:ADDR[,ADDR...], not \"" + arg + "\"");
   ResolveEntry e;
   e.host = s.substr(0, a);
   for (auto& c : e.host) c = char(tolower((unsigned char)c));
   e.port = uint16_t(number("--resolve port", s.substr(a + 1, b - a - 1).c_str(), 1, 65535));
-  e.addr = s.substr(b + 1);
-  Addr test;
-  if (!numeric_addr(e.addr, e.port, test))
-    usage_error("--resolve: \"" + e.addr + "\" is not a numeric IPv4 or IPv6 address");
+  for (size_t at = b + 1; at <= s.size();) {
+    size_t comma = std::min(s.find(',', at), s.size());
+    std::string addr = s.substr(at, comma - at);
+    Addr test;
+    if (!numeric_addr(addr, e.port, test))
+      usage_error("--resolve: \"" + addr + "\" is not a numeric IPv4 or IPv6 address");
+    e.addrs.push_back(addr);
+    at = comma + 1;
+  }
   return e;
 }
 
@@ -149,8 +157,12 @@ const Option kOptions[] = {
      c.headers.push_back(v);
    }},
   {"globoff", 'g', nullptr, "no globs: [ ] { } in a line are the URL's own", [](C& c, V) { c.globoff = true; }},
-  {"resolve", 0, "H:P:ADDR", "connect to ADDR for host H and port P, as curl does",
+  {"resolve", 0, "H:P:A[,A]", "connect to these addresses for host H and port P, as\ncurl does (H * : any host)",
    [](C& c, V v) { c.resolve.push_back(parse_resolve(v)); }},
+  {"ipv4", '4', nullptr, "IPv4 addresses only", [](C& c, V) { c.family = AF_INET; }},
+  {"ipv6", '6', nullptr, "IPv6 addresses only", [](C& c, V) { c.family = AF_INET6; }},
+  {"happy-eyeballs-timeout-ms", 0, "MS", "a host with several addresses: the next one is tried\nafter MS without waiting for the one before to\nfail, the first to connect wins (default 200, curl's)",
+   [](C& c, V v) { c.happy_eyeballs_ms = int(number("--happy-eyeballs-timeout-ms", v, 0, 600000)); }},
   {"dns-server", 0, "A:P", "ask this DNS server instead of resolv.conf's",
    [](C& c, V v) { c.dns_server = parse_dns_server(v); }},
   {"cacert", 0, "FILE", "trust these CA certificates instead of the system's", [](C& c, V v) { c.cacert = v; }},

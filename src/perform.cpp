@@ -82,4 +82,38 @@ Io perform(Engine& e, Conn& c, TlsClient& tls, const Config& cfg, char* buf, siz
   return io;
 }
 
+void Race::start(Engine& e, Conn& c) {
+  auto t = std::make_unique<Conn>();
+  t->reactor = c.reactor;
+  t->ring = c.ring;
+  size_t i = e.attempt();
+  Io io = t->connect(e.addr());
+  e.attempt_started();
+  if (io == Io::error) return e.attempt_failed(i, t->failure("connect"));
+  tries.push_back({std::move(t), i});
+  if (io == Io::ok) check(e, c, tries.size() - 1);
+}
+
+void Race::check(Engine& e, Conn& c, size_t k) {
+  Conn& t = *tries[k].conn;
+  Io io = t.connecting ? t.connect(Addr{}) : Io::ok;  // (under way: the address is its own)
+  if (io == Io::want_write) return;
+  size_t i = tries[k].addr;
+  if (io == Io::error) {
+    Failure f = t.failure("connect");
+    tries.erase(tries.begin() + std::ptrdiff_t(k));
+    return e.attempt_failed(i, std::move(f));
+  }
+  std::swap(c.fd, t.fd);  // the winner's socket is c's from now on
+  c.peer = t.peer;
+  c.connecting = false;
+  end();
+  e.won(i);
+}
+
+void Race::end() {
+  for (Try& t : tries) t.conn->close();
+  tries.clear();
+}
+
 }  // namespace fanout

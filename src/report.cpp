@@ -263,6 +263,7 @@ std::string result_line(const Request& rq, const Result& r, bool fail) {
   s += ", \"http_code\": " + std::to_string(r.status);
   s += std::string(", \"http_version\": \"") + (r.version == 20 ? "2" : r.version == 11 ? "1.1" : r.version == 10 ? "1.0" : "0") + "\"";
   s += ", \"size_download\": " + std::to_string(r.bytes);
+  s += ", \"remote_ip\": " + json_string(r.remote_ip) + ", \"remote_port\": " + std::to_string(r.remote_port);
   s += ", \"time_namelookup\": " + at(kDns) + ", \"time_connect\": " + at(kConnect) +
        ", \"time_appconnect\": " + at(kTls) + ", \"time_starttransfer\": " + at(kFirstByte) +
        ", \"time_total\": " + at(kEnd);

@@ -261,29 +261,85 @@ TEST_CASE("engine: a reused connection that fails before any byte is retried onc
   }
 }
 
-TEST_CASE("engine: every address in turn; the last error stands, a success clears it") {
+TEST_CASE("engine: Happy Eyeballs: IPv6 first, the families in turn, the next on a failure at once or after the timer") {
   Fixture f;
   Result r;
   Engine e(f.cfg, f.memo, f.env, f.req("http://h.test/"), f.sink, r, 0);
   e.acquired(false, nullptr);
-  e.answer() = {addr("127.0.0.2", 80), addr("::1", 80), addr("127.0.0.3", 80)};
+  e.answer() = {addr("127.0.0.2", 80), addr("127.0.0.3", 80), addr("::1", 80), addr("::2", 80)};
   e.resolved({});
-  e.failed({Cause::connect, "connect(127.0.0.2:80): ECONNREFUSED"});
-  CHECK(e.step() == Engine::connect);
+  REQUIRE(e.racing());
+  CHECK_FALSE(e.send_while_connecting());  // another address to fall back to
+  // Interleaved: ::1, 127.0.0.2, ::2, 127.0.0.3.
+  CHECK(e.start_attempt());
   CHECK(e.addr().text() == "[::1]:80");
-  e.failed({Cause::connect, "connect([::1]:80): ENETUNREACH"});
-  CHECK(e.addr().text() == "127.0.0.3:80");
-  e.connected();
+  e.attempt_started();
+  CHECK_FALSE(e.start_attempt());
+  CHECK(e.next_attempt() == f.env.now() + std::chrono::milliseconds(200));
+  // It fails: the next starts at once, not at the timer.
+  e.attempt_failed(0, {Cause::connect, "connect([::1]:80): ENETUNREACH"});
+  CHECK(e.start_attempt());
+  CHECK(e.addr().text() == "127.0.0.2:80");
+  e.attempt_started();
+  // 200 ms and no answer: the next begins beside it.
+  f.env.advance(0.2);
+  e.attempt_due();
+  CHECK(e.start_attempt());
+  CHECK(e.addr().text() == "[::2]:80");
+  e.attempt_started();
+  CHECK(e.step() == Engine::connect);
+  // The second (127.0.0.2) connects first: it wins, the error is moot.
+  e.won(1);
   CHECK(r.ok());
   CHECK(e.step() == Engine::send);
+  CHECK(r.remote_ip == "127.0.0.2");
+  CHECK(r.remote_port == 80);
 
+  // Every attempt failed: the last error stands.
   Result r2;
   Engine e2(f.cfg, f.memo, f.env, f.req("http://h.test/"), f.sink, r2, 0);
   e2.acquired(false, nullptr);  // the worker knows h.test now: no resolve step
-  CHECK(e2.step() == Engine::connect);
-  e2.timed_out();  // a timeout does not move on to the next address
+  for (size_t i = 0; i < 4; i++) {
+    REQUIRE(e2.start_attempt());
+    e2.attempt_started();
+    e2.attempt_failed(i, {Cause::connect, "connect(" + e2.addr().text() + "): ECONNREFUSED"});
+  }
   CHECK(e2.step() == Engine::release);
-  CHECK(r2.error == "timeout: connect(127.0.0.2:80)");
+  CHECK(r2.error == "connect(127.0.0.3:80): ECONNREFUSED");
+  CHECK(r2.remote_ip == "127.0.0.3");
+
+  // The deadline while two are under way: the timeout names both.
+  Result r3;
+  Engine e3(f.cfg, f.memo, f.env, f.req("http://h.test/"), f.sink, r3, 0);
+  e3.acquired(false, nullptr);
+  e3.attempt_started();
+  f.env.advance(0.2);
+  e3.attempt_due();
+  e3.attempt_started();
+  e3.timed_out();
+  CHECK(e3.step() == Engine::release);
+  CHECK(r3.error == "timeout: connect([::1]:80, 127.0.0.2:80)");
+}
+
+TEST_CASE("engine: -4 and -6 keep their family's addresses, and a host without one is a DNS failure") {
+  Fixture f;
+  f.cfg.family = AF_INET;
+  Result r;
+  Engine e(f.cfg, f.memo, f.env, f.req("http://h.test/"), f.sink, r, 0);
+  e.acquired(false, nullptr);
+  e.answer() = {addr("::1", 80), addr("127.0.0.2", 80)};
+  e.resolved({});
+  CHECK_FALSE(e.racing());
+  CHECK(e.addr().text() == "127.0.0.2:80");
+  f.cfg.family = AF_INET6;
+  Result r2;
+  Engine e2(f.cfg, f.memo, f.env, f.req("http://v4.test/"), f.sink, r2, 0);
+  e2.acquired(false, nullptr);
+  e2.answer() = {addr("127.0.0.2", 80)};
+  e2.resolved({});
+  CHECK(e2.step() == Engine::release);
+  CHECK(r2.cause == Cause::dns);
+  CHECK(r2.error == "dns: v4.test: no IPv6 address (-6)");
 }
 
 TEST_CASE("engine: one DNS answer per host per worker; the others wait for it") {
@@ -408,15 +464,13 @@ TEST_CASE("engine: a line that is not a URL, and no connection within the deadli
   CHECK(r2.error == "timeout: waiting for a connection to http://127.0.0.1:81 (--per-host)");
 }
 
-TEST_CASE("engine: plain HTTP to its last address sends while the connect is under way") {
+TEST_CASE("engine: plain HTTP to its one address sends while the connect is under way") {
   Fixture f;
   Result r;
   Engine e(f.cfg, f.memo, f.env, f.req("http://h.test/"), f.sink, r, 0);
   e.acquired(false, nullptr);
-  e.answer() = {addr("127.0.0.2", 80), addr("127.0.0.3", 80)};
+  e.answer() = {addr("127.0.0.3", 80)};
   e.resolved({});
-  CHECK_FALSE(e.send_while_connecting());  // another address to fall back to
-  e.failed({Cause::connect, "connect(127.0.0.2:80): ECONNREFUSED"});
   CHECK(e.send_while_connecting());
   e.connected(true);
   CHECK(e.step() == Engine::send);

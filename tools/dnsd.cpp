@@ -9,6 +9,7 @@
 //   tc...            over UDP truncated (TC, no answer); over TCP the answer
 //   malformed...     an answer record cut short
 //   v6...            AAAA ::1 only          ip-127-B-C-D  A 127.B.C.D
+//   dual...          AAAA ::1 and A 127.0.0.1 (Happy Eyeballs' tests)
 //   cname-N...       N CNAMEs (cname-N -> cname-N-1 ... -> cname-0), then A
 //   anything else    A 127.0.0.1, and no AAAA
 // Names outside .test are NXDOMAIN: nothing is ever forwarded.
@@ -117,7 +118,7 @@ std::string answer(const Query& q, bool tcp, int& delay_ms) {
   } else if (is("nodata")) {
   } else if (is("tc") && !tcp) {
     tc = true;
-  } else if (is("v6")) {
+  } else if (is("v6") || (is("dual") && q.type == kAaaa)) {
     if (q.type == kAaaa) {
       in6_addr ia = IN6ADDR_LOOPBACK_INIT;
       record(answers, n, kAaaa, std::string(reinterpret_cast<char*>(&ia), 16));

@@ -73,6 +73,8 @@ struct Result {
   std::string payload;  // what --out or --merge-json takes from it, until it lands
   bool skipped = false;  // --skip-existing: the file was there, nothing was fetched
   uint8_t version = 0;   // of the response: 10, 11 or 20 (0: none came)
+  uint16_t remote_port = 0;  // the connection's peer (curl's remote_ip, remote_port; "": none was made)
+  std::string remote_ip;
   int64_t write_from = 0, write_ns = 0;  // download: the first write to disk, and the time all writes took
   int64_t at[kPhases] = {};
   // A fresh result (the engine marks when it starts, by its clock).
@@ -83,7 +85,7 @@ struct Result {
   }
   void clear_error() { cause = Cause::none; error.clear(); code = 0; }
   // A second try: what the first one got does not count.
-  void restart() { clear_error(); status = 0; bytes = 0; version = 0; }
+  void restart() { clear_error(); status = 0; bytes = 0; version = 0; remote_ip.clear(); remote_port = 0; }
   bool ok() const { return cause == Cause::none; }
   // The status a response gave stays (curl's http_code after a cut body,
   // too many redirects, a write error): 0 where none came.
@@ -106,9 +108,9 @@ struct Pacer {
 };
 
 struct ResolveEntry {
-  std::string host;
+  std::string host;  // "*": any
   uint16_t port = 0;
-  std::string addr;
+  std::vector<std::string> addrs;
 };
 
 struct Config {
@@ -121,7 +123,9 @@ struct Config {
   int progress = -1;                 // -1: when stderr is a terminal; 0 off; 1 on
   bool head = false;                 // HEAD instead of GET
   std::vector<std::string> headers;  // -H "Name: value"
-  std::vector<ResolveEntry> resolve; // --resolve host:port:addr
+  std::vector<ResolveEntry> resolve; // --resolve host:port:addr[,addr]
+  int family = 0;                    // -4, -6: AF_INET or AF_INET6 only (0: both)
+  int happy_eyeballs_ms = 200;       // --happy-eyeballs-timeout-ms: the next address's attempt starts after this
   std::string dns_server;            // --dns-server ADDR:PORT
   std::string cacert;                // --cacert FILE
   bool insecure = false;             // -k

@@ -83,7 +83,8 @@ class Engine {
   // reused: a kept-alive connection, or an HTTP/2 one lent to this request
   // as one more stream (a loop's multiplexing); h2: its HTTP/2 side, if it
   // speaks HTTP/2.
-  void acquired(bool reused, H2Link* h2);
+  // peer: the connection's address ("127.0.0.1:80"), for remote_ip.
+  void acquired(bool reused, H2Link* h2, std::string_view peer = {});
   void no_connection();
   // resolve: url() into answer(); then resolved() with the resolver's
   // failure (none: the answer is in).
@@ -93,6 +94,24 @@ class Engine {
   // connect: to addr(); then connected(), or failed().
   const Addr& addr() const { return addrs_[addr_]; }
   void connected(bool under_way = false);  // under_way: send_while_connecting()
+  // connect, to a host with several addresses (Happy Eyeballs, RFC 8305:
+  // the families in turn, IPv6 first): racing(). Attempts start one after
+  // another, the next when the one before fails or after
+  // --happy-eyeballs-timeout-ms, without waiting for it to fail; the first
+  // to connect wins. The driver starts an attempt to addr() (number
+  // attempt()) while start_attempt(), and says attempt_started() after
+  // it; it waits for those under way until next_attempt() (then
+  // attempt_due()) or deadline() (then timed_out()). Each attempt that
+  // ends goes to won(i) (connected() to that address: the driver closes
+  // the others) or attempt_failed(i, f).
+  bool racing() const { return addrs_.size() > 1; }
+  bool start_attempt() const { return step_ == connect && start_; }
+  size_t attempt() const { return addr_; }
+  void attempt_started();
+  Deadline next_attempt() const;
+  void attempt_due();
+  void won(size_t i);
+  void attempt_failed(size_t i, Failure f);
   // A connect still under way need not be waited for when there is no
   // other address to try and nothing to say first (plain HTTP): the request
   // goes at once, and the send tells how the connect went. On loopback the
@@ -182,7 +201,10 @@ class Engine {
   bool first_tls_ = false;   // this request does the first TLS handshake to its host
   bool connecting_ = false;  // sent on while the connect is under way
   std::vector<Addr> addrs_;
-  size_t addr_ = 0;
+  size_t addr_ = 0;        // the address connected to, or the last attempt's
+  bool start_ = false;     // an attempt to addr_ is to start now
+  int racing_ = 0;         // attempts under way
+  Deadline next_at_{};     // when the next address's attempt starts
   // The request on its connection: HTTP/1.1's exchange, or HTTP/2's when
   // the connection speaks it.
   Http1Exchange h1_{tap_, r_};

@@ -41,7 +41,7 @@ class Loop {
   LoopPool pool;  // after reactor and tls: its connections close through one and point into the other
   LiveEnv env;
   size_t inflight = 0;  // the most requests it ran at once
-  size_t pumps = 0;     // HTTP/2 connections shared now (fetch_async.cpp)
+  size_t helpers = 0;   // tasks of their own running now: HTTP/2 pumps, connect attempts' watchers (fetch_async.cpp)
 };
 
 // The coroutine driver: the same pipeline as fetch_blocking, awaiting

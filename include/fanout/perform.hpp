@@ -40,4 +40,23 @@ class LiveEnv final : public Env {
 // again, or tell the engine timed_out().
 Io perform(Engine& e, Conn& c, TlsClient& tls, const Config& cfg, char* buf, size_t cap);
 
+// Happy Eyeballs' attempts (Engine::racing()), for the drivers: each on a
+// connection of its own, made like c (its reactor, its ring); the one that
+// connects gives its socket to c, and the others are closed. How to wait
+// for them is the driver's: poll() on live() in the blocking one, the
+// reactor in the loop's.
+struct Race {
+  struct Try {
+    std::unique_ptr<Conn> conn;
+    size_t addr;  // the engine's attempt()
+  };
+  std::vector<Try> tries;  // under way (a finished one is gone)
+  // The engine's next attempt, started: it may connect or fail at once.
+  void start(Engine& e, Conn& c);
+  // tries[k]'s socket is writable (or closed): how its connect went.
+  void check(Engine& e, Conn& c, size_t k);
+  // The race is over (won, lost or out of time): the rest are closed.
+  void end();
+};
+
 }  // namespace fanout

@@ -21,30 +21,33 @@ struct Head {
   uint8_t skipped, version;
   int16_t code;
   int64_t write_from, write_ns;
-  uint32_t url_len, file_len, payload_len;  // of the bytes that follow: error, URL, file, payload
-  uint32_t len;                             // bytes that follow: those four, or a Totals
+  uint16_t remote_port;
+  uint32_t url_len, file_len, payload_len, ip_len;  // of the bytes that follow: error, URL, file, payload, remote_ip
+  uint32_t len;                             // bytes that follow: those five, or a Totals
 };
 
 inline void put_result(std::string& out, uint32_t index, const Result& r) {
   Head h{kResult, index, r.status, int32_t(r.cause), r.lane, r.bytes, r.ms, {}, r.redirects, r.retries,
-         r.skipped, r.version, r.code, r.write_from, r.write_ns, uint32_t(r.url.size()), uint32_t(r.file.size()), uint32_t(r.payload.size()),
-         uint32_t(r.error.size() + r.url.size() + r.file.size() + r.payload.size())};
+         r.skipped, r.version, r.code, r.write_from, r.write_ns, r.remote_port, uint32_t(r.url.size()), uint32_t(r.file.size()),
+         uint32_t(r.payload.size()), uint32_t(r.remote_ip.size()),
+         uint32_t(r.error.size() + r.url.size() + r.file.size() + r.payload.size() + r.remote_ip.size())};
   memcpy(h.at, r.at, sizeof h.at);
   out.append(reinterpret_cast<const char*>(&h), sizeof h);
   out += r.error;
   out += r.url;
   out += r.file;
   out += r.payload;
+  out += r.remote_ip;
 }
 
 inline void put_totals(std::string& out, const Totals& t) {
-  Head h{kTotals, 0, 0, 0, 0, 0, 0, {}, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, uint32_t(sizeof t)};
+  Head h{kTotals, 0, 0, 0, 0, 0, 0, {}, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, uint32_t(sizeof t)};
   out.append(reinterpret_cast<const char*>(&h), sizeof h);
   out.append(reinterpret_cast<const char*>(&t), sizeof t);
 }
 
 inline void put_batches(std::string& out, const std::vector<RingBatch>& b) {
-  Head h{kBatches, 0, 0, 0, 0, 0, 0, {}, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, uint32_t(b.size() * sizeof(RingBatch))};
+  Head h{kBatches, 0, 0, 0, 0, 0, 0, {}, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, uint32_t(b.size() * sizeof(RingBatch))};
   out.append(reinterpret_cast<const char*>(&h), sizeof h);
   out.append(reinterpret_cast<const char*>(b.data()), b.size() * sizeof(RingBatch));
 }
@@ -124,11 +127,13 @@ void take(std::string& in, OnResult on_result, OnTotals on_totals, OnBatch on_ba
       r.version = h.version;
       r.write_from = h.write_from;
       r.write_ns = h.write_ns;
-      size_t err_len = h.len - h.url_len - h.file_len - h.payload_len;
+      r.remote_port = h.remote_port;
+      size_t err_len = h.len - h.url_len - h.file_len - h.payload_len - h.ip_len;
       r.error.assign(body, err_len);
       r.url.assign(body + err_len, h.url_len);
       r.file.assign(body + err_len + h.url_len, h.file_len);
       r.payload.assign(body + err_len + h.url_len + h.file_len, h.payload_len);
+      r.remote_ip.assign(body + err_len + h.url_len + h.file_len + h.payload_len, h.ip_len);
       on_result(h.index, r);
     }
     off += sizeof h + h.len;
