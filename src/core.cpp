@@ -38,6 +38,7 @@ int cause_code(Cause c) {
     case Cause::write: return 23;
     case Cause::http2: return 16;
     case Cause::http2_stream: return 92;
+    case Cause::proxy: return 97;  // CURLE_PROXY: a SOCKS handshake that failed
     case Cause::worker: case Cause::content: case Cause::cancelled: return -1;
   }
   return -1;
@@ -57,6 +58,7 @@ const char* cause_name(Cause c) {
     case Cause::content: return "content";
     case Cause::http2: return "http2";
     case Cause::http2_stream: return "http2-stream";
+    case Cause::proxy: return "proxy";
     case Cause::http: return "http";
     case Cause::timeout: return "timeout";
     case Cause::worker: return "worker";

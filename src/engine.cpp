@@ -111,7 +111,14 @@ void Engine::start_try(bool hop) {
     r_.fail(cancelled(env_));
     return released();
   }
-  key_ = url_.origin_key();
+  proxy_ = proxy_for(cfg_, url_);
+  key_ = proxy_ ? proxy_->text + " " + url_.origin_key() : url_.origin_key();  // pooled by proxy and origin
+  have_target_ = false;
+  // Through an http:// proxy, an http:// URL goes as an absolute-form
+  // request with the proxy's credentials; https:// and SOCKS go through
+  // a tunnel, and the request is the origin's own.
+  bool absolute = proxy_ && proxy_->kind == Proxy::http && !url_.https;
+  h1_.via_proxy(absolute, absolute && proxy_->secret() ? "Proxy-Authorization: Basic " + http::base64(proxy_->user + ":" + proxy_->pass) : "");
   h1_.request(url_, cfg_.head, headers_);  // unsent() is this try's request from now on
   x_ = &h1_;
   // --max-time is the whole transfer's, as curl's: a redirect's hop goes
@@ -149,7 +156,7 @@ void Engine::start_clocks() {
 }
 
 Deadline Engine::deadline() const {
-  bool opening = step_ == resolve || step_ == connect || step_ == handshake || connecting_ ||
+  bool opening = step_ == resolve || step_ == connect || step_ == tunnel || step_ == handshake || connecting_ ||
                  (step_ == wait && (why_ == for_dns || why_ == for_tls));
   if (step_ == wait && why_ == for_rate) return std::min(until_, env_.cancel_at());  // no try is under way yet
   return std::min(opening ? std::min(dl_, connect_dl_) : dl_, env_.cancel_at());
@@ -168,8 +175,7 @@ void Engine::acquired(bool reused, H2Link* h2, std::string_view peer) {
   if (h2) use_h2(*h2);
   if (reused_) return begin_send();
   if (cfg_.connect_timeout > 0) connect_dl_ = env_.now() + seconds(cfg_.connect_timeout);
-  host_key_ = url_.host + ":" + std::to_string(url_.port);  // only a new connection looks the host up
-  open();
+  open();  // only a new connection looks its host up
 }
 
 void Engine::no_connection() {
@@ -180,6 +186,11 @@ void Engine::no_connection() {
 // A new connection: the worker's answer for the host if it has one, else
 // this request asks, unless another of the worker's requests is asking.
 void Engine::open() {
+  // Through socks5:// the client resolves the origin's name and gives the
+  // proxy an address: that lookup first, then the proxy's.
+  target_first_ = proxy_ && proxy_->kind == Proxy::socks5 && !have_target_;
+  lookup_ = !proxy_ || target_first_ ? url_ : proxy_url(*proxy_);
+  host_key_ = (proxy_ && !target_first_ ? "proxy " : "") + lookup_.host + ":" + std::to_string(lookup_.port);
   auto [it, fresh_entry] = memo_.dns.try_emplace(host_key_);
   Memo::Answer& a = it->second;
   if (fresh_entry) {
@@ -191,6 +202,11 @@ void Engine::open() {
     return pause();
   }
   if (a.failure.cause != Cause::none) return fail_try(a.failure);
+  if (target_first_) {
+    target_ = a.addrs[0];
+    have_target_ = true;
+    return open();
+  }
   addrs_ = a.addrs;
   addr_ = 0;
   start_ = true;
@@ -201,6 +217,10 @@ void Engine::open() {
 }
 
 void Engine::resolved(Failure f) {
+  if (proxy_ && !target_first_ && f.cause != Cause::none) {  // curl's 5: the proxy's name
+    f.error = "proxy " + proxy_->text + ": " + f.error;
+    if (f.cause == Cause::dns) f.code = 5;
+  }
   if (f.cause == Cause::timeout) {
     memo_.dns.erase(host_key_);  // no answer is not an answer: the next request asks again
     return fail_try(std::move(f));
@@ -229,8 +249,22 @@ void Engine::connected(bool under_way) {
   r_.remote_ip = addr().ip();
   r_.remote_port = addr().port();
   if (!under_way) mark(kConnect);
+  if (proxy_ && (proxy_->kind != Proxy::http || url_.https)) {
+    tunnel_.start(*proxy_, url_, have_target_ ? &target_ : nullptr);
+    step_ = tunnel;
+    return;
+  }
+  through();
+}
+
+void Engine::through() {
   if (!url_.https) return begin_send();
   try_handshake();
+}
+
+Failure Engine::via_proxy(Failure f) const {
+  if (proxy_) f.error = "proxy " + proxy_->text + ": " + f.error;
+  return f;
 }
 
 // Connections opened at once to a new host cannot resume a session nobody
@@ -269,13 +303,14 @@ void Engine::sent(size_t n) {
     connecting_ = false;
     mark(kConnect);
   }
+  if (step_ == tunnel) return tunnel_.sent(n);
   if (!x_->sent(n)) return;
   if (!sent_mark_) mark(kSent);
   sent_mark_ = true;
   step_ = recv;
 }
 
-std::string_view Engine::unsent() const { return x_->unsent(); }
+std::string_view Engine::unsent() const { return step_ == tunnel ? tunnel_.unsent() : x_->unsent(); }
 
 void Engine::queued() {
   if (!sent_mark_) mark(kSent);
@@ -286,12 +321,20 @@ void Engine::queued() {
 const char* Engine::during() const {
   switch (step_) {
     case handshake: return "the TLS handshake";
+    case tunnel: return "opening the tunnel through the proxy";
     case send: return "sending the request";
     default: return r_.status ? "receiving the body" : "waiting for the response";
   }
 }
 
-void Engine::received(const char* p, size_t n) { settle(x_->received(p, n)); }
+void Engine::received(const char* p, size_t n) {
+  if (step_ != tunnel) return settle(x_->received(p, n));
+  switch (tunnel_.received(p, n)) {
+    case Tunnel::more: return;
+    case Tunnel::failed: return failed(tunnel_.failure());
+    case Tunnel::done: return through();
+  }
+}
 
 void Engine::settle(Heard h) {
   switch (h.what) {
@@ -375,6 +418,7 @@ void Engine::attempt_failed(size_t i, Failure f) {
   racing_--;
   r_.remote_ip = addrs_[i].ip();  // the last address tried, where none connected
   r_.remote_port = addrs_[i].port();
+  f = via_proxy(std::move(f));
   r_.fail(f);  // the last error stands, as curl's
   if (start_) return;
   if (addr_ + 1 < addrs_.size()) {  // the next at once (RFC 8305 5)
@@ -386,9 +430,10 @@ void Engine::attempt_failed(size_t i, Failure f) {
 }
 
 void Engine::failed(Failure f) {
-  if (step_ == connect) {
+  if (step_ == connect || (step_ == send && connecting_)) {
     r_.remote_ip = addr().ip();
     r_.remote_port = addr().port();
+    if (f.cause == Cause::connect) f = via_proxy(std::move(f));
   }
   if (step_ == handshake) end_turn(false);
   // A reused connection that failed before any response byte: the server
@@ -421,6 +466,7 @@ void Engine::timed_out() {
     what = "connect(";
     for (size_t i = 0; i <= addr_ && i < addrs_.size(); i++) what += (i ? ", " : "") + addrs_[i].text();
     what += ")";
+    if (proxy_) what = "proxy " + proxy_->text + ": " + what;
   }
   if (step_ == handshake) end_turn(false);
   fail_try({Cause::timeout, "timeout: " + what});

@@ -59,12 +59,13 @@ void fetch_blocking(Worker& w, const Request& rq, Result& r) {
         break;
       case Engine::resolve: {
         Failure f;
-        w.dns.resolve(e.url(), e.deadline(), e.answer(), f);
+        w.dns.resolve(e.lookup(), e.deadline(), e.answer(), f);
         e.resolved(std::move(f));
         break;
       }
+      case Engine::tunnel:
       case Engine::connect:
-        if (e.racing()) {
+        if (e.step() == Engine::connect && e.racing()) {
           race(e, *c);
           break;
         }

@@ -189,7 +189,7 @@ Task fetch_async(Loop& l, const Request& rq, Sink& sink, Result& r) {
       }
       case Engine::resolve: {
         Failure f;
-        co_await l.dns.resolve(e.url(), dl, e.answer(), f);
+        co_await l.dns.resolve(e.lookup(), dl, e.answer(), f);
         e.resolved(std::move(f));
         break;
       }
@@ -209,6 +209,7 @@ Task fetch_async(Loop& l, const Request& rq, Sink& sink, Result& r) {
           break;
         }
         [[fallthrough]];
+      case Engine::tunnel:
       case Engine::connect:
         if (e.step() == Engine::connect && e.racing()) {  // (recv falls through to here)
           co_await race(l, e, *own);

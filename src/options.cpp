@@ -10,6 +10,7 @@
 #include "fanout/dns.hpp"
 #include "fanout/http.hpp"
 #include "fanout/model.hpp"
+#include "fanout/proxy.hpp"
 
 namespace fanout {
 
@@ -163,6 +164,10 @@ const Option kOptions[] = {
   {"ipv6", '6', nullptr, "IPv6 addresses only", [](C& c, V) { c.family = AF_INET6; }},
   {"happy-eyeballs-timeout-ms", 0, "MS", "a host with several addresses: the next one is tried\nafter MS without waiting for the one before to\nfail, the first to connect wins (default 200, curl's)",
    [](C& c, V v) { c.happy_eyeballs_ms = int(number("--happy-eyeballs-timeout-ms", v, 0, 600000)); }},
+  {"proxy", 'x', "URL", "through this proxy: http://, socks5:// or socks5h://\n(the proxy resolves names), [user:pass@]host[:port]\n(default port 1080); \"\": none, not even http_proxy's",
+   [](C& c, V v) { c.proxy_arg = v, c.proxy_given = true; }},
+  {"noproxy", 0, "LIST", "hosts reached without the proxy: names (and the\nnames below them), addresses, CIDR ranges; * all\n(instead of no_proxy's)",
+   [](C& c, V v) { c.noproxy = v, c.noproxy_given = true; }},
   {"dns-server", 0, "A:P", "ask this DNS server instead of resolv.conf's",
    [](C& c, V v) { c.dns_server = parse_dns_server(v); }},
   {"cacert", 0, "FILE", "trust these CA certificates instead of the system's", [](C& c, V v) { c.cacert = v; }},
@@ -301,6 +306,34 @@ void parse_shard(Config& cfg, const std::string& what, const std::string& s) {
   cfg.shard_given = true;
 }
 
+void setup_proxies(Config& cfg) {
+  auto env = [](const char* a, const char* b = nullptr) -> std::string {
+    const char* v = getenv(a);
+    if ((!v || !*v) && b) v = getenv(b);
+    return v ? v : "";
+  };
+  std::string for_http, for_https, all;
+  const char* from_http = "http_proxy";
+  const char* from_https = getenv("https_proxy") && *getenv("https_proxy") ? "https_proxy" : "HTTPS_PROXY";
+  if (cfg.proxy_given) {
+    for_http = for_https = cfg.proxy_arg;
+    from_http = from_https = "-x";
+  } else {
+    all = env("all_proxy", "ALL_PROXY");
+    for_http = env("http_proxy");
+    for_https = env("https_proxy", "HTTPS_PROXY");
+    if (for_http.empty()) for_http = all, from_http = getenv("all_proxy") ? "all_proxy" : "ALL_PROXY";
+    if (for_https.empty()) for_https = all, from_https = getenv("all_proxy") ? "all_proxy" : "ALL_PROXY";
+  }
+  if (!cfg.noproxy_given) cfg.noproxy = env("no_proxy", "NO_PROXY");
+  cfg.proxies.assign(2, Proxy{});
+  std::string why;
+  if (!for_http.empty() && !parse_proxy(for_http, cfg.proxies[0], why))
+    usage_error(std::string(from_http) + ": \"" + mask_password(for_http) + "\": " + why);
+  if (!for_https.empty() && !parse_proxy(for_https, cfg.proxies[1], why))
+    usage_error(std::string(from_https) + ": \"" + mask_password(for_https) + "\": " + why);
+}
+
 long long parse_number(const char* opt, const char* s, long long lo, long long hi) { return number(opt, s, lo, hi); }
 
 std::span<const Option> options() { return kOptions; }
@@ -383,6 +416,7 @@ void parse_options(int argc, char** argv, Config& cfg, std::vector<std::string>&
       break;
     }
   }
+  setup_proxies(cfg);
 }
 
 }  // namespace fanout

@@ -45,7 +45,7 @@ Io perform(Engine& e, Conn& c, TlsClient& tls, const Config& cfg, char* buf, siz
     case Engine::connect:
       io = c.connect(e.addr());
       if (io == Io::ok || (io == Io::want_write && e.send_while_connecting())) {
-        if (cfg.h2c && !e.url().https) start_h2(e, c);
+        if (cfg.h2c && !e.url().https && !e.proxy()) start_h2(e, c);
         e.connected(io != Io::ok);
         io = Io::ok;
       }
@@ -65,6 +65,15 @@ Io perform(Engine& e, Conn& c, TlsClient& tls, const Config& cfg, char* buf, siz
       }
       break;
     }
+    case Engine::tunnel:  // through a proxy: its handshake's bytes, then its answer
+      if (std::string_view u = e.unsent(); !u.empty()) {
+        io = c.t->write(c, u.data(), u.size(), &n);
+        if (io == Io::ok) e.sent(n);
+      } else {
+        io = c.t->read(c, buf, cap, &n);
+        if (io == Io::ok) e.received(buf, n);
+      }
+      break;
     case Engine::send: {
       std::string_view u = e.unsent();
       io = c.t->write(c, u.data(), u.size(), &n);

@@ -40,14 +40,20 @@ bool user_has(const std::vector<std::string>& extra, std::string_view name) {
 }
 
 std::string request(const Url& url, bool head, const std::vector<std::string>& extra,
-                    bool keep_alive) {
+                    bool keep_alive, bool absolute, std::string_view proxy_auth) {
   using namespace std::literals;
   static constexpr auto kUserAgent = "User-Agent: fanout/" FANOUT_VERSION "\r\n"sv;
   size_t size = 96 + kUserAgent.size() + url.path.size() + url.query.size() + url.host.size();
   for (auto& h : extra) size += h.size() + 2;
   std::string r;
   r.reserve(size);  // one allocation: pieces appended by their lengths
-  r.append(head ? "HEAD "sv : "GET "sv).append(url.path).append(url.query).append(" HTTP/1.1\r\n"sv);
+  r.append(head ? "HEAD "sv : "GET "sv);
+  if (absolute) {  // to an http:// proxy: the whole URL (RFC 9112 3.2.2)
+    r.append("http://"sv);
+    url.append_authority(r);
+  }
+  r.append(url.path).append(url.query).append(" HTTP/1.1\r\n"sv);
+  if (!proxy_auth.empty()) r.append(proxy_auth).append("\r\n"sv);
   if (!user_has(extra, "Host"sv)) {
     r.append("Host: "sv);
     url.append_authority(r);

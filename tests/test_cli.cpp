@@ -185,9 +185,9 @@ TEST_CASE("cli: long options are taken whole, and an unknown one suggests the op
   r = t::fanout({"--concurency", "3", "-"});
   CHECK(r.status == 2);
   CHECK(r.err.find("did you mean --concurrency N?") != std::string::npos);
-  r = t::fanout({"-x", "-"});
+  r = t::fanout({"-Q", "-"});
   CHECK(r.status == 2);
-  CHECK(r.err.find("fanout: -x is not an option") == 0);
+  CHECK(r.err.find("fanout: -Q is not an option") == 0);
   r = t::fanout({"--json=yes", "-"});
   CHECK(r.status == 2);
   CHECK(r.err.find("--json takes no value") != std::string::npos);

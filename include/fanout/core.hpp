@@ -22,8 +22,8 @@ double ms_since(Clock::time_point t0);
 // Why a request has no HTTP status. Stable names: they are JSON keys.
 // http2: the connection failed (curl's 16); http2_stream: one stream did (92).
 enum class Cause : uint8_t { none, input, dns, connect, tls, send, recv, http, timeout, worker, redirect, write, content, cancelled,
-                             http2, http2_stream };
-constexpr int kCauses = int(Cause::http2_stream) + 1;
+                             http2, http2_stream, proxy };
+constexpr int kCauses = int(Cause::proxy) + 1;
 const char* cause_name(Cause c);
 // curl's exit code for a failure of this cause where nothing more precise
 // was said (6 dns, 7 connect, 35 tls, 56 recv ...); -1 where curl has none.
@@ -113,6 +113,16 @@ struct ResolveEntry {
   std::vector<std::string> addrs;
 };
 
+// A proxy (-x, or the environment's: proxy.hpp).
+struct Proxy {
+  enum Kind : uint8_t { http, socks5, socks5h } kind = http;  // socks5h: the proxy resolves the name
+  std::string host;   // a name, or a numeric address (no brackets)
+  uint16_t port = 1080;
+  std::string user, pass;  // percent-decoded
+  std::string text;        // "http://host:port": what messages say (never the credentials)
+  bool secret() const { return !user.empty() || !pass.empty(); }
+};
+
 struct Config {
   std::string model = "threads";
   int concurrency = 10;
@@ -126,6 +136,11 @@ struct Config {
   std::vector<ResolveEntry> resolve; // --resolve host:port:addr[,addr]
   int family = 0;                    // -4, -6: AF_INET or AF_INET6 only (0: both)
   int happy_eyeballs_ms = 200;       // --happy-eyeballs-timeout-ms: the next address's attempt starts after this
+  std::string proxy_arg;             // -x, --proxy ("": none, not even the environment's)
+  bool proxy_given = false;
+  std::string noproxy;               // --noproxy, else no_proxy's
+  bool noproxy_given = false;
+  std::vector<Proxy> proxies;        // what setup_proxies() found: [0] for http://, [1] for https:// (host "": none)
   std::string dns_server;            // --dns-server ADDR:PORT
   std::string cacert;                // --cacert FILE
   bool insecure = false;             // -k

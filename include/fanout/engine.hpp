@@ -27,6 +27,7 @@
 #include "fanout/exchange.hpp"
 #include "fanout/http.hpp"
 #include "fanout/job.hpp"
+#include "fanout/proxy.hpp"
 
 namespace fanout {
 
@@ -65,7 +66,7 @@ class Env {
 
 class Engine {
  public:
-  enum Step { acquire, resolve, connect, handshake, send, recv, release, wait, done };
+  enum Step { acquire, resolve, connect, tunnel, handshake, send, recv, release, wait, done };
 
   Engine(const Config& cfg, Memo& memo, Env& env, const Request& rq, Sink& sink, Result& r, int worker);
   Step step() const { return step_; }
@@ -86,9 +87,13 @@ class Engine {
   // peer: the connection's address ("127.0.0.1:80"), for remote_ip.
   void acquired(bool reused, H2Link* h2, std::string_view peer = {});
   void no_connection();
-  // resolve: url() into answer(); then resolved() with the resolver's
-  // failure (none: the answer is in).
+  // resolve: lookup() into answer(); then resolved() with the resolver's
+  // failure (none: the answer is in). lookup() is the origin, or the
+  // proxy's host (and first the origin, through socks5://, which is
+  // given an address).
   const Url& url() const { return url_; }
+  const Url& lookup() const { return lookup_; }
+  const Proxy* proxy() const { return proxy_; }  // this try's, or null
   std::vector<Addr>& answer() { return addrs_; }
   void resolved(Failure f);
   // connect: to addr(); then connected(), or failed().
@@ -117,6 +122,9 @@ class Engine {
   // goes at once, and the send tells how the connect went. On loopback the
   // connection is up before connect() returns: a wait and a call saved.
   bool send_while_connecting() const { return !url_.https && addr_ + 1 == addrs_.size(); }
+  // tunnel (through a proxy: CONNECT, or SOCKS5): write unsent() and
+  // sent(n), or read into received(); it goes on to the handshake or the
+  // request by itself.
   // handshake: handshaken(), or failed().
   void handshaken();
   // The new connection speaks HTTP/2 (ALPN h2, or --http2-prior-knowledge):
@@ -176,6 +184,8 @@ class Engine {
   void end(bool keep);  // this attempt is over: release its connection
   void pause();         // look again shortly (wait)
   void end_turn(bool ok);
+  void through();  // the tunnel is open
+  Failure via_proxy(Failure f) const;  // a connect's failure, naming the proxy it was to
 
   const Config& cfg_;
   Memo& memo_;
@@ -200,6 +210,12 @@ class Engine {
   Tap tap_{*this};
   bool first_tls_ = false;   // this request does the first TLS handshake to its host
   bool connecting_ = false;  // sent on while the connect is under way
+  const Proxy* proxy_ = nullptr;  // this try's (proxy_for)
+  Url lookup_;                    // what the resolve step resolves
+  bool target_first_ = false;     // socks5://: the origin's address is looked up first
+  bool have_target_ = false;
+  Addr target_;                   // and here it is
+  Tunnel tunnel_;
   std::vector<Addr> addrs_;
   size_t addr_ = 0;        // the address connected to, or the last attempt's
   bool start_ = false;     // an attempt to addr_ is to start now

@@ -74,6 +74,12 @@ class Http1Exchange final : public Exchange {
   Http1Exchange(Hearer& to, Result& r) : to_(to), r_(r) {}
   // The request unsent() will be (start() says it too, and readies the parser).
   void request(const Url& url, bool head, const std::vector<std::string>& headers);
+  // Through an http:// proxy: the request line's absolute form, and the
+  // proxy's credentials (a header line, or empty).
+  void via_proxy(bool absolute, std::string auth) {
+    absolute_ = absolute;
+    proxy_auth_ = std::move(auth);
+  }
   bool start(const Url& url, bool head, const std::vector<std::string>& headers) override;
   std::string_view unsent() override;
   bool sent(size_t n) override;
@@ -88,6 +94,8 @@ class Http1Exchange final : public Exchange {
   const Url* url_ = nullptr;
   const std::vector<std::string>* headers_ = nullptr;
   bool head_request_ = false;
+  bool absolute_ = false;
+  std::string proxy_auth_;
   std::string req_;  // the request's bytes, made when first asked for
   size_t off_ = 0;
   http::ResponseParser parser_;

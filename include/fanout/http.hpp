@@ -31,9 +31,10 @@ struct Head {
 
 // "GET /x HTTP/1.1\r\nHost: ...". extra holds "Name: value" lines from -H;
 // a user header replaces the default of the same name, and "Name:" with an
-// empty value removes it, as in curl.
+// empty value removes it, as in curl. absolute: to an http:// proxy (the
+// request line names the whole URL), with proxy_auth's header line.
 std::string request(const Url& url, bool head, const std::vector<std::string>& extra,
-                    bool keep_alive);
+                    bool keep_alive, bool absolute = false, std::string_view proxy_auth = {});
 std::string base64(std::string_view in);           // RFC 4648, padded
 bool ieq(std::string_view a, std::string_view b);  // ASCII, any case
 // -H gave a header of this name (any case): fanout's own default is left out.
