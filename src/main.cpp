@@ -67,6 +67,7 @@ Config parse_args(int argc, char** argv) {
   if ((!cfg.output_dir.empty()) + (!cfg.out.empty()) + (!cfg.merge_json.empty()) > 1)
     usage_error("one of --output, --output-dir and --merge-json at a time");
   if (cfg.skip_existing && cfg.output_dir.empty()) usage_error("--skip-existing goes with --output-dir DIR");
+  if (cfg.remote_header_name && cfg.output_dir.empty()) usage_error("-J, --remote-header-name goes with --output-dir DIR");
   if (cfg.resume && (cfg.results.empty() || cfg.results == "-"))
     usage_error("--resume needs --results FILE: the journal of the run it resumes");
   if (cfg.resume && (!cfg.out.empty() || !cfg.merge_json.empty()))

@@ -210,6 +210,8 @@ const Option kOptions[] = {
   {"output-dir", 'P', "DIR", "download: save each 2xx body under DIR/HOST_PORT/PATH\n(the folders are made as needed)",
    [](C& c, V v) { c.output_dir = v; }},
   {"directory-prefix", 0, "DIR", "the same as --output-dir (wget's name)", [](C& c, V v) { c.output_dir = v; }},
+  {"remote-header-name", 'J', nullptr, "download: name the file as Content-Disposition says\n(only its last part, in the URL's folder; a name\nanother URL of the run took: the URL's own)",
+   [](C& c, V) { c.remote_header_name = true; }},
   {"skip-existing", 0, nullptr, "download: a URL whose file is there (not empty) is\nnot fetched",
    [](C& c, V) { c.skip_existing = true; }},
   {"merge-json", 0, "FILE", "each body a JSON array; all their elements as one\narray in FILE, in input order (a page that is not\nan array is that line's error)",

@@ -261,3 +261,71 @@ TEST_CASE("download: the trace shows each download's writes to disk within its r
     }
   }
 }
+
+TEST_CASE("download: -J names files as Content-Disposition says, in the URL's folder, never over another URL's of the run") {
+  t::Origin o;
+  auto named = [&](const std::string& cd, const std::string& id) {  // the header, percent-encoded into the query
+    std::string q;
+    for (unsigned char c : cd) {
+      char b[4];
+      snprintf(b, sizeof b, "%%%02X", c);
+      q += isalnum(c) ? std::string(1, char(c)) : b;
+    }
+    return o.url("/named?cd=" + q + "&id=" + id);
+  };
+  std::string host = "127.0.0.1_" + std::to_string(o.http);
+  struct Want { std::string cd, id, file; };
+  std::vector<Want> wants = {
+      {"attachment; filename=\"report.txt\"", "1", "report.txt"},
+      {"attachment; filename=\"plain.txt\"; filename*=UTF-8''na%C3%AFve%20r%C3%A9sum%C3%A9.txt", "2", "naïve résumé.txt"},  // RFC 8187 wins
+      {"attachment; filename*=iso-8859-1'en'caf%E9.txt", "3", "café.txt"},
+      {"attachment; filename=\"../../etc/passwd\"", "4", "passwd"},  // only the last part
+      {"attachment; filename=\"..\\\\..\\\\boot.ini\"", "5", "boot.ini"},
+      {"attachment; filename=report.csv", "6", "report.csv"},  // a token
+      {"attachment; filename=\"..\"", "7", ""},                // no name: the URL's own
+      {"inline", "8", ""},
+  };
+  for (const char* m : t::models()) {
+    INFO("-m " << m);
+    std::string dir = t::temp_dir() + "/J-" + m, res = dir + ".jsonl";
+    std::string list;
+    for (auto& w : wants) list += named(w.cd, w.id) + "\n";
+    t::Ran r = t::fanout({"-m", m, "-J", "-P", dir, "--results", res, "-s", "-"}, list);
+    CHECK(r.status == 0);
+    auto lines = t::results(res);
+    REQUIRE(lines.size() == wants.size());
+    for (size_t i = 0; i < wants.size(); i++) {
+      INFO(wants[i].cd);
+      std::string f = lines[i]["filename_effective"].str;
+      if (!wants[i].file.empty()) CHECK(f == host + "/" + wants[i].file);
+      else CHECK(f.find(host + "/named%3Fcd=") == 0);
+      std::string body;
+      REQUIRE(t::read_file(dir + "/" + f, body));
+      CHECK(body.find("id=" + wants[i].id + "\n") != std::string::npos);  // its own URL's body
+    }
+    // Two URLs named alike in one run: the first to land has the name, the
+    // other keeps its URL's name; neither is lost.
+    std::string twice = named("attachment; filename=\"same.txt\"", "a") + "\n" + named("attachment; filename=\"same.txt\"", "b") + "\n";
+    t::Ran r2 = t::fanout({"-m", m, "-J", "-P", dir, "--results", res, "-s", "-"}, twice);
+    CHECK(r2.status == 0);
+    auto two = t::results(res);
+    REQUIRE(two.size() == 2);
+    std::set<std::string> files = {two[0]["filename_effective"].str, two[1]["filename_effective"].str};
+    CHECK(files.size() == 2);
+    CHECK(files.count(host + "/same.txt") == 1);
+    for (auto& l : two) {
+      std::string body;
+      REQUIRE(t::read_file(dir + "/" + l["filename_effective"].str, body));
+      CHECK(body.find(l["url"].str.substr(l["url"].str.find("/named"))) == 0);
+    }
+    // A name an earlier run left is replaced.
+    t::Ran r3 = t::fanout({"-m", m, "-J", "-P", dir, "--results", res, "-s", "-"}, named("attachment; filename=\"same.txt\"", "c") + "\n");
+    CHECK(r3.status == 0);
+    std::string body;
+    REQUIRE(t::read_file(dir + "/" + host + "/same.txt", body));
+    CHECK(body.find("id=c\n") != std::string::npos);
+  }
+  t::Ran bad = t::fanout({"-J", "-"}, "");
+  CHECK(bad.status == 2);
+  CHECK(bad.err.find("-J, --remote-header-name goes with --output-dir DIR") != std::string::npos);
+}

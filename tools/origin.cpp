@@ -17,6 +17,8 @@
 //   /flaky/ID?fail=N[&status=S][&retry_after=R]  the first N requests for
 //       ID get S (503), with Retry-After: R if given; then 200
 //   /headers                       the request's headers, as the body
+//   /named?cd=V[&...]              200, Content-Disposition: V (percent-decoded);
+//       the body is the request-target
 //   /now                           the monotonic clock (us) when the request came
 //   /echo/ANYTHING                 200; the body is the request-target
 //   /json/N?per=K[&flaky=1]        a JSON array of K objects {"page": N, "item": i};
@@ -295,6 +297,9 @@ Response route(const std::string& head, const Settings& set) {
   } else if (path.rfind("/eof/", 0) == 0 && number(path.substr(5), n) && n <= kMaxBody) {
     bytes = n;
     eof = true;
+  } else if (path == "/named" && !param("cd").empty()) {  // -J's tests: the header as given, the target as the body
+    extra = "Content-Disposition: " + decode(param("cd")) + "\r\n";
+    body_text = target + "\n";
   } else if (path == "/redirect-to" && !param("url").empty()) {
     status = number(param("status"), n) && n >= 300 && n <= 399 ? int(n) : 302;
     location = decode(param("url"));

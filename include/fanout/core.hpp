@@ -175,6 +175,7 @@ struct Config {
   std::string merge_json;            // --merge-json FILE: the elements of every page's JSON array, in order
   std::string pages;                 // --pages A..B: {page} in the URL given instead of a file
   bool skip_existing = false;        // --skip-existing: a download whose file is there is not fetched
+  bool remote_header_name = false;   // -J: a download is named by Content-Disposition
   double grace = 2;                  // --grace: after SIGINT/SIGTERM, seconds for requests in flight
   bool resume = false;               // --resume: skip the lines --results FILE already has
   uint32_t shard_k = 0, shard_n = 1; // --shard K/N: this run takes shard K (0-based here) of N

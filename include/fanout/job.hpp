@@ -51,6 +51,10 @@ std::unique_ptr<Job> make_download_job(const Config& cfg, std::string& err);
 //   index%2Ehtml), an empty segment is "%00", and a query is kept after
 //   "%3F": /a/?q=1 -> a/index.html%3Fq=1.
 std::vector<std::string> save_path(const Url& u);
+// -J: the file name a Content-Disposition value gives (RFC 6266, RFC 8187's
+// filename*), made safe as save_path's are: one name, no folder, never "."
+// or ".."; "" when it gives none.
+std::string disposition_name(std::string_view value);
 
 // "pages" (--out, --merge-json): each 2xx body kept in the result's
 // payload, for the run to write in input order; with json, the body must

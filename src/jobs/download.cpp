@@ -11,6 +11,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "fanout/http.hpp"
@@ -84,10 +85,39 @@ std::string escape(std::string_view s, bool host = false) {
   return out;
 }
 
+int hex(char c) { return isxdigit((unsigned char)c) ? (isdigit((unsigned char)c) ? c - '0' : (c | 32) - 'a' + 10) : -1; }
+
+// A name from Content-Disposition, under the URL names' rules: only its
+// last part (no folder: '/' and '\\' end one), bytes that are not safe or
+// valid UTF-8 written %XX, never ".", "..", empty, or one of our own
+// temporary names.
+std::string disposition_leaf(std::string_view raw) {
+  size_t cut = raw.find_last_of("/\\");
+  if (cut != std::string_view::npos) raw = raw.substr(cut + 1);
+  std::string out;
+  for (size_t i = 0; i < raw.size(); i++) {
+    unsigned char c = raw[i];
+    size_t n = c >= 0x80 ? json::utf8_len(raw, i) : 0;
+    if (n >= 2) {
+      out.append(raw.substr(i, n));
+      i += n - 1;
+    } else if (c != '%' && (safe(c, false) || c == ' ')) {
+      out += char(c);
+    } else {
+      char b[4];
+      snprintf(b, sizeof b, "%%%02X", c);
+      out += b;
+    }
+  }
+  if (out.empty() || out == "." || out == ".." || out.rfind(".fanout-", 0) == 0) return "";
+  return out;
+}
+
 class DownloadSink : public Sink {
  public:
-  DownloadSink(int root, bool skip_existing, bool head_only, bool use_tmpfile)
-      : root_(root), skip_existing_(skip_existing), head_only_(head_only), use_tmpfile_(use_tmpfile) {}
+  DownloadSink(int root, bool skip_existing, bool head_only, bool use_tmpfile, bool by_header, std::string run)
+      : root_(root), skip_existing_(skip_existing), head_only_(head_only), use_tmpfile_(use_tmpfile), by_header_(by_header),
+        run_(std::move(run)) {}
   ~DownloadSink() override { discard(); }
 
   // --skip-existing: a regular file already at the URL's name, found
@@ -131,6 +161,14 @@ class DownloadSink : public Sink {
       dir_ = next;
     }
     leaf_ = parts.back();
+    // -J: the name Content-Disposition gives, in the URL's folder; the
+    // URL's own name stays the fallback (see end()).
+    named_.clear();
+    if (by_header_)
+      for (const http::Header& x : h.headers)
+        if (http::ieq(x.name, "content-disposition")) named_ = disposition_name(x.value);
+    url_leaf_ = rel_ + leaf_;
+    if (!named_.empty()) std::swap(leaf_, named_);  // named_: the URL's leaf now
     rel_ += leaf_;
     static std::atomic<unsigned> counter{0};  // with the pid and thread: unique among workers
     std::string tmp = ".fanout-" + std::to_string(getpid()) + "-" + std::to_string(gettid()) + "-" + std::to_string(counter++) + ".part";
@@ -170,8 +208,10 @@ class DownloadSink : public Sink {
         if (sys::linkat(AT_FDCWD, self.c_str(), dir_, link_as_.c_str(), AT_SYMLINK_FOLLOW) < 0) failed("link");
         else tmp_ = link_as_;
       }
+      if (!err_ && !named_.empty()) mark_run(fd);
       if (err_) sys::close(fd);
       else if (sys::close(fd) < 0) failed("close");
+      else if (!named_.empty()) place_named();
       else if (sys::renameat(dir_, tmp_.c_str(), dir_, leaf_.c_str()) < 0) failed("rename");
       if (err_) r.fail(Cause::write, sys::describe(std::string(call_) + "(" + rel_ + ")", err_)), r.status = status;
       else {
@@ -192,6 +232,42 @@ class DownloadSink : public Sink {
     err_ = errno;
     call_ = call;
   }
+  // -J's names: two URLs of one run may be given the same one. The file
+  // carries the run's id (an extended attribute, as wget2's --xattr keeps
+  // its metadata); a name taken by this run is never replaced: the file
+  // takes its URL's own name instead. One an earlier run left is replaced.
+  static constexpr const char* kRunAttr = "user.fanout.run";
+  // (Where the file system keeps no attributes, a name already there is
+  // never replaced: the file takes its URL's name.)
+  void mark_run(int fd) { marked_ = fsetxattr(fd, kRunAttr, run_.data(), run_.size(), 0) == 0; }
+  bool this_run(const char* name) {
+    int fd = sys::openat(dir_, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return false;
+    char b[64];
+    ssize_t n = fgetxattr(fd, kRunAttr, b, sizeof b);
+    sys::close(fd);
+    return n == ssize_t(run_.size()) && std::string_view(b, size_t(n)) == run_;
+  }
+  void place_named() {
+    if (renameat2(dir_, tmp_.c_str(), dir_, leaf_.c_str(), RENAME_NOREPLACE) == 0) return;
+    if (errno == EEXIST && marked_) {
+      // Swapped in at once, then what was there looked at: another URL's
+      // of this run goes back, and this one takes its URL's name.
+      if (renameat2(dir_, tmp_.c_str(), dir_, leaf_.c_str(), RENAME_EXCHANGE) == 0) {
+        if (!this_run(tmp_.c_str())) {
+          sys::unlinkat(dir_, tmp_.c_str());
+          return;
+        }
+        if (renameat2(dir_, tmp_.c_str(), dir_, leaf_.c_str(), RENAME_EXCHANGE) < 0) return failed("rename");
+      }
+    } else if (errno != EEXIST && errno != EINVAL && errno != ENOSYS) {
+      return failed("rename");
+    }
+    // (No RENAME_NOREPLACE here, or the name is taken this run.)
+    leaf_ = named_;
+    rel_ = url_leaf_;
+    if (sys::renameat(dir_, tmp_.c_str(), dir_, leaf_.c_str()) < 0) failed("rename");
+  }
   void close_dir() {
     if (dir_ != root_ && dir_ >= 0) sys::close(dir_);
     dir_ = root_;
@@ -208,7 +284,10 @@ class DownloadSink : public Sink {
   }
 
   int root_;
-  bool skip_existing_, head_only_, use_tmpfile_, anon_ = false;
+  bool skip_existing_, head_only_, use_tmpfile_, by_header_, anon_ = false;
+  std::string run_;              // this run's id (-J)
+  bool marked_ = false;          // the file carries it
+  std::string named_, url_leaf_;  // -J: the URL's own leaf, and its path under DIR
   std::string link_as_;  // an O_TMPFILE's name-to-be, until renamed
   int64_t write_from_ = 0, write_ns_ = 0;
   const Request* rq_ = nullptr;
@@ -226,21 +305,81 @@ bool proc_fd() {
 
 class DownloadJob : public Job {
  public:
-  DownloadJob(int root, bool skip_existing, bool head_only)
+  DownloadJob(int root, bool skip_existing, bool head_only, bool by_header)
       : root_(root), skip_existing_(skip_existing), head_only_(head_only),
-        use_tmpfile_(proc_fd()) {}
+        use_tmpfile_(proc_fd()), by_header_(by_header), run_(std::to_string(getpid()) + "-" + std::to_string(now_ns())) {}
   ~DownloadJob() override { ::close(root_); }
   const char* name() const override { return "download"; }
   std::unique_ptr<Sink> sink(int) override {
-    return std::make_unique<DownloadSink>(root_, skip_existing_, head_only_, use_tmpfile_);
+    return std::make_unique<DownloadSink>(root_, skip_existing_, head_only_, use_tmpfile_, by_header_, run_);
   }
 
  private:
   int root_;
-  bool skip_existing_, head_only_, use_tmpfile_;
+  bool skip_existing_, head_only_, use_tmpfile_, by_header_;
+  std::string run_;  // made before any worker is forked: theirs too
 };
 
 }  // namespace
+
+// The file name a Content-Disposition value gives (RFC 6266): filename*
+// (RFC 8187: UTF-8 or ISO-8859-1, percent-encoded) over filename (a token
+// or a quoted string); "" when it gives none.
+std::string disposition_name(std::string_view v) {
+  std::string plain, star;
+  bool have_star = false;
+  size_t i = v.find(';');
+  while (i != std::string_view::npos && i < v.size()) {
+    i++;
+    while (i < v.size() && (v[i] == ' ' || v[i] == '\t')) i++;
+    size_t eq = v.find('=', i);
+    if (eq == std::string_view::npos) break;
+    std::string name(http::trim(v.substr(i, eq - i)));
+    for (char& c : name) c = char(tolower((unsigned char)c));
+    size_t j = eq + 1;
+    while (j < v.size() && v[j] == ' ') j++;
+    std::string value;
+    if (j < v.size() && v[j] == '"') {
+      for (j++; j < v.size() && v[j] != '"'; j++) {
+        if (v[j] == '\\' && j + 1 < v.size()) j++;
+        value += v[j];
+      }
+      i = v.find(';', j);
+    } else {
+      size_t end = v.find(';', j);
+      value = std::string(http::trim(v.substr(j, end == std::string_view::npos ? std::string_view::npos : end - j)));
+      i = end;
+    }
+    if (name == "filename") plain = value;
+    if (name == "filename*") {
+      size_t q1 = value.find('\''), q2 = q1 == std::string::npos ? q1 : value.find('\'', q1 + 1);
+      if (q2 == std::string::npos) continue;
+      std::string charset = value.substr(0, q1), bytes;
+      for (char& c : charset) c = char(tolower((unsigned char)c));
+      for (size_t k = q2 + 1; k < value.size(); k++) {
+        if (value[k] == '%' && k + 2 < value.size() && hex(value[k + 1]) >= 0 && hex(value[k + 2]) >= 0) {
+          bytes += char(hex(value[k + 1]) * 16 + hex(value[k + 2]));
+          k += 2;
+        } else {
+          bytes += value[k];
+        }
+      }
+      if (charset == "iso-8859-1") {  // to UTF-8
+        std::string u;
+        for (unsigned char c : bytes) {
+          if (c < 0x80) u += char(c);
+          else u += char(0xc0 | c >> 6), u += char(0x80 | (c & 0x3f));
+        }
+        bytes = u;
+      } else if (charset != "utf-8") {
+        continue;
+      }
+      star = bytes;
+      have_star = true;
+    }
+  }
+  return disposition_leaf(have_star ? star : plain);
+}
 
 std::vector<std::string> save_path(const Url& u) {
   std::vector<std::string> parts;
@@ -273,7 +412,7 @@ std::unique_ptr<Job> make_download_job(const Config& cfg, std::string& err) {
     err = "--output-dir " + sys::describe("open(" + cfg.output_dir + ")", errno);
     return nullptr;
   }
-  return std::make_unique<DownloadJob>(root, cfg.skip_existing, cfg.head);
+  return std::make_unique<DownloadJob>(root, cfg.skip_existing, cfg.head, cfg.remote_header_name);
 }
 
 }  // namespace fanout
