@@ -14,28 +14,13 @@ using http::ieq;
 using http::trim;
 using namespace std::literals;  // ""sv: no strlen() at each call, at -Os
 
-// Retry-After: seconds, or an HTTP date in any of RFC 9110's three forms
-// (5.6.7: IMF-fixdate, RFC 850, asctime), now being `now` seconds since
+// Retry-After: seconds, or an HTTP date; now being `now` seconds since
 // 1970; -1 if none.
 double retry_after(std::string_view v, int64_t now) {
   std::string s(trim(v));
   if (!s.empty() && s.find_first_not_of("0123456789") == std::string::npos) return s.size() > 9 ? 1e9 : std::stod(s);
-  tm t{};
-  const char* end = nullptr;
-  for (const char* form : {"%a, %d %b %Y %H:%M:%S GMT", "%A, %d-%b-%y %H:%M:%S GMT", "%a %b %d %H:%M:%S %Y"}) {
-    t = tm{};
-    if ((end = strptime(s.c_str(), form, &t)) && !*end) break;
-  }
-  if (!end || *end) return -1;
-  // In 64 bits, not time_t's: a date past 2038 is no date at all to
-  // timegm() on a 32-bit board (armhf, mipsel).
-  int64_t y = t.tm_year + 1900, m = t.tm_mon + 1;
-  y -= m <= 2;
-  int64_t era = (y >= 0 ? y : y - 399) / 400, yoe = y - era * 400;
-  int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + t.tm_mday - 1;
-  int64_t days = era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;  // since 1970-01-01
-  int64_t at = days * 86400 + t.tm_hour * 3600 + t.tm_min * 60 + t.tm_sec;
-  return std::max(0.0, double(at - now));
+  int64_t at = http::parse_date(s);
+  return at == INT64_MIN ? -1 : std::max(0.0, double(at - now));
 }
 
 // Full jitter (a uniform pick up to the doubled delay), so that many
@@ -90,14 +75,33 @@ Engine::Engine(const Config& cfg, Memo& memo, Env& env, const Request& rq, Sink&
     return;
   }
   sink.begin(rq);
+  if (rq.error.empty()) conditions(rq);
   if (!rq.error.empty()) {
     r.fail(Cause::input, rq.error, rq.code);
     released();  // nothing was acquired: straight to the end
     return;
   }
   url_ = rq.url;
+  std::vector<std::string> cond = std::move(headers_);  // (conditions() put them there)
   headers_ = cfg.headers;
+  headers_.insert(headers_.end(), cond.begin(), cond.end());
+  conditional_ = !cond.empty();
   start_try();
+}
+
+// -N and --since: the request asks only for what changed. The sink knows
+// what it has (a file's time and ETag); --since, what an earlier run's
+// journal recorded for the URL. (Put in headers_ for the constructor.)
+void Engine::conditions(const Request& rq) {
+  std::string etag, modified;
+  sink_.validators(rq, etag, modified);
+  if (etag.empty() && modified.empty() && !cfg_.validators.empty()) {
+    auto it = cfg_.validators.find(mask_password(rq.text));
+    if (it != cfg_.validators.end()) etag = it->second.first, modified = it->second.second;
+  }
+  headers_.clear();
+  if (!etag.empty()) headers_.push_back("If-None-Match: " + etag);
+  if (!modified.empty()) headers_.push_back("If-Modified-Since: " + modified);
 }
 
 void Engine::start_try(bool hop) {
@@ -359,9 +363,12 @@ void Engine::on_head(const http::Head& head) {
   int st = head.status;
   location_.clear();
   retry_after_ = -1;
+  std::string_view etag, modified;
   for (const http::Header& h : head.headers) {
     if (ieq(h.name, "location"sv)) location_ = trim(h.value);
     else if (ieq(h.name, "retry-after"sv)) retry_after_ = retry_after(h.value, env_.unix_now());
+    else if (ieq(h.name, "etag"sv)) etag = trim(h.value);
+    else if (ieq(h.name, "last-modified"sv)) modified = trim(h.value);
   }
   bool redirect = cfg_.follow && !location_.empty() && (st == 301 || st == 302 || st == 303 || st == 307 || st == 308);
   bool listed = r_.retries < cfg_.retry && std::find(cfg_.retry_on.begin(), cfg_.retry_on.end(), st) != cfg_.retry_on.end();
@@ -370,6 +377,9 @@ void Engine::on_head(const http::Head& head) {
   next_ = redirect ? follow : listed && may_retry(retry_delay_) ? again : finish;
   forward_ = next_ == finish;
   if (!forward_) return;
+  r_.etag = std::string(etag.substr(0, 512));
+  r_.last_modified = std::string(modified.substr(0, 64));
+  r_.not_modified = st == 304 && conditional_;
   if (forwarded_) sink_.begin(rq_);  // an earlier try's response is void
   forwarded_ = true;
   sink_.head(head);

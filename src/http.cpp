@@ -5,9 +5,43 @@
 // CR not followed by LF is an error. Errors are strings that name the fault.
 #include "fanout/http.hpp"
 
+#include <climits>
 #include <cstring>
+#include <ctime>
 
 namespace fanout::http {
+
+// An HTTP date in any of RFC 9110's three forms (5.6.7: IMF-fixdate, RFC
+// 850, asctime), as seconds since 1970; INT64_MIN if it is none.
+int64_t parse_date(std::string_view v) {
+  std::string s(trim(v));
+  tm t{};
+  const char* end = nullptr;
+  for (const char* form : {"%a, %d %b %Y %H:%M:%S GMT", "%A, %d-%b-%y %H:%M:%S GMT", "%a %b %d %H:%M:%S %Y"}) {
+    t = tm{};
+    if ((end = strptime(s.c_str(), form, &t)) && !*end) break;
+  }
+  if (!end || *end) return INT64_MIN;
+  // In 64 bits, not time_t's: a date past 2038 is no date at all to
+  // timegm() on a 32-bit board (armhf, mipsel).
+  int64_t y = t.tm_year + 1900, m = t.tm_mon + 1;
+  y -= m <= 2;
+  int64_t era = (y >= 0 ? y : y - 399) / 400, yoe = y - era * 400;
+  int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + t.tm_mday - 1;
+  int64_t days = era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;  // since 1970-01-01
+  int64_t at = days * 86400 + t.tm_hour * 3600 + t.tm_min * 60 + t.tm_sec;
+  return at;
+}
+
+std::string format_date(int64_t t) {
+  time_t tt = time_t(t);
+  tm g{};
+  gmtime_r(&tt, &g);
+  char b[40];
+  strftime(b, sizeof b, "%a, %d %b %Y %H:%M:%S GMT", &g);
+  return b;
+}
+
 namespace {
 
 bool is_tchar(unsigned char c) {

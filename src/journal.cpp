@@ -38,6 +38,9 @@ bool parse_record(std::string_view text, Record& rec) {
     else if (f.name == "errormsg" && f.is_string) error = f.value;
     else if (f.name == "cause" && f.is_string) rec.r.cause = cause_named(f.value);
     else if (f.name == "skipped") rec.r.skipped = f.value == "true";
+    else if (f.name == "not_modified") rec.r.not_modified = f.value == "true";
+    else if (f.name == "etag" && f.is_string) rec.r.etag = f.value;
+    else if (f.name == "last_modified" && f.is_string) rec.r.last_modified = f.value;
     else if (f.name == "exitcode" && !f.is_string && f.value != "null") code = atoi(f.value.c_str());
   }
   if (!error.empty()) rec.r.fail(rec.r.cause == Cause::none ? Cause::http : rec.r.cause, error, code);

@@ -68,6 +68,17 @@ Config parse_args(int argc, char** argv) {
     usage_error("one of --output, --output-dir and --merge-json at a time");
   if (cfg.skip_existing && cfg.output_dir.empty()) usage_error("--skip-existing goes with --output-dir DIR");
   if (cfg.remote_header_name && cfg.output_dir.empty()) usage_error("-J, --remote-header-name goes with --output-dir DIR");
+  if (cfg.timestamping && cfg.output_dir.empty()) usage_error("-N, --timestamping goes with --output-dir DIR");
+  if (!cfg.since.empty()) {  // the validators an earlier run's journal recorded, by URL
+    std::string err;
+    bool any = false;
+    if (!read_results(cfg.since, false, [&](const Record& r) {
+          any = true;
+          if (!r.r.etag.empty() || !r.r.last_modified.empty()) cfg.validators[r.url] = {r.r.etag, r.r.last_modified};
+        }, err))
+      usage_error("--since: " + err);
+    if (!any) usage_error("--since " + cfg.since + ": no results in it (a --results file of an earlier run)");
+  }
   if (cfg.resume && (cfg.results.empty() || cfg.results == "-"))
     usage_error("--resume needs --results FILE: the journal of the run it resumes");
   if (cfg.resume && (!cfg.out.empty() || !cfg.merge_json.empty()))

@@ -84,6 +84,7 @@ void print_json(FILE* out, const Run& run, double seconds, const Cost& cost) {
                       std::to_string(run.totals.h2_streams) + ", \"streams_at_once\": " + std::to_string(run.totals.h2_most) + "}";
   std::string extra;
   if (run.tally.skipped) extra += ", \"skipped\": " + std::to_string(run.tally.skipped);
+  if (run.tally.not_modified) extra += ", \"not_modified\": " + std::to_string(run.tally.not_modified);
   if (run.tally.cancelled) extra += ", \"cancelled\": " + std::to_string(run.tally.cancelled);
   extra += ", \"exitcode\": " + std::to_string(run.failures.first() ? run.failures.first()->code : 0) +
            ", \"failed\": " + failures_json(run);
@@ -276,6 +277,9 @@ std::string result_line(const Request& rq, const Result& r, bool fail) {
   if (!r.ok()) s += ", \"cause\": " + json_string(cause_name(r.cause));
   if (!r.file.empty()) s += ", \"filename_effective\": " + json_string(r.file);
   if (r.skipped) s += ", \"skipped\": true";
+  if (r.not_modified) s += ", \"not_modified\": true";
+  if (!r.etag.empty()) s += ", \"etag\": " + json_string(r.etag);
+  if (!r.last_modified.empty()) s += ", \"last_modified\": " + json_string(r.last_modified);
   return s + ", \"worker\": " + std::to_string(r.worker) + "}\n";
 }
 

@@ -35,6 +35,7 @@ double Latency::percentile(double p) const {
 
 void Tally::add(const Result& r) {
   results++;
+  not_modified += r.not_modified;
   if (r.skipped) skipped++;
   else if (r.ok()) statuses[r.status]++;
   else errors[cause_name(r.cause)]++;
@@ -50,6 +51,7 @@ std::string Tally::histogram(bool with_errors) const {
   for (auto& [_, n] : errors) errs += n;
   if (with_errors && errs) put("error", errs);
   if (with_errors && skipped) put("skipped", skipped);
+  if (with_errors && not_modified) put("not_modified", not_modified);
   return s + "}";
 }
 

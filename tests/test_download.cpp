@@ -329,3 +329,94 @@ TEST_CASE("download: -J names files as Content-Disposition says, in the URL's fo
   CHECK(bad.status == 2);
   CHECK(bad.err.find("-J, --remote-header-name goes with --output-dir DIR") != std::string::npos);
 }
+
+namespace {
+
+struct Stamp {
+  ino_t ino = 0;
+  timespec mtime{}, ctime{};
+};
+Stamp stamp(const std::string& path) {
+  struct stat st{};
+  Stamp s;
+  if (stat(path.c_str(), &st) == 0) s = {st.st_ino, st.st_mtim, st.st_ctim};
+  return s;
+}
+bool same(const Stamp& a, const Stamp& b) {
+  return a.ino == b.ino && a.mtime.tv_sec == b.mtime.tv_sec && a.mtime.tv_nsec == b.mtime.tv_nsec &&
+         a.ctime.tv_sec == b.ctime.tv_sec && a.ctime.tv_nsec == b.ctime.tv_nsec;
+}
+
+}  // namespace
+
+TEST_CASE("download: -N: 1,000 unchanged files get 304 and are not touched, changed ones are replaced; --since says what changed") {
+  t::Origin o;
+  std::string dir = t::temp_dir() + "/N", r1 = dir + "-1.jsonl", r2 = dir + "-2.jsonl", r3 = dir + "-3.jsonl";
+  std::string list, folder = dir + "/127.0.0.1_" + std::to_string(o.http) + "/versioned/";
+  for (int i = 0; i < 1000; i++) list += o.url("/versioned/f" + std::to_string(i)) + "\n";
+  t::Ran first = t::fanout({"-m", "async", "-c", "50", "-N", "-P", dir, "--results", r1, "--json", "-"}, list);
+  CHECK(first.status == 0);
+  CHECK(tj::parse(first.out)["statuses"]["200"].num == 1000);
+  std::vector<Stamp> before;
+  for (int i = 0; i < 1000; i++) before.push_back(stamp(folder + "f" + std::to_string(i)));
+  CHECK(before[0].mtime.tv_sec == 1600000000);  // the file's time is its Last-Modified
+  t::Ran again = t::fanout({"-m", "async", "-c", "50", "-N", "-P", dir, "--results", r2, "--json", "-"}, list);
+  CHECK(again.status == 0);
+  tj::Value v = tj::parse(again.out);
+  CHECK(v["statuses"]["304"].num == 1000);
+  CHECK(v["not_modified"].num == 1000);
+  size_t untouched = 0;
+  for (int i = 0; i < 1000; i++) untouched += same(before[size_t(i)], stamp(folder + "f" + std::to_string(i)));
+  CHECK(untouched == 1000);  // the same inode, mtime and ctime: not rewritten, not even touched
+  for (auto& l : t::results(r2)) {
+    CHECK(l["not_modified"].b);
+    CHECK(l["filename_effective"].str.find("/versioned/f") != std::string::npos);
+  }
+  // Ten change: they come again and replace their files; the rest stay.
+  t::fanout({"-s", "-"}, o.url("/bump?ids=f3,f30,f300,f303,f333,f500,f555,f600,f700,f999") + "\n");
+  t::Ran third = t::fanout({"-m", "async", "-c", "50", "-N", "-P", dir, "--results", r3, "--json", "-"}, list);
+  tj::Value w = tj::parse(third.out);
+  CHECK(w["statuses"]["200"].num == 10);
+  CHECK(w["statuses"]["304"].num == 990);
+  std::string body;
+  REQUIRE(t::read_file(folder + "f555", body));
+  CHECK(body == "f555 version 1\n");
+  CHECK_FALSE(same(before[555], stamp(folder + "f555")));
+  CHECK(same(before[554], stamp(folder + "f554")));
+  // A check (no files) with the first run's journal: only what changed
+  // since is a 200.
+  t::Ran since = t::fanout({"-m", "async", "-c", "50", "--since", r1, "--json", "-"}, list);
+  tj::Value s = tj::parse(since.out);
+  CHECK(s["statuses"]["200"].num == 10);
+  CHECK(s["not_modified"].num == 990);
+  t::Ran none = t::fanout({"--since", dir + "-none.jsonl", "-"}, "");
+  CHECK(none.status == 2);
+  CHECK(none.err.find("--since " + dir + "-none.jsonl: no results in it") != std::string::npos);
+  t::Ran bad = t::fanout({"-N", "-"}, "");
+  CHECK(bad.status == 2);
+  CHECK(bad.err.find("-N, --timestamping goes with --output-dir DIR") != std::string::npos);
+}
+
+TEST_CASE("download: -N and --since in every model") {
+  t::Origin o;
+  for (const char* m : t::models()) {
+    INFO("-m " << m);
+    std::string dir = t::temp_dir() + "/Nm-" + m, r1 = dir + "-1.jsonl", res = dir + "-2.jsonl";
+    std::string list, id = std::string("m") + m;
+    for (int i = 0; i < 20; i++) list += o.url("/versioned/" + id + "-" + std::to_string(i)) + "\n";
+    t::Ran a = t::fanout({"-m", m, "-c", "4", "-N", "-P", dir, "--results", r1, "--json", "-"}, list);
+    CHECK(tj::parse(a.out)["statuses"]["200"].num == 20);
+    t::fanout({"-s", "-"}, o.url("/bump?ids=" + id + "-4," + id + "-17") + "\n");
+    t::Ran b = t::fanout({"-m", m, "-c", "4", "-N", "-P", dir, "--results", res, "--json", "-"}, list);
+    tj::Value v = tj::parse(b.out);
+    CHECK(v["statuses"]["200"].num == 2);
+    CHECK(v["not_modified"].num == 18);
+    auto lines = t::results(res);
+    REQUIRE(lines.size() == 20);
+    CHECK(lines[4]["http_code"].num == 200);
+    CHECK(lines[4]["etag"].str == "\"" + id + "-4-v1\"");
+    CHECK(lines[5]["not_modified"].b);
+    t::Ran c = t::fanout({"-m", m, "-c", "4", "--since", r1, "--json", "-"}, list);
+    CHECK(tj::parse(c.out)["statuses"]["200"].num == 2);
+  }
+}

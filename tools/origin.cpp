@@ -17,6 +17,9 @@
 //   /flaky/ID?fail=N[&status=S][&retry_after=R]  the first N requests for
 //       ID get S (503), with Retry-After: R if given; then 200
 //   /headers                       the request's headers, as the body
+//   /versioned/ID                  a document with ETag and Last-Modified, 304 to a
+//       request whose If-None-Match (or If-Modified-Since) is current
+//   /bump?ids=A,B                  those documents' next version
 //   /named?cd=V[&...]              200, Content-Disposition: V (percent-decoded);
 //       the body is the request-target
 //   /now                           the monotonic clock (us) when the request came
@@ -46,6 +49,7 @@
 #include <cstdlib>
 #include <cmath>
 #include <cstring>
+#include <strings.h>
 #include <map>
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
@@ -61,6 +65,7 @@
 
 #include "fanout/coro.hpp"
 #include "fanout/h2_session.hpp"
+#include "fanout/http.hpp"
 #include "fanout/latency.hpp"
 #include "fanout/transport.hpp"
 #include "reactor.hpp"
@@ -222,6 +227,23 @@ struct Response {
 };
 
 // %XX escapes of a query parameter, and '+' as a space.
+// /versioned/ID's versions (one thread: no lock).
+std::map<std::string, int>& versions() {
+  static std::map<std::string, int> v;
+  return v;
+}
+
+// A request header's value (the first of that name, any case), or "".
+std::string header_value(const std::string& head, const std::string& name) {
+  for (size_t at = head.find("\r\n"); at != std::string::npos && at + 2 < head.size(); at = head.find("\r\n", at + 2)) {
+    size_t colon = head.find(':', at + 2), end = head.find("\r\n", at + 2);
+    if (colon == std::string::npos || colon > end || colon - at - 2 != name.size()) continue;
+    if (strncasecmp(head.c_str() + at + 2, name.c_str(), name.size()) != 0) continue;
+    return std::string(fanout::http::trim(std::string_view(head).substr(colon + 1, end - colon - 1)));
+  }
+  return "";
+}
+
 std::string decode(const std::string& s) {
   std::string out;
   for (size_t i = 0; i < s.size(); i++) {
@@ -297,6 +319,28 @@ Response route(const std::string& head, const Settings& set) {
   } else if (path.rfind("/eof/", 0) == 0 && number(path.substr(5), n) && n <= kMaxBody) {
     bytes = n;
     eof = true;
+  } else if (path.rfind("/versioned/", 0) == 0 && path.size() > 11) {
+    // -N's and --since's tests: a document with a version (0 until bumped),
+    // its ETag and Last-Modified, and a 304 when the request's validators
+    // say the client has it (If-None-Match wins over If-Modified-Since).
+    std::string id = path.substr(11);
+    int v = versions()[id];
+    std::string etag = "\"" + id + "-v" + std::to_string(v) + "\"";
+    int64_t modified = 1600000000 + int64_t(v) * 86400;
+    extra = "ETag: " + etag + "\r\nLast-Modified: " + fanout::http::format_date(modified) + "\r\n";
+    std::string inm = header_value(head, "if-none-match"), ims = header_value(head, "if-modified-since");
+    bool fresh = !inm.empty() ? inm.find(etag) != std::string::npos || inm == "*"
+                              : !ims.empty() && fanout::http::parse_date(ims) >= modified;
+    if (fresh) status = 304;
+    else body_text = id + " version " + std::to_string(v) + "\n";
+  } else if (path == "/bump") {  // /bump?ids=a,b: those documents' next version
+    std::string ids = param("ids");
+    for (size_t at = 0; at <= ids.size();) {
+      size_t comma = std::min(ids.find(',', at), ids.size());
+      versions()[ids.substr(at, comma - at)]++;
+      at = comma + 1;
+    }
+    body_text = "ok\n";
   } else if (path == "/named" && !param("cd").empty()) {  // -J's tests: the header as given, the target as the body
     extra = "Content-Disposition: " + decode(param("cd")) + "\r\n";
     body_text = target + "\n";

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "fanout/url.hpp"
@@ -75,6 +77,8 @@ struct Result {
   uint8_t version = 0;   // of the response: 10, 11 or 20 (0: none came)
   uint16_t remote_port = 0;  // the connection's peer (curl's remote_ip, remote_port; "": none was made)
   std::string remote_ip;
+  bool not_modified = false;  // a conditional request (-N, --since) got 304: what was there is current
+  std::string etag, last_modified;  // the response's validators, as sent (what --since asks with)
   int64_t write_from = 0, write_ns = 0;  // download: the first write to disk, and the time all writes took
   int64_t at[kPhases] = {};
   // A fresh result (the engine marks when it starts, by its clock).
@@ -85,7 +89,17 @@ struct Result {
   }
   void clear_error() { cause = Cause::none; error.clear(); code = 0; }
   // A second try: what the first one got does not count.
-  void restart() { clear_error(); status = 0; bytes = 0; version = 0; remote_ip.clear(); remote_port = 0; }
+  void restart() {
+    clear_error();
+    status = 0;
+    bytes = 0;
+    version = 0;
+    remote_ip.clear();
+    remote_port = 0;
+    not_modified = false;
+    etag.clear();
+    last_modified.clear();
+  }
   bool ok() const { return cause == Cause::none; }
   // The status a response gave stays (curl's http_code after a cut body,
   // too many redirects, a write error): 0 where none came.
@@ -176,6 +190,10 @@ struct Config {
   std::string pages;                 // --pages A..B: {page} in the URL given instead of a file
   bool skip_existing = false;        // --skip-existing: a download whose file is there is not fetched
   bool remote_header_name = false;   // -J: a download is named by Content-Disposition
+  bool timestamping = false;         // -N: a download already there is asked for only if it changed
+  std::string since;                 // --since JOURNAL: each URL asked with the validators that run recorded
+  // What --since read: a URL (as the journal names it) -> If-None-Match, If-Modified-Since.
+  std::unordered_map<std::string, std::pair<std::string, std::string>> validators;
   double grace = 2;                  // --grace: after SIGINT/SIGTERM, seconds for requests in flight
   bool resume = false;               // --resume: skip the lines --results FILE already has
   uint32_t shard_k = 0, shard_n = 1; // --shard K/N: this run takes shard K (0-based here) of N

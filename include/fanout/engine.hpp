@@ -185,6 +185,7 @@ class Engine {
   void pause();         // look again shortly (wait)
   void end_turn(bool ok);
   void through();  // the tunnel is open
+  void conditions(const Request& rq);  // -N, --since: If-None-Match, If-Modified-Since
   Failure via_proxy(Failure f) const;  // a connect's failure, naming the proxy it was to
 
   const Config& cfg_;
@@ -204,6 +205,7 @@ class Engine {
   bool reused_ = false, any_ = false, keep_ = false, retry_ = false;  // retry_: the stale connection's
   enum Next { finish, follow, again } next_ = finish;  // after this try's connection is released
   bool forward_ = false, forwarded_ = false;  // this try's response goes to the sink; one did
+  bool conditional_ = false;  // asked with validators (a 304 is "not modified")
   std::string location_;
   double retry_after_ = -1;  // seconds the server asked for, or -1
   double retry_delay_ = 0;   // before the next try

@@ -36,6 +36,10 @@ struct Head {
 std::string request(const Url& url, bool head, const std::vector<std::string>& extra,
                     bool keep_alive, bool absolute = false, std::string_view proxy_auth = {});
 std::string base64(std::string_view in);           // RFC 4648, padded
+// An HTTP date (RFC 9110 5.6.7, any of its three forms) as seconds since
+// 1970 (INT64_MIN: not one); and one written as IMF-fixdate.
+int64_t parse_date(std::string_view v);
+std::string format_date(int64_t t);
 bool ieq(std::string_view a, std::string_view b);  // ASCII, any case
 // -H gave a header of this name (any case): fanout's own default is left out.
 bool user_has(const std::vector<std::string>& extra, std::string_view name);

@@ -20,6 +20,9 @@ class Sink {
   // The job has this one already (--skip-existing): nothing is fetched,
   // and r says where it is. Asked once, before anything else.
   virtual bool have(const Request&, Result&) { return false; }
+  // -N: what the job has of this URL, to ask only for a newer one: an
+  // ETag (If-None-Match) and an HTTP date (If-Modified-Since); empty: none.
+  virtual void validators(const Request&, std::string& /*etag*/, std::string& /*modified*/) {}
   virtual void begin(const Request&) {}
   virtual void head(const http::Head&) {}
   virtual void body(const char*, size_t) {}

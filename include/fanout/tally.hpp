@@ -30,6 +30,7 @@ struct Tally {
   uint64_t results = 0;   // landed: every line with an outcome
   uint64_t failed = 0;    // an error or a status >= 400 (--fail)
   uint64_t skipped = 0;   // --skip-existing
+  uint64_t not_modified = 0;  // -N, --since: 304 to a conditional request
   uint64_t cancelled = 0; // cut short by SIGINT/SIGTERM: no outcome, not in --results
   Latency latency;
   void add(const Result& r);  // a final result (not a cancelled one)

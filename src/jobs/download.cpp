@@ -115,9 +115,9 @@ std::string disposition_leaf(std::string_view raw) {
 
 class DownloadSink : public Sink {
  public:
-  DownloadSink(int root, bool skip_existing, bool head_only, bool use_tmpfile, bool by_header, std::string run)
+  DownloadSink(int root, bool skip_existing, bool head_only, bool use_tmpfile, bool by_header, bool timestamping, std::string run)
       : root_(root), skip_existing_(skip_existing), head_only_(head_only), use_tmpfile_(use_tmpfile), by_header_(by_header),
-        run_(std::move(run)) {}
+        timestamping_(timestamping), run_(std::move(run)) {}
   ~DownloadSink() override { discard(); }
 
   // --skip-existing: a regular file already at the URL's name, found
@@ -125,12 +125,7 @@ class DownloadSink : public Sink {
   bool have(const Request& rq, Result& r) override {
     if (!skip_existing_ || !rq.error.empty()) return false;
     std::vector<std::string> parts = save_path(rq.url);
-    int dir = root_;
-    for (size_t i = 0; i + 1 < parts.size() && dir >= 0; i++) {
-      int next = sys::openat(dir, parts[i].c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-      if (dir != root_) sys::close(dir);
-      dir = next;
-    }
+    int dir = folder_of(parts);
     struct stat st;
     bool there = dir >= 0 && sys::fstatat(dir, parts.back().c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
                  st.st_size > 0;  // empty: what a HEAD run, or an older fanout's failed one, left
@@ -141,6 +136,24 @@ class DownloadSink : public Sink {
     return true;
   }
 
+  // -N: the file's time as If-Modified-Since, and the ETag its download
+  // kept (user.fanout.etag) as If-None-Match.
+  void validators(const Request& rq, std::string& etag, std::string& modified) override {
+    if (!timestamping_) return;
+    std::vector<std::string> parts = save_path(rq.url);
+    int dir = folder_of(parts);
+    int fd = dir >= 0 ? sys::openat(dir, parts.back().c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC) : -1;
+    if (dir >= 0 && dir != root_) sys::close(dir);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+      modified = http::format_date(int64_t(st.st_mtime));
+      char b[512];
+      ssize_t n = fgetxattr(fd, kEtagAttr, b, sizeof b);
+      if (n > 0) etag.assign(b, size_t(n));
+    }
+    if (fd >= 0) sys::close(fd);
+  }
+
   void begin(const Request& rq) override {
     discard();  // a try before this one is void
     rq_ = &rq;
@@ -149,6 +162,13 @@ class DownloadSink : public Sink {
 
   void head(const http::Head& h) override {
     if (head_only_ || h.status < 200 || h.status > 299) return;  // only a page is saved; -I: nothing
+    etag_.clear();
+    modified_ = INT64_MIN;
+    if (timestamping_)
+      for (const http::Header& x : h.headers) {
+        if (http::ieq(x.name, "etag")) etag_ = std::string(http::trim(x.value).substr(0, 500));
+        if (http::ieq(x.name, "last-modified")) modified_ = http::parse_date(x.value);
+      }
     std::vector<std::string> parts = save_path(rq_->url);
     dir_ = root_;
     rel_.clear();
@@ -195,6 +215,11 @@ class DownloadSink : public Sink {
   }
 
   void end(Result& r) override {
+    // -N's 304: the file there is current, and stays as it is.
+    if (r.not_modified && rq_ && r.ok()) {
+      r.file.clear();
+      for (auto& p : save_path(rq_->url)) r.file += (r.file.empty() ? "" : "/") + p;
+    }
     // A body that could not be kept keeps its response's status (curl's 23
     // keeps the 200 it got).
     int status = r.status;
@@ -209,6 +234,7 @@ class DownloadSink : public Sink {
         else tmp_ = link_as_;
       }
       if (!err_ && !named_.empty()) mark_run(fd);
+      if (!err_ && timestamping_) keep_validators(fd);
       if (err_) sys::close(fd);
       else if (sys::close(fd) < 0) failed("close");
       else if (!named_.empty()) place_named();
@@ -237,6 +263,28 @@ class DownloadSink : public Sink {
   // its metadata); a name taken by this run is never replaced: the file
   // takes its URL's own name instead. One an earlier run left is replaced.
   static constexpr const char* kRunAttr = "user.fanout.run";
+  static constexpr const char* kEtagAttr = "user.fanout.etag";  // -N: the ETag the file came with
+  // -N: the file's time is its Last-Modified (as wget's), and its ETag is
+  // kept with it for the next run's If-None-Match.
+  void keep_validators(int fd) {
+    if (modified_ != INT64_MIN) {
+      timespec t[2] = {{time_t(modified_), 0}, {time_t(modified_), 0}};
+      futimens(fd, t);
+    }
+    if (!etag_.empty()) fsetxattr(fd, kEtagAttr, etag_.data(), etag_.size(), 0);
+    else fremovexattr(fd, kEtagAttr);
+  }
+  // The folder of a URL's file (save_path's parts but the last), opened
+  // one name at a time without following a symlink; -1 if it is not there.
+  int folder_of(const std::vector<std::string>& parts) {
+    int dir = root_;
+    for (size_t i = 0; i + 1 < parts.size() && dir >= 0; i++) {
+      int next = sys::openat(dir, parts[i].c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (dir != root_) sys::close(dir);
+      dir = next;
+    }
+    return dir;
+  }
   // (Where the file system keeps no attributes, a name already there is
   // never replaced: the file takes its URL's name.)
   void mark_run(int fd) { marked_ = fsetxattr(fd, kRunAttr, run_.data(), run_.size(), 0) == 0; }
@@ -285,6 +333,9 @@ class DownloadSink : public Sink {
 
   int root_;
   bool skip_existing_, head_only_, use_tmpfile_, by_header_, anon_ = false;
+  bool timestamping_;            // -N
+  std::string etag_;             // -N: the response's ETag and Last-Modified
+  int64_t modified_ = INT64_MIN;
   std::string run_;              // this run's id (-J)
   bool marked_ = false;          // the file carries it
   std::string named_, url_leaf_;  // -J: the URL's own leaf, and its path under DIR
@@ -305,18 +356,19 @@ bool proc_fd() {
 
 class DownloadJob : public Job {
  public:
-  DownloadJob(int root, bool skip_existing, bool head_only, bool by_header)
+  DownloadJob(int root, bool skip_existing, bool head_only, bool by_header, bool timestamping)
       : root_(root), skip_existing_(skip_existing), head_only_(head_only),
-        use_tmpfile_(proc_fd()), by_header_(by_header), run_(std::to_string(getpid()) + "-" + std::to_string(now_ns())) {}
+        use_tmpfile_(proc_fd()), by_header_(by_header), timestamping_(timestamping),
+        run_(std::to_string(getpid()) + "-" + std::to_string(now_ns())) {}
   ~DownloadJob() override { ::close(root_); }
   const char* name() const override { return "download"; }
   std::unique_ptr<Sink> sink(int) override {
-    return std::make_unique<DownloadSink>(root_, skip_existing_, head_only_, use_tmpfile_, by_header_, run_);
+    return std::make_unique<DownloadSink>(root_, skip_existing_, head_only_, use_tmpfile_, by_header_, timestamping_, run_);
   }
 
  private:
   int root_;
-  bool skip_existing_, head_only_, use_tmpfile_, by_header_;
+  bool skip_existing_, head_only_, use_tmpfile_, by_header_, timestamping_;
   std::string run_;  // made before any worker is forked: theirs too
 };
 
@@ -412,7 +464,7 @@ std::unique_ptr<Job> make_download_job(const Config& cfg, std::string& err) {
     err = "--output-dir " + sys::describe("open(" + cfg.output_dir + ")", errno);
     return nullptr;
   }
-  return std::make_unique<DownloadJob>(root, cfg.skip_existing, cfg.head, cfg.remote_header_name);
+  return std::make_unique<DownloadJob>(root, cfg.skip_existing, cfg.head, cfg.remote_header_name, cfg.timestamping);
 }
 
 }  // namespace fanout

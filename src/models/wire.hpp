@@ -22,15 +22,16 @@ struct Head {
   int16_t code;
   int64_t write_from, write_ns;
   uint16_t remote_port;
-  uint32_t url_len, file_len, payload_len, ip_len;  // of the bytes that follow: error, URL, file, payload, remote_ip
+  uint8_t not_modified;
+  uint32_t url_len, file_len, payload_len, ip_len, etag_len, lm_len;  // of the bytes that follow: error, URL, file, payload, remote_ip, etag, last_modified
   uint32_t len;                             // bytes that follow: those five, or a Totals
 };
 
 inline void put_result(std::string& out, uint32_t index, const Result& r) {
   Head h{kResult, index, r.status, int32_t(r.cause), r.lane, r.bytes, r.ms, {}, r.redirects, r.retries,
-         r.skipped, r.version, r.code, r.write_from, r.write_ns, r.remote_port, uint32_t(r.url.size()), uint32_t(r.file.size()),
-         uint32_t(r.payload.size()), uint32_t(r.remote_ip.size()),
-         uint32_t(r.error.size() + r.url.size() + r.file.size() + r.payload.size() + r.remote_ip.size())};
+         r.skipped, r.version, r.code, r.write_from, r.write_ns, r.remote_port, r.not_modified, uint32_t(r.url.size()), uint32_t(r.file.size()),
+         uint32_t(r.payload.size()), uint32_t(r.remote_ip.size()), uint32_t(r.etag.size()), uint32_t(r.last_modified.size()),
+         uint32_t(r.error.size() + r.url.size() + r.file.size() + r.payload.size() + r.remote_ip.size() + r.etag.size() + r.last_modified.size())};
   memcpy(h.at, r.at, sizeof h.at);
   out.append(reinterpret_cast<const char*>(&h), sizeof h);
   out += r.error;
@@ -38,16 +39,18 @@ inline void put_result(std::string& out, uint32_t index, const Result& r) {
   out += r.file;
   out += r.payload;
   out += r.remote_ip;
+  out += r.etag;
+  out += r.last_modified;
 }
 
 inline void put_totals(std::string& out, const Totals& t) {
-  Head h{kTotals, 0, 0, 0, 0, 0, 0, {}, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, uint32_t(sizeof t)};
+  Head h{kTotals, 0, 0, 0, 0, 0, 0, {}, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, uint32_t(sizeof t)};
   out.append(reinterpret_cast<const char*>(&h), sizeof h);
   out.append(reinterpret_cast<const char*>(&t), sizeof t);
 }
 
 inline void put_batches(std::string& out, const std::vector<RingBatch>& b) {
-  Head h{kBatches, 0, 0, 0, 0, 0, 0, {}, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, uint32_t(b.size() * sizeof(RingBatch))};
+  Head h{kBatches, 0, 0, 0, 0, 0, 0, {}, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, uint32_t(b.size() * sizeof(RingBatch))};
   out.append(reinterpret_cast<const char*>(&h), sizeof h);
   out.append(reinterpret_cast<const char*>(b.data()), b.size() * sizeof(RingBatch));
 }
@@ -128,12 +131,16 @@ void take(std::string& in, OnResult on_result, OnTotals on_totals, OnBatch on_ba
       r.write_from = h.write_from;
       r.write_ns = h.write_ns;
       r.remote_port = h.remote_port;
-      size_t err_len = h.len - h.url_len - h.file_len - h.payload_len - h.ip_len;
+      r.not_modified = h.not_modified;
+      size_t err_len = h.len - h.url_len - h.file_len - h.payload_len - h.ip_len - h.etag_len - h.lm_len;
       r.error.assign(body, err_len);
       r.url.assign(body + err_len, h.url_len);
       r.file.assign(body + err_len + h.url_len, h.file_len);
       r.payload.assign(body + err_len + h.url_len + h.file_len, h.payload_len);
-      r.remote_ip.assign(body + err_len + h.url_len + h.file_len + h.payload_len, h.ip_len);
+      const char* more = body + err_len + h.url_len + h.file_len + h.payload_len;
+      r.remote_ip.assign(more, h.ip_len);
+      r.etag.assign(more + h.ip_len, h.etag_len);
+      r.last_modified.assign(more + h.ip_len + h.etag_len, h.lm_len);
       on_result(h.index, r);
     }
     off += sizeof h + h.len;
