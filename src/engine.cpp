@@ -1,5 +1,7 @@
 #include "fanout/engine.hpp"
 
+#include "fanout/polite.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <ctime>
@@ -21,6 +23,26 @@ double retry_after(std::string_view v, int64_t now) {
   if (!s.empty() && s.find_first_not_of("0123456789") == std::string::npos) return s.size() > 9 ? 1e9 : std::stod(s);
   int64_t at = http::parse_date(s);
   return at == INT64_MIN ? -1 : std::max(0.0, double(at - now));
+}
+
+// The IETF RateLimit fields (draft-ietf-httpapi-ratelimit-headers): the
+// structured "RateLimit: "policy";r=0;t=30", the older "RateLimit:
+// limit=10, remaining=0, reset=30", and RateLimit-Remaining and
+// RateLimit-Reset apart: what is left of the quota, and when it comes back.
+void rate_limit(std::string_view name, std::string_view v, double& left, double& reset) {
+  if (ieq(name, "ratelimit-remaining"sv)) left = std::atof(std::string(trim(v)).c_str());
+  else if (ieq(name, "ratelimit-reset"sv)) reset = std::atof(std::string(trim(v)).c_str());
+  else
+    for (size_t at = 0; at < v.size();) {
+      size_t end = std::min(v.find_first_of(",;", at), v.size()), eq = v.find('=', at);
+      if (eq < end) {
+        std::string_view k = trim(v.substr(at, eq - at));
+        double n = std::atof(std::string(trim(v.substr(eq + 1, end - eq - 1))).c_str());
+        if (k == "r"sv || ieq(k, "remaining"sv)) left = n;
+        if (k == "t"sv || ieq(k, "reset"sv)) reset = n;
+      }
+      at = end + 1;
+    }
 }
 
 // Full jitter (a uniform pick up to the doubled delay), so that many
@@ -144,7 +166,37 @@ void Engine::start_try(bool hop) {
     why_ = for_rate;
     until_ = cfg_.deadline > 0 ? std::min(turn, cfg_.run_end) : turn;
     step_ = wait;
+    return;
   }
+  polite_turn();
+}
+
+// --polite: the try goes when its host has room (and is not held by a
+// Retry-After); until then it waits, as for --rate, before its clocks.
+void Engine::polite_turn() {
+  if (!cfg_.polite_table || polite_in_) return;
+  polite_host_ = url_.host + ":" + std::to_string(url_.port);
+  int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(env_.now().time_since_epoch()).count(), until = 0;
+  if (cfg_.polite_table->enter(polite_host_, now, &until)) {
+    polite_in_ = true;
+    return;
+  }
+  why_ = for_polite;
+  until_ = env_.now() + std::chrono::nanoseconds(until - now);
+  if (cfg_.deadline > 0) until_ = std::min(until_, cfg_.run_end);
+  step_ = wait;
+}
+
+void Engine::polite_out() {
+  if (!polite_in_) return;
+  cfg_.polite_table->leave(polite_host_);
+  polite_in_ = false;
+}
+
+void Engine::polite_heard(int status, double retry_after_s) {
+  if (!cfg_.polite_table) return;
+  int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(env_.now().time_since_epoch()).count();
+  cfg_.polite_table->heard(url_.host + ":" + std::to_string(url_.port), status, retry_after_s, now);
 }
 
 // The try begins now: its --max-time, and for a first try the request's
@@ -162,7 +214,7 @@ void Engine::start_clocks() {
 Deadline Engine::deadline() const {
   bool opening = step_ == resolve || step_ == connect || step_ == tunnel || step_ == handshake || connecting_ ||
                  (step_ == wait && (why_ == for_dns || why_ == for_tls));
-  if (step_ == wait && why_ == for_rate) return std::min(until_, env_.cancel_at());  // no try is under way yet
+  if (step_ == wait && (why_ == for_rate || why_ == for_polite)) return std::min(until_, env_.cancel_at());  // no try is under way yet
   return std::min(opening ? std::min(dl_, connect_dl_) : dl_, env_.cancel_at());
 }
 
@@ -364,17 +416,31 @@ void Engine::on_head(const http::Head& head) {
   location_.clear();
   retry_after_ = -1;
   std::string_view etag, modified;
+  double quota_left = -1, quota_reset = -1;  // the IETF RateLimit fields, where sent
   for (const http::Header& h : head.headers) {
     if (ieq(h.name, "location"sv)) location_ = trim(h.value);
     else if (ieq(h.name, "retry-after"sv)) retry_after_ = retry_after(h.value, env_.unix_now());
     else if (ieq(h.name, "etag"sv)) etag = trim(h.value);
+    else if (cfg_.polite_table && (ieq(h.name, "ratelimit"sv) || ieq(h.name, "ratelimit-remaining"sv) || ieq(h.name, "ratelimit-reset"sv)))
+      rate_limit(h.name, h.value, quota_left, quota_reset);
     else if (ieq(h.name, "last-modified"sv)) modified = trim(h.value);
   }
   bool redirect = cfg_.follow && !location_.empty() && (st == 301 || st == 302 || st == 303 || st == 307 || st == 308);
   bool listed = r_.retries < cfg_.retry && std::find(cfg_.retry_on.begin(), cfg_.retry_on.end(), st) != cfg_.retry_on.end();
   if (listed)  // (the jitter is drawn only for a retry that may come)
     retry_delay_ = (st == 429 || st == 503) && retry_after_ >= 0 ? retry_after_ : backoff(env_, cfg_.retry_delay, r_.retries);
-  next_ = redirect ? follow : listed && may_retry(retry_delay_) ? again : finish;
+  // --polite: the host hears how it went, and a 429 or 503 goes again
+  // (at least 10 times) once the host may be asked again.
+  polite_heard(st, retry_after_);
+  if (quota_left == 0 && quota_reset > 0) {
+    int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(env_.now().time_since_epoch()).count();
+    cfg_.polite_table->hold(url_.host + ":" + std::to_string(url_.port), quota_reset, now);
+  }
+  if (cfg_.polite && (st == 429 || st == 503) && r_.retries < std::max(cfg_.retry, 10)) {
+    listed = true;
+    retry_delay_ = std::max(0.0, retry_after_);
+  }
+  next_ = redirect ? follow : listed && may_retry(retry_delay_, cfg_.polite && (st == 429 || st == 503) ? std::max(cfg_.retry, 10) : cfg_.retry) ? again : finish;
   forward_ = next_ == finish;
   if (!forward_) return;
   r_.etag = std::string(etag.substr(0, 512));
@@ -386,8 +452,8 @@ void Engine::on_head(const http::Head& head) {
 }
 
 // No retry starts once --retry-max-time has passed since the request began.
-bool Engine::may_retry(double delay_s) {
-  if (r_.retries >= cfg_.retry) return false;
+bool Engine::may_retry(double delay_s, int most) {
+  if (r_.retries >= (most < 0 ? cfg_.retry : most)) return false;
   if (cfg_.deadline > 0 && env_.now() + seconds(delay_s) >= cfg_.run_end) return false;
   return cfg_.retry_max_time <= 0 || ms_between(t0_, env_.now()) / 1000 + delay_s <= cfg_.retry_max_time;
 }
@@ -395,6 +461,7 @@ bool Engine::may_retry(double delay_s) {
 // Timeouts and connection errors are worth another try; the rest only
 // with --retry-all-errors (a bad line never).
 void Engine::fail_try(Failure f) {
+  if (f.cause == Cause::connect) polite_heard(0, -1);  // a refused connection: the host is pushing back
   r_.fail(std::move(f));
   Cause c = r_.cause;
   bool transient = c == Cause::timeout || c == Cause::connect || c == Cause::send || c == Cause::recv;
@@ -489,6 +556,7 @@ void Engine::end(bool keep) {
 }
 
 void Engine::released() {
+  if (!retry_) polite_out();  // (the stale connection's second go keeps its place)
   if (retry_) {  // the stale connection's second go
     retry_ = false;
     r_.restart();
@@ -522,10 +590,11 @@ void Engine::pause() {
 void Engine::waited() {
   if (grace_over(env_)) return fail_try(cancelled(env_));
   if (why_ == for_retry) return start_try();  // a retry's backoff is over
-  if (why_ == for_rate) {  // this try's turn under --rate
+  if (why_ == for_rate || why_ == for_polite) {  // this try's turn under --rate, or its host's under --polite
     if (cfg_.deadline > 0 && env_.now() >= cfg_.run_end) return fail_try({Cause::timeout, "timeout: --deadline of the run passed"});
-    start_clocks();
     step_ = acquire;
+    polite_turn();
+    if (step_ == acquire) start_clocks();
     return;
   }
   if (env_.now() >= deadline())

@@ -15,6 +15,7 @@
 #include "fanout/http.hpp"
 #include "fanout/input.hpp"
 #include "fanout/journal.hpp"
+#include "fanout/polite.hpp"
 #include "fanout/loop.hpp"
 #include "fanout/job.hpp"
 #include "fanout/model.hpp"
@@ -231,6 +232,10 @@ int main(int argc, char** argv) {
   cfg.run_end = t0 + std::chrono::microseconds(int64_t(cfg.deadline * 1e6));
   if (cfg.rate > 0 && !(cfg.pacer = Pacer::create(cfg.rate))) {
     fprintf(stderr, "fanout: --rate: mmap: %s\n", strerror(errno));
+    return 1;
+  }
+  if (cfg.polite && !(cfg.polite_table = Polite::create(cfg.per_host ? cfg.per_host : cfg.effective_concurrency()))) {
+    fprintf(stderr, "fanout: --polite: mmap: %s\n", strerror(errno));
     return 1;
   }
   if (ring) keep_ring(std::move(ring));

@@ -212,6 +212,8 @@ const Option kOptions[] = {
   {"directory-prefix", 0, "DIR", "the same as --output-dir (wget's name)", [](C& c, V v) { c.output_dir = v; }},
   {"remote-header-name", 'J', nullptr, "download: name the file as Content-Disposition says\n(only its last part, in the URL's folder; a name\nanother URL of the run took: the URL's own)",
    [](C& c, V) { c.remote_header_name = true; }},
+  {"polite", 0, nullptr, "each host's concurrency follows its answers: a 429,\n503 or refused connection halves it (Retry-After\nholds the host), successes raise it, up to --per-host;\nRateLimit headers honoured; 429/503 tried again",
+   [](C& c, V) { c.polite = true; }},
   {"timestamping", 'N', nullptr, "download: a file already there is asked for only if\nchanged (If-Modified-Since from its time, If-None-Match\nfrom the ETag kept with it): a 304 keeps it untouched",
    [](C& c, V) { c.timestamping = true; }},
   {"since", 0, "JOURNAL", "ask each URL with the ETag and Last-Modified that an\nearlier run's --results recorded for it: a 304 is\n\"not_modified\", so the run says what changed",

@@ -1,6 +1,7 @@
 #include "fanout/report.hpp"
 
 #include "fanout/json.hpp"
+#include "fanout/polite.hpp"
 
 #include <cerrno>
 #include <cmath>
@@ -64,6 +65,23 @@ void print_summary(FILE* out, const Run& run, double seconds, uint64_t listed) {
   }
   fprintf(out, "%s\ntook %.3f seconds (%s, c=%d, %s)\n", t.histogram().c_str(), seconds, run.cfg.model.c_str(),
           run.cfg.effective_concurrency(), of.c_str());
+  if (!run.cfg.polite_table) return;
+  auto slowed = run.cfg.polite_table->slowed();
+  for (size_t i = 0; i < slowed.size() && i < 10; i++)
+    fprintf(out, "polite: %s pushed back %u times (429, 503, refused): slowed to %d at once, %d at the end\n",
+            slowed[i].host.c_str(), slowed[i].pushed_back, slowed[i].lowest, slowed[i].now);
+  if (slowed.size() > 10) fprintf(out, "polite: ... and %zu more hosts slowed\n", slowed.size() - 10);
+}
+
+std::string polite_json(const Run& run) {
+  if (!run.cfg.polite_table) return "";
+  std::string s = ", \"polite\": [";
+  auto slowed = run.cfg.polite_table->slowed();
+  for (size_t i = 0; i < slowed.size() && i < 100; i++)
+    s += std::string(i ? ", " : "") + "{\"host\": " + json_string(slowed[i].host) + ", \"pushed_back\": " +
+         std::to_string(slowed[i].pushed_back) + ", \"lowest\": " + std::to_string(slowed[i].lowest) +
+         ", \"limit\": " + std::to_string(slowed[i].now) + "}";
+  return s + "]";
 }
 
 void print_json(FILE* out, const Run& run, double seconds, const Cost& cost) {
@@ -85,6 +103,7 @@ void print_json(FILE* out, const Run& run, double seconds, const Cost& cost) {
   std::string extra;
   if (run.tally.skipped) extra += ", \"skipped\": " + std::to_string(run.tally.skipped);
   if (run.tally.not_modified) extra += ", \"not_modified\": " + std::to_string(run.tally.not_modified);
+  extra += polite_json(run);
   if (run.tally.cancelled) extra += ", \"cancelled\": " + std::to_string(run.tally.cancelled);
   extra += ", \"exitcode\": " + std::to_string(run.failures.first() ? run.failures.first()->code : 0) +
            ", \"failed\": " + failures_json(run);

@@ -36,6 +36,8 @@
 // (reads what comes, a TLS client's hello say, and closes) and eager (answers
 // 200 before the request is read). A request that does not start with a
 // letter (a TLS hello on the plain port) gets a 400, as nginx answers it.
+// --max-inflight N: more than N requests at once (HTTP/1.1) and the rest get
+// 429 with Retry-After: 1, counted in /stats' "rejected": --polite's test.
 // --idle-close: close a keep-alive connection idle that long, as real
 // servers do; what a client's pool must survive.
 // --h2-max-requests: an HTTP/2 connection takes N streams, then says GOAWAY
@@ -94,7 +96,10 @@ struct Settings {
   mbedtls_ssl_config* tls = nullptr;
   const char* fault_port = nullptr;  // --fault-ports: "hangup" or "eager"
   uint32_t h2_max_requests = 0;      // 0: no limit
+  int max_inflight = 0;              // --max-inflight: past it, 429 with Retry-After (HTTP/1.1)
 };
+int g_inflight = 0;     // requests taken and not yet answered (--max-inflight)
+uint64_t g_rejected = 0;  // the 429s it gave for it
 
 // Resumption as real servers offer it: session tickets (RFC 5077) and a
 // session-ID cache, so a client's second connection can skip the full
@@ -226,7 +231,6 @@ struct Response {
   const Fault* fault = nullptr;  // /fault/NAME: played as it is
 };
 
-// %XX escapes of a query parameter, and '+' as a space.
 // /versioned/ID's versions (one thread: no lock).
 std::map<std::string, int>& versions() {
   static std::map<std::string, int> v;
@@ -244,6 +248,7 @@ std::string header_value(const std::string& head, const std::string& name) {
   return "";
 }
 
+// %XX escapes of a query parameter, and '+' as a space.
 std::string decode(const std::string& s) {
   std::string out;
   for (size_t i = 0; i < s.size(); i++) {
@@ -382,8 +387,9 @@ Response route(const std::string& head, const Settings& set) {
   } else if (path.rfind("/fault/", 0) == 0 && (resp.fault = fault(path.substr(7)))) {
     return resp;
   } else if (path == "/stats") {
-    if (param("reset") == "1") g_max_open = g_open;
-    body_text = "{\"open\": " + std::to_string(g_open) + ", \"max_open\": " + std::to_string(g_max_open) + "}\n";
+    if (param("reset") == "1") g_max_open = g_open, g_rejected = 0;
+    body_text = "{\"open\": " + std::to_string(g_open) + ", \"max_open\": " + std::to_string(g_max_open) +
+                ", \"rejected\": " + std::to_string(g_rejected) + "}\n";
   } else if (path.rfind("/echo/", 0) == 0) {
     body_text = target;  // 200, and the body is the request-target itself
   } else if (path == "/headers") {
@@ -768,6 +774,19 @@ Task serve(Reactor& r, int fd, const Settings& set) {
       if (keep) continue;
       co_return;
     }
+    // --max-inflight: a host that takes so many at once and turns the rest
+    // away, as rate limiters do (429, come back in a second).
+    bool busy = set.max_inflight > 0 && g_inflight >= set.max_inflight;
+    if (busy) {
+      g_rejected++;
+      resp = Response{};
+      resp.head = "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n";
+    }
+    struct InFlight {
+      bool on;
+      explicit InFlight(bool o) : on(o) { g_inflight += on; }
+      ~InFlight() { g_inflight -= on; }
+    } counted(!busy && set.max_inflight > 0);
     if (resp.delay_ms > 0) co_await sleep_until(r, Clock::now() + std::chrono::milliseconds(resp.delay_ms));
     out = std::move(resp.head);
     if (resp.body) generate(resp, out);  // head and first bytes in one send
@@ -940,6 +959,7 @@ int main(int argc, char** argv) {
     else if (a == "--key") key = val();
     else if (a == "--latency") plain.latency = {double(atoi(val())), 0};
     else if (a == "--idle-close") plain.idle_close_ms = atoi(val());
+    else if (a == "--max-inflight") plain.max_inflight = atoi(val());
     else if (a == "--h2-max-requests") plain.h2_max_requests = uint32_t(atoi(val()));
     else if (a == "--latency-lognormal") {  // MEDIAN,P90 in ms
       double median = 0, p90 = 0;

@@ -137,6 +137,8 @@ struct Proxy {
   bool secret() const { return !user.empty() || !pass.empty(); }
 };
 
+class Polite;
+
 struct Config {
   std::string model = "threads";
   int concurrency = 10;
@@ -191,6 +193,8 @@ struct Config {
   bool skip_existing = false;        // --skip-existing: a download whose file is there is not fetched
   bool remote_header_name = false;   // -J: a download is named by Content-Disposition
   bool timestamping = false;         // -N: a download already there is asked for only if it changed
+  bool polite = false;               // --polite: each host's concurrency follows its answers
+  Polite* polite_table = nullptr;    // made as the run starts (polite.hpp)
   std::string since;                 // --since JOURNAL: each URL asked with the validators that run recorded
   // What --since read: a URL (as the journal names it) -> If-None-Match, If-Modified-Since.
   std::unordered_map<std::string, std::pair<std::string, std::string>> validators;

@@ -176,7 +176,10 @@ class Engine {
   void mark(Phase p);  // the result's time of a phase, now
   void start_try(bool hop = false);  // a try (the first, a retry, or a redirect's hop) begins
   void on_head(const http::Head& h);
-  bool may_retry(double delay_s);
+  bool may_retry(double delay_s, int most = -1);  // most: tries again at most (-1: --retry)
+  void polite_turn();  // --polite: in, or wait for the host
+  void polite_out();
+  void polite_heard(int status, double retry_after_s);
   void fail_try(Failure f);  // this try failed: retry it if allowed, else that is the result
   void redirect();
   void open();         // the path to a new connection: resolve or connect
@@ -236,7 +239,9 @@ class Engine {
   int pause_us_ = 0;
   // What a wait is for: another request's DNS answer or first TLS
   // handshake, a retry's backoff, or this try's turn under --rate.
-  enum Why { for_dns, for_tls, for_retry, for_rate } why_ = for_dns;
+  enum Why { for_dns, for_tls, for_retry, for_rate, for_polite } why_ = for_dns;
+  bool polite_in_ = false;   // --polite: this try holds a place at its host
+  std::string polite_host_;
 };
 
 }  // namespace fanout
