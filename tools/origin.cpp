@@ -20,6 +20,8 @@
 //   /versioned/ID                  a document with ETag and Last-Modified, 304 to a
 //       request whose If-None-Match (or If-Modified-Since) is current
 //   /bump?ids=A,B                  those documents' next version
+//   /quota[?old=1]                 200 with RateLimit: "burst";r=0;t=1 (old:
+//       RateLimit-Remaining: 0, RateLimit-Reset: 1): the quota is spent
 //   /named?cd=V[&...]              200, Content-Disposition: V (percent-decoded);
 //       the body is the request-target
 //   /now                           the monotonic clock (us) when the request came
@@ -338,6 +340,9 @@ Response route(const std::string& head, const Settings& set) {
                               : !ims.empty() && fanout::http::parse_date(ims) >= modified;
     if (fresh) status = 304;
     else body_text = id + " version " + std::to_string(v) + "\n";
+  } else if (path == "/quota") {  // --polite's: a quota spent, back in a second (IETF RateLimit fields)
+    extra = param("old") == "1" ? "RateLimit-Remaining: 0\r\nRateLimit-Reset: 1\r\n" : "RateLimit: \"burst\";r=0;t=1\r\n";
+    body_text = "ok\n";
   } else if (path == "/bump") {  // /bump?ids=a,b: those documents' next version
     std::string ids = param("ids");
     for (size_t at = 0; at <= ids.size();) {
