@@ -144,7 +144,7 @@ void Engine::start_try(bool hop) {
   // request with the proxy's credentials; https:// and SOCKS go through
   // a tunnel, and the request is the origin's own.
   bool absolute = proxy_ && proxy_->kind == Proxy::http && !url_.https;
-  h1_.via_proxy(absolute, absolute && proxy_->secret() ? "Proxy-Authorization: Basic " + http::base64(proxy_->user + ":" + proxy_->pass) : "");
+  h1_.via_proxy(absolute, absolute ? &proxy_->auth : nullptr);
   h1_.request(url_, cfg_.head, headers_);  // unsent() is this try's request from now on
   x_ = &h1_;
   // --max-time is the whole transfer's, as curl's: a redirect's hop goes
@@ -175,9 +175,8 @@ void Engine::start_try(bool hop) {
 // Retry-After); until then it waits, as for --rate, before its clocks.
 void Engine::polite_turn() {
   if (!cfg_.polite_table || polite_in_) return;
-  polite_host_ = url_.host + ":" + std::to_string(url_.port);
   int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(env_.now().time_since_epoch()).count(), until = 0;
-  if (cfg_.polite_table->enter(polite_host_, now, &until)) {
+  if (cfg_.polite_table->enter(url_.host + ":" + std::to_string(url_.port), now, &until)) {
     polite_in_ = true;
     return;
   }
@@ -189,7 +188,7 @@ void Engine::polite_turn() {
 
 void Engine::polite_out() {
   if (!polite_in_) return;
-  cfg_.polite_table->leave(polite_host_);
+  cfg_.polite_table->leave(url_.host + ":" + std::to_string(url_.port));  // (released() comes before a redirect's new url_)
   polite_in_ = false;
 }
 
@@ -245,8 +244,8 @@ void Engine::open() {
   // Through socks5:// the client resolves the origin's name and gives the
   // proxy an address: that lookup first, then the proxy's.
   target_first_ = proxy_ && proxy_->kind == Proxy::socks5 && !have_target_;
-  lookup_ = !proxy_ || target_first_ ? url_ : proxy_url(*proxy_);
-  host_key_ = (proxy_ && !target_first_ ? "proxy " : "") + lookup_.host + ":" + std::to_string(lookup_.port);
+  lookup_ = !proxy_ || target_first_ ? &url_ : &proxy_->url;
+  host_key_ = (proxy_ && !target_first_ ? "proxy " : "") + lookup_->host + ":" + std::to_string(lookup_->port);
   auto [it, fresh_entry] = memo_.dns.try_emplace(host_key_);
   Memo::Answer& a = it->second;
   if (fresh_entry) {
@@ -258,8 +257,7 @@ void Engine::open() {
     return pause();
   }
   if (a.failure.cause != Cause::none) return fail_try(a.failure);
-  if (target_first_) {
-    target_ = a.addrs[0];
+  if (target_first_) {  // (the tunnel finds it in the memo)
     have_target_ = true;
     return open();
   }
@@ -306,7 +304,13 @@ void Engine::connected(bool under_way) {
   r_.remote_port = addr().port();
   if (!under_way) mark(kConnect);
   if (proxy_ && (proxy_->kind != Proxy::http || url_.https)) {
-    tunnel_.start(*proxy_, url_, have_target_ ? &target_ : nullptr);
+    const Addr* target = nullptr;
+    if (have_target_) {
+      auto it = memo_.dns.find(url_.host + ":" + std::to_string(url_.port));
+      if (it != memo_.dns.end() && !it->second.addrs.empty()) target = &it->second.addrs[0];
+    }
+    if (!tunnel_) tunnel_ = std::make_unique<Tunnel>();
+    tunnel_->start(*proxy_, url_, target);
     step_ = tunnel;
     return;
   }
@@ -359,14 +363,14 @@ void Engine::sent(size_t n) {
     connecting_ = false;
     mark(kConnect);
   }
-  if (step_ == tunnel) return tunnel_.sent(n);
+  if (step_ == tunnel) return tunnel_->sent(n);
   if (!x_->sent(n)) return;
   if (!sent_mark_) mark(kSent);
   sent_mark_ = true;
   step_ = recv;
 }
 
-std::string_view Engine::unsent() const { return step_ == tunnel ? tunnel_.unsent() : x_->unsent(); }
+std::string_view Engine::unsent() const { return step_ == tunnel ? tunnel_->unsent() : x_->unsent(); }
 
 void Engine::queued() {
   if (!sent_mark_) mark(kSent);
@@ -385,9 +389,9 @@ const char* Engine::during() const {
 
 void Engine::received(const char* p, size_t n) {
   if (step_ != tunnel) return settle(x_->received(p, n));
-  switch (tunnel_.received(p, n)) {
+  switch (tunnel_->received(p, n)) {
     case Tunnel::more: return;
-    case Tunnel::failed: return failed(tunnel_.failure());
+    case Tunnel::failed: return failed(tunnel_->failure());
     case Tunnel::done: return through();
   }
 }

@@ -42,7 +42,7 @@ bool Http1Exchange::start(const Url& url, bool head, const std::vector<std::stri
 }
 
 std::string_view Http1Exchange::unsent() {
-  if (req_.empty()) req_ = http::request(*url_, head_request_, *headers_, true, absolute_, proxy_auth_);
+  if (req_.empty()) req_ = http::request(*url_, head_request_, *headers_, true, absolute_, proxy_auth_ ? *proxy_auth_ : std::string_view());
   return std::string_view(req_).substr(off_);
 }
 

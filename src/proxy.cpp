@@ -109,6 +109,8 @@ bool parse_proxy(std::string_view s, Proxy& out, std::string& why) {
   }
   bool v6 = out.host.find(':') != std::string::npos;
   out.text = scheme + "://" + (v6 ? "[" + out.host + "]" : out.host) + ":" + std::to_string(out.port);
+  out.url = proxy_url(out);
+  if (out.kind == Proxy::http && out.secret()) out.auth = "Proxy-Authorization: Basic " + http::base64(out.user + ":" + out.pass);
   return true;
 }
 

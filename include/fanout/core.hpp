@@ -134,6 +134,8 @@ struct Proxy {
   uint16_t port = 1080;
   std::string user, pass;  // percent-decoded
   std::string text;        // "http://host:port": what messages say (never the credentials)
+  Url url;                 // host and port, as the resolver takes them
+  std::string auth;        // "Proxy-Authorization: Basic ..." (http://, with credentials), else empty
   bool secret() const { return !user.empty() || !pass.empty(); }
 };
 

@@ -17,6 +17,7 @@
 // (coroutines: async, hybrid). What they share for carrying out the I/O
 // steps is perform() (perform.hpp).
 #pragma once
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -92,7 +93,7 @@ class Engine {
   // proxy's host (and first the origin, through socks5://, which is
   // given an address).
   const Url& url() const { return url_; }
-  const Url& lookup() const { return lookup_; }
+  const Url& lookup() const { return *lookup_; }
   const Proxy* proxy() const { return proxy_; }  // this try's, or null
   std::vector<Addr>& answer() { return addrs_; }
   void resolved(Failure f);
@@ -216,11 +217,10 @@ class Engine {
   bool first_tls_ = false;   // this request does the first TLS handshake to its host
   bool connecting_ = false;  // sent on while the connect is under way
   const Proxy* proxy_ = nullptr;  // this try's (proxy_for)
-  Url lookup_;                    // what the resolve step resolves
+  const Url* lookup_ = &url_;     // what the resolve step resolves: url_, or the proxy's
   bool target_first_ = false;     // socks5://: the origin's address is looked up first
-  bool have_target_ = false;
-  Addr target_;                   // and here it is
-  Tunnel tunnel_;
+  bool have_target_ = false;      // (and it is in the memo, under url_'s host and port)
+  std::unique_ptr<Tunnel> tunnel_;  // made for a tunnel only: -c 10000 is 10,000 engines
   std::vector<Addr> addrs_;
   size_t addr_ = 0;        // the address connected to, or the last attempt's
   bool start_ = false;     // an attempt to addr_ is to start now
@@ -241,7 +241,6 @@ class Engine {
   // handshake, a retry's backoff, or this try's turn under --rate.
   enum Why { for_dns, for_tls, for_retry, for_rate, for_polite } why_ = for_dns;
   bool polite_in_ = false;   // --polite: this try holds a place at its host
-  std::string polite_host_;
 };
 
 }  // namespace fanout

@@ -76,9 +76,9 @@ class Http1Exchange final : public Exchange {
   void request(const Url& url, bool head, const std::vector<std::string>& headers);
   // Through an http:// proxy: the request line's absolute form, and the
   // proxy's credentials (a header line, or empty).
-  void via_proxy(bool absolute, std::string auth) {
+  void via_proxy(bool absolute, const std::string* auth) {
     absolute_ = absolute;
-    proxy_auth_ = std::move(auth);
+    proxy_auth_ = auth;
   }
   bool start(const Url& url, bool head, const std::vector<std::string>& headers) override;
   std::string_view unsent() override;
@@ -95,7 +95,7 @@ class Http1Exchange final : public Exchange {
   const std::vector<std::string>* headers_ = nullptr;
   bool head_request_ = false;
   bool absolute_ = false;
-  std::string proxy_auth_;
+  const std::string* proxy_auth_ = nullptr;  // the proxy's (Config's), or null
   std::string req_;  // the request's bytes, made when first asked for
   size_t off_ = 0;
   http::ResponseParser parser_;
