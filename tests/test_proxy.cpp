@@ -7,6 +7,8 @@
 #include <csignal>
 #include <cstdlib>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -48,9 +50,16 @@ struct Server {
       _exit(127);
     }
     // Listening once a connect goes through.
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(uint16_t(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     for (int i = 0; i < 100; i++) {
-      if (system(("exec 3<>/dev/tcp/127.0.0.1/" + std::to_string(port) + " 2>/dev/null").c_str()) == 0) break;
-      usleep(50 * 1000);
+      int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      bool up = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+      close(fd);
+      if (up) break;
+      usleep(20 * 1000);
     }
   }
   ~Server() {
