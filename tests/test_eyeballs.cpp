@@ -85,8 +85,9 @@ TEST_CASE("eyeballs: a host whose IPv6 address never answers gets every URL with
         CHECK(l["remote_ip"].str == "127.0.0.1");
         CHECK(l["remote_port"].num == o.http);
         // Not the connect timeout (5 s): the A address's attempt began
-        // 200 ms after the AAAA one, and won.
-        CHECK(l["time_total"].num < 0.3);
+        // 200 ms after the AAAA one, and won; within 100 ms more (under
+        // qemu-user, whose every request is slower, 500).
+        CHECK(l["time_total"].num < (t::qemu().empty() ? 0.3 : 0.7));
       }
     }
   }
