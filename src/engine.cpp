@@ -175,8 +175,8 @@ void Engine::start_try(bool hop) {
 // Retry-After); until then it waits, as for --rate, before its clocks.
 void Engine::polite_turn() {
   if (!cfg_.polite_table || polite_in_) return;
-  int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(env_.now().time_since_epoch()).count(), until = 0;
-  if (cfg_.polite_table->enter(url_.host + ":" + std::to_string(url_.port), now, &until)) {
+  int64_t now = env_ns(), until = 0;
+  if (cfg_.polite_table->enter(host_port(), now, &until)) {
     polite_in_ = true;
     return;
   }
@@ -188,14 +188,14 @@ void Engine::polite_turn() {
 
 void Engine::polite_out() {
   if (!polite_in_) return;
-  cfg_.polite_table->leave(url_.host + ":" + std::to_string(url_.port));  // (released() comes before a redirect's new url_)
+  cfg_.polite_table->leave(host_port());  // (released() comes before a redirect's new url_)
   polite_in_ = false;
 }
 
-void Engine::polite_heard(int status, double retry_after_s) {
+void Engine::polite_heard(int status, double retry_after_s, double quota_reset_s) {
   if (!cfg_.polite_table) return;
-  int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(env_.now().time_since_epoch()).count();
-  cfg_.polite_table->heard(url_.host + ":" + std::to_string(url_.port), status, retry_after_s, now);
+  cfg_.polite_table->heard(host_port(), status, retry_after_s, env_ns());
+  if (quota_reset_s > 0) cfg_.polite_table->hold(host_port(), quota_reset_s, env_ns());  // the quota is spent
 }
 
 // The try begins now: its --max-time, and for a first try the request's
@@ -219,7 +219,9 @@ Deadline Engine::deadline() const {
 
 Deadline Engine::until() const { return std::min(until_, env_.cancel_at()); }
 
-void Engine::mark(Phase p) { r_.at[p] = std::chrono::duration_cast<std::chrono::nanoseconds>(env_.now().time_since_epoch()).count(); }
+int64_t Engine::env_ns() const { return std::chrono::duration_cast<std::chrono::nanoseconds>(env_.now().time_since_epoch()).count(); }
+
+void Engine::mark(Phase p) { r_.at[p] = env_ns(); }
 
 void Engine::acquired(bool reused, H2Link* h2, std::string_view peer) {
   reused_ = reused;
@@ -271,9 +273,9 @@ void Engine::open() {
 }
 
 void Engine::resolved(Failure f) {
-  if (proxy_ && !target_first_ && f.cause != Cause::none) {  // curl's 5: the proxy's name
-    f.error = "proxy " + proxy_->text + ": " + f.error;
-    if (f.cause == Cause::dns) f.code = 5;
+  if (!target_first_ && f.cause != Cause::none) {  // curl's 5: the proxy's name
+    f = via_proxy(std::move(f));
+    if (proxy_ && f.cause == Cause::dns) f.code = 5;
   }
   if (f.cause == Cause::timeout) {
     memo_.dns.erase(host_key_);  // no answer is not an answer: the next request asks again
@@ -306,7 +308,7 @@ void Engine::connected(bool under_way) {
   if (proxy_ && (proxy_->kind != Proxy::http || url_.https)) {
     const Addr* target = nullptr;
     if (have_target_) {
-      auto it = memo_.dns.find(url_.host + ":" + std::to_string(url_.port));
+      auto it = memo_.dns.find(host_port());
       if (it != memo_.dns.end() && !it->second.addrs.empty()) target = &it->second.addrs[0];
     }
     if (!tunnel_) tunnel_ = std::make_unique<Tunnel>();
@@ -435,16 +437,14 @@ void Engine::on_head(const http::Head& head) {
     retry_delay_ = (st == 429 || st == 503) && retry_after_ >= 0 ? retry_after_ : backoff(env_, cfg_.retry_delay, r_.retries);
   // --polite: the host hears how it went, and a 429 or 503 goes again
   // (at least 10 times) once the host may be asked again.
-  polite_heard(st, retry_after_);
-  if (quota_left == 0 && quota_reset > 0) {
-    int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(env_.now().time_since_epoch()).count();
-    cfg_.polite_table->hold(url_.host + ":" + std::to_string(url_.port), quota_reset, now);
-  }
-  if (cfg_.polite && (st == 429 || st == 503) && r_.retries < std::max(cfg_.retry, 10)) {
+  polite_heard(st, retry_after_, quota_left == 0 ? quota_reset : -1);
+  bool polite_again = cfg_.polite && (st == 429 || st == 503);
+  int most = polite_again ? std::max(cfg_.retry, 10) : cfg_.retry;
+  if (polite_again && r_.retries < most) {
     listed = true;
     retry_delay_ = std::max(0.0, retry_after_);
   }
-  next_ = redirect ? follow : listed && may_retry(retry_delay_, cfg_.polite && (st == 429 || st == 503) ? std::max(cfg_.retry, 10) : cfg_.retry) ? again : finish;
+  next_ = redirect ? follow : listed && may_retry(retry_delay_, most) ? again : finish;
   forward_ = next_ == finish;
   if (!forward_) return;
   r_.etag = std::string(etag.substr(0, 512));
@@ -465,7 +465,7 @@ bool Engine::may_retry(double delay_s, int most) {
 // Timeouts and connection errors are worth another try; the rest only
 // with --retry-all-errors (a bad line never).
 void Engine::fail_try(Failure f) {
-  if (f.cause == Cause::connect) polite_heard(0, -1);  // a refused connection: the host is pushing back
+  if (f.cause == Cause::connect) polite_heard(0, -1, -1);  // a refused connection: the host is pushing back
   r_.fail(std::move(f));
   Cause c = r_.cause;
   bool transient = c == Cause::timeout || c == Cause::connect || c == Cause::send || c == Cause::recv;
@@ -547,7 +547,7 @@ void Engine::timed_out() {
     what = "connect(";
     for (size_t i = 0; i <= addr_ && i < addrs_.size(); i++) what += (i ? ", " : "") + addrs_[i].text();
     what += ")";
-    if (proxy_) what = "proxy " + proxy_->text + ": " + what;
+    if (proxy_) what = via_proxy({Cause::timeout, what}).error;
   }
   if (step_ == handshake) end_turn(false);
   fail_try({Cause::timeout, "timeout: " + what});

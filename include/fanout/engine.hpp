@@ -180,7 +180,9 @@ class Engine {
   bool may_retry(double delay_s, int most = -1);  // most: tries again at most (-1: --retry)
   void polite_turn();  // --polite: in, or wait for the host
   void polite_out();
-  void polite_heard(int status, double retry_after_s);
+  void polite_heard(int status, double retry_after_s, double quota_reset_s);  // (quota: RateLimit's, spent; -1: none)
+  std::string host_port() const { return url_.host + ":" + std::to_string(url_.port); }  // the origin's, as the memo and --polite key it
+  int64_t env_ns() const;  // the Env's clock, in nanoseconds
   void fail_try(Failure f);  // this try failed: retry it if allowed, else that is the result
   void redirect();
   void open();         // the path to a new connection: resolve or connect
