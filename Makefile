@@ -255,7 +255,7 @@ CORPORA    ?= ../shared/corpora
 # Only what the targets use: clang 14 cannot instrument the coroutine code
 # for coverage ("Cannot represent a difference across sections").
 FUZZ_LIB   := src/url.cpp src/http.cpp src/hpack.cpp src/h2.cpp src/h2_session.cpp src/input.cpp src/json.cpp src/report.cpp src/core.cpp src/stop.cpp \
-              src/tally.cpp src/jobs/download.cpp src/proxy.cpp src/request.cpp platform/sys.cpp platform/epoll.cpp platform/poll.cpp
+              src/tally.cpp src/jobs/download.cpp src/proxy.cpp src/polite.cpp src/request.cpp platform/sys.cpp platform/epoll.cpp platform/poll.cpp
 fuzz: deps
 	$(Q)$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CXX=clang++ SANITIZER=$(FUZZ_SAN) \
 	  $(FUZZ_LIB:%.cpp=$(FUZZ_BUILD)/obj/%.o)
