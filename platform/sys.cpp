@@ -4,6 +4,8 @@
 #include <cstring>
 #include <cstdio>
 #include <fcntl.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,7 +20,7 @@ static const char* const kNames[NCALLS] = {
   "recvfrom", "recvfrom", "read", "write", "close", "poll", "pipe2", "clone",
   "wait4", "clone3", "epoll_wait", "epoll_ctl", "kevent", "accept4", "openat",
   "epoll_pwait2", "epoll_create1", "mkdirat", "renameat", "unlinkat", "newfstatat",
-  "linkat", "io_uring_setup", "io_uring_enter", "io_uring_register",
+  "linkat", "io_uring_setup", "io_uring_enter", "io_uring_register", "futex",
 };
 
 const char* op_name(int op) {
@@ -45,6 +47,11 @@ const char* call_name(int call, Arch arch) {
 }
 
 const char* call_name(int call) { return call_name(call, kArch); }
+
+const char* wait_name(int w) {
+  static const char* const k[NWAITS] = {"lock_waits", "cond_waits", "futex_wakes", "pipe_calls", "pipe_bytes"};
+  return w >= 0 && w < NWAITS ? k[w] : "?";
+}
 
 Counters& counters() {
   static thread_local Counters c;
@@ -76,10 +83,12 @@ int pipe(int fds[2], int flags) { COUNT(PIPE); return ::pipe2(fds, O_CLOEXEC | f
 pid_t fork() { COUNT(FORK); return ::fork(); }
 pid_t waitpid(pid_t pid, int* st, int f) { COUNT(WAITPID); return ::waitpid(pid, st, f); }
 
-bool write_all(int fd, const void* p, size_t n) {
+// Writes all of p with `put` (write or pipe_write), retrying EINTR and short writes.
+template <class Put>
+static bool put_all(Put put, int fd, const void* p, size_t n) {
   auto* c = static_cast<const char*>(p);
   while (n > 0) {
-    ssize_t w = write(fd, c, n);
+    ssize_t w = put(fd, c, n);
     if (w < 0 && errno == EINTR) continue;
     if (w <= 0) return false;
     c += w;
@@ -87,6 +96,87 @@ bool write_all(int fd, const void* p, size_t n) {
   }
   return true;
 }
+
+bool write_all(int fd, const void* p, size_t n) { return put_all(write, fd, p, n); }
+
+ssize_t pipe_read(int fd, void* p, size_t n) {
+  ssize_t r = read(fd, p, n);
+  count(PIPE_CALLS);
+  if (r > 0) count(PIPE_BYTES, uint64_t(r));
+  return r;
+}
+
+ssize_t pipe_write(int fd, const void* p, size_t n) {
+  ssize_t w = write(fd, p, n);
+  count(PIPE_CALLS);
+  if (w > 0) count(PIPE_BYTES, uint64_t(w));
+  return w;
+}
+
+bool pipe_write_all(int fd, const void* p, size_t n) { return put_all(pipe_write, fd, p, n); }
+
+// futex(2), counted. until_ns: an absolute CLOCK_MONOTONIC time (< 0: none).
+static long futex_wait(std::atomic<uint32_t>* w, uint32_t expect, int64_t until_ns) {
+  COUNT(FUTEX);
+  timespec ts{time_t(until_ns / 1000000000), long(until_ns % 1000000000)};
+  return syscall(SYS_futex, reinterpret_cast<uint32_t*>(w), FUTEX_WAIT_BITSET_PRIVATE, expect,
+                 until_ns < 0 ? nullptr : &ts, nullptr, FUTEX_BITSET_MATCH_ANY);
+}
+
+static void futex_wake(std::atomic<uint32_t>* w, int n) {
+  COUNT(FUTEX);
+  count(WAKES);
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(w), FUTEX_WAKE_PRIVATE, n, nullptr, nullptr, 0);
+}
+
+// Marks the lock "held, with a sleeper" and sleeps until it is free.
+void Lock::sleep(uint32_t c) {
+  count(LOCK_WAITS);
+  if (c != 2) c = w_.exchange(2, std::memory_order_acquire);
+  while (c != 0) {
+    futex_wait(&w_, 2, -1);
+    c = w_.exchange(2, std::memory_order_acquire);
+  }
+}
+
+void Lock::wake() { futex_wake(&w_, 1); }
+
+bool Cond::wait(Lock& l, int64_t until_ns) {
+  count(COND_WAITS);
+  waiters_.fetch_add(1);
+  uint32_t seq = seq_.load();
+  l.unlock();
+  long r = futex_wait(&seq_, seq, until_ns);
+  int err = r < 0 ? errno : 0;
+  waiters_.fetch_sub(1);
+  l.lock();
+  return err != ETIMEDOUT;
+}
+
+void Cond::notify(int n) {
+  seq_.fetch_add(1);
+  if (waiters_.load() > 0) futex_wake(&seq_, n);
+}
+
+bool Event::wait(int64_t until_ns) {
+  for (;;) {
+    uint32_t c = 0;
+    if (s_.compare_exchange_strong(c, 2, std::memory_order_acquire) || c == 2) {  // not yet: sleep
+      slept_ = true;
+      bool late = futex_wait(&s_, 2, until_ns) < 0 && errno == ETIMEDOUT;
+      if (late && s_.load(std::memory_order_acquire) != 1) return false;
+      continue;
+    }
+    if (slept_) {  // the setter saw 2 and woke us: its call, counted here
+      count(FUTEX);
+      count(WAKES);
+      slept_ = false;
+    }
+    return true;
+  }
+}
+
+void Event::wake() { syscall(SYS_futex, reinterpret_cast<uint32_t*>(&s_), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0); }
 
 const char* errno_name(int e) {
   switch (e) {

@@ -67,13 +67,15 @@ const char* cause_name(Cause c) {
   return "?";
 }
 
-Deadline Pacer::take() {
+Deadline Pacer::take(Deadline* scheduled, uint32_t* omitted) {
   int64_t now = Clock::now().time_since_epoch().count();
-  int64_t cur = next_ns.load(std::memory_order_relaxed);
-  for (;;) {
-    int64_t start = std::max(cur, now);
-    if (next_ns.compare_exchange_weak(cur, start + interval_ns, std::memory_order_relaxed)) return Deadline(Clock::duration(start));
-  }
+  int64_t cur = next_ns.load(std::memory_order_relaxed), start;
+  do start = std::max(cur, now);
+  while (!next_ns.compare_exchange_weak(cur, start + interval_ns, std::memory_order_relaxed));
+  int64_t due = cur ? std::min(cur, start) : start;  // (the first turn is due when taken)
+  if (scheduled) *scheduled = Deadline(Clock::duration(due));
+  if (omitted) *omitted = uint32_t(std::min<int64_t>((start - due) / interval_ns, kMostOmitted));
+  return Deadline(Clock::duration(start));
 }
 
 Pacer* Pacer::create(double per_second) {

@@ -161,7 +161,14 @@ void Engine::start_try(bool hop) {
   // The wait for a turn is before the try, as curl's: --max-time, the
   // time_* figures and the latency start when it ends (only --deadline
   // and a signal cut it short).
-  Deadline turn = env_.pace();
+  Deadline scheduled{};
+  uint32_t omitted = 0;
+  Deadline turn = env_.pace(&scheduled, &omitted);
+  if (cfg_.pacer && !hop && r_.retries == 0) {  // the request's own turn: its corrected latency counts from there
+    sched_ = scheduled;
+    r_.late_ms = float(std::max(0.0, ms_between(sched_, t0_)));
+    r_.omitted = omitted;
+  }
   if (turn > env_.now()) {
     why_ = for_rate;
     until_ = cfg_.deadline > 0 ? std::min(turn, cfg_.run_end) : turn;
@@ -207,6 +214,7 @@ void Engine::start_clocks() {
   if (r_.retries == 0 && r_.redirects == 0) {
     t0_ = env_.now();
     mark(kStart);
+    if (cfg_.pacer) r_.late_ms = float(std::max(0.0, ms_between(sched_, t0_)));
   }
 }
 

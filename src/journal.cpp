@@ -30,11 +30,14 @@ bool parse_record(std::string_view text, Record& rec) {
   bool has_line = false, has_url = false;
   std::string error;
   int code = 0;
+  double corrected = -1;
   for (auto& f : fields) {
     if (f.name == "line") has_line = (rec.line = uint32_t(strtoul(f.value.c_str(), nullptr, 10))) > 0;
     else if (f.name == "url" && f.is_string) has_url = true, rec.url = f.value;
     else if (f.name == "http_code") rec.r.status = atoi(f.value.c_str());
     else if (f.name == "time_total") rec.r.ms = strtod(f.value.c_str(), nullptr) * 1000;
+    else if (f.name == "time_corrected") corrected = strtod(f.value.c_str(), nullptr) * 1000;
+    else if (f.name == "omitted") rec.r.omitted = uint32_t(std::min(strtoul(f.value.c_str(), nullptr, 10), kMostOmitted));
     else if (f.name == "errormsg" && f.is_string) error = f.value;
     else if (f.name == "cause" && f.is_string) rec.r.cause = cause_named(f.value);
     else if (f.name == "skipped") rec.r.skipped = f.value == "true";
@@ -45,6 +48,7 @@ bool parse_record(std::string_view text, Record& rec) {
   }
   if (!error.empty()) rec.r.fail(rec.r.cause == Cause::none ? Cause::http : rec.r.cause, error, code);
   rec.r.line = rec.line;
+  if (corrected >= 0) rec.r.late_ms = float(std::max(0.0, corrected - rec.r.ms));
   return has_line && has_url;
 }
 
@@ -133,11 +137,13 @@ int merge_main(int argc, char** argv) {
   if (json) {
     std::string e = "{";
     for (auto& [k, n] : t.errors) e += (e.size() > 1 ? ", " : "") + json_string(k) + ": " + std::to_string(n);
+    std::string k = corrected_json(t.corrected);  // --rate's runs: ", " ended
+    if (!k.empty()) k = ", " + k.substr(0, k.size() - 2);
     printf("{\"files\": %zu, \"urls\": %llu, \"statuses\": %s, \"errors\": %s}, \"skipped\": %llu, "
-           "\"latency_ms\": {\"p50\": %.3f, \"p90\": %.3f, \"p99\": %.3f, \"max\": %.3f}}\n",
+           "\"latency_ms\": {\"p50\": %.3f, \"p90\": %.3f, \"p99\": %.3f, \"max\": %.3f}%s}\n",
            files.size(), (unsigned long long)t.results, t.histogram(false).c_str(), e.c_str(),
            (unsigned long long)t.skipped, t.latency.percentile(0.5), t.latency.percentile(0.9),
-           t.latency.percentile(0.99), t.latency.max());
+           t.latency.percentile(0.99), t.latency.max(), k.c_str());
   } else {
     printf("%s\nmerged %s from %s\n", t.histogram().c_str(), plural(t.results, "result", "results").c_str(),
            plural(files.size(), "file", "files").c_str());

@@ -71,7 +71,7 @@ std::unique_ptr<Conn> HostConns::put_back(std::unique_ptr<Conn> c, bool keep, Po
 
 bool Pool::acquire(const std::string& key, bool fresh, Deadline dl, std::unique_ptr<Conn>& out) {
   std::unique_ptr<Conn> drop;  // closed as it goes, outside the lock
-  std::unique_lock<std::mutex> lock(mu_);
+  std::lock_guard<sys::Lock> lock(mu_);
   Host& h = hosts_[key];
   for (;;) {
     size_t idle = h.idle.size();
@@ -92,7 +92,7 @@ bool Pool::acquire(const std::string& key, bool fresh, Deadline dl, std::unique_
     }
     h.waiters++;
     waiting_++;
-    bool timeout = cv_.wait_until(lock, dl) == std::cv_status::timeout;
+    bool timeout = !cv_.wait(mu_, dl == Deadline::max() ? -1 : std::chrono::duration_cast<std::chrono::nanoseconds>(dl.time_since_epoch()).count());
     waiting_--;
     h.waiters--;
     if (timeout) {
@@ -106,7 +106,7 @@ void Pool::release(const std::string& key, std::unique_ptr<Conn> c, bool keep) {
   std::vector<std::unique_ptr<Conn>> drop;  // closed outside the lock
   bool elsewhere = false, waiting = false;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<sys::Lock> lock(mu_);
     waiting = waiting_ > 0;
     Host& h = hosts_[key];
     bool kept = keep && c && c->fd >= 0;  // what put_back keeps idle
@@ -131,7 +131,7 @@ void Pool::forget_if_unused(const std::string& key) {
 }
 
 PoolStats Pool::stats() {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<sys::Lock> lock(mu_);
   return stats_;
 }
 

@@ -192,6 +192,9 @@ void print_cost(FILE* out, const Run& run, const Cost& c) {
     put("  coroutine frames  %llu made, %llu bytes per request in flight (%llu in flight)\n",
             u(t.frames_total), u(t.frame_bytes / t.inflight), u(t.inflight));
   put("  latency           p50 %.1f, p90 %.1f, p99 %.1f, max %.1f ms\n", c.p50, c.p90, c.p99, c.max);
+  if (const Latency& k = run.tally.corrected; k.count())
+    put("  corrected         p50 %.1f, p90 %.1f, p99 %.1f, max %.1f ms (from each request's scheduled start under --rate)\n",
+        k.percentile(0.5), k.percentile(0.9), k.percentile(0.99), k.max());
   uint64_t total;
   auto calls = calls_by_name(t, &total);
   if (n > 0) {
@@ -200,6 +203,19 @@ void print_cost(FILE* out, const Run& run, const Cost& c) {
   } else {
     put("  syscalls          %llu:", u(total));
     for (auto& [name, k] : calls) put(" %s %llu", name.c_str(), u(k));
+  }
+  text += "\n";
+  // What the model pays to wait for itself: fanout's own locks and
+  // condition variables (futex), and the pipes between a parent and its
+  // workers. Every model has the line: a single thread's is none.
+  uint64_t futex = t.syscalls[sys::FUTEX];
+  if (n > 0) put("  waits             futex %.2f per request", double(futex) / n);
+  else put("  waits             futex %llu", u(futex));
+  put(" (%llu calls: %llu locks slept for, %llu condition waits, %llu wake-ups)",
+      u(futex), u(t.waits[sys::LOCK_WAITS]), u(t.waits[sys::COND_WAITS]), u(t.waits[sys::WAKES]));
+  if (t.waits[sys::PIPE_CALLS]) {
+    if (n > 0) put("; pipes %.2f calls, %.0f bytes per request", double(t.waits[sys::PIPE_CALLS]) / n, double(t.waits[sys::PIPE_BYTES]) / n);
+    else put("; pipes %llu calls, %llu bytes", u(t.waits[sys::PIPE_CALLS]), u(t.waits[sys::PIPE_BYTES]));
   }
   text += "\n";
   // io_uring: what the ring carried instead of system calls, per request,
@@ -218,6 +234,17 @@ void print_cost(FILE* out, const Run& run, const Cost& c) {
     text += "\n";
   }
   fwrite(text.data(), 1, text.size(), out);
+}
+
+// --rate: the latencies from each request's scheduled start, as
+// "latency_corrected_ms" (HdrHistogram's sense: corrected for coordinated
+// omission); nothing without --rate.
+std::string corrected_json(const Latency& k) {
+  if (!k.count()) return "";
+  char b[160];
+  snprintf(b, sizeof b, "\"latency_corrected_ms\": {\"p50\": %.3f, \"p90\": %.3f, \"p99\": %.3f, \"max\": %.3f}, ",
+           k.percentile(0.5), k.percentile(0.9), k.percentile(0.99), k.max());
+  return b;
 }
 
 std::string cost_json(const Run& run, const Cost& c) {
@@ -245,13 +272,16 @@ std::string cost_json(const Run& run, const Cost& c) {
                   num("frames", double(t.frames_total)) + ", " +
                   num("frame_bytes_per_request", double(t.inflight ? t.frame_bytes / t.inflight : 0)) +
                   ", \"latency_ms\": {" + num("p50", c.p50, 3) + ", " + num("p90", c.p90, 3) + ", " +
-                  num("p99", c.p99, 3) + ", " + num("max", c.max, 3) + "}, " +
+                  num("p99", c.p99, 3) + ", " + num("max", c.max, 3) + "}, " + corrected_json(run.tally.corrected) +
                   num("requests_per_second", n > 0 && c.wall > 0 ? n / c.wall : none, 1);
   uint64_t total;
   auto calls = calls_by_name(t, &total);
   s += ", " + num("syscalls", double(total)) + ", \"syscalls_by_name\": {";
   for (size_t i = 0; i < calls.size(); i++)
     s += (i ? ", " : "") + json_string(calls[i].first) + ": " + std::to_string(calls[i].second);
+  s += "}";
+  s += ", " + num("futex_per_request", n > 0 ? double(t.syscalls[sys::FUTEX]) / n : none, 3) + ", \"waits\": {";
+  for (int i = 0; i < sys::NWAITS; i++) s += (i ? ", " : "") + json_string(sys::wait_name(i)) + ": " + std::to_string(t.waits[i]);
   s += "}";
   bool ring = false;
   for (int i = 0; i < sys::NOPS; i++) ring |= t.ring_ops[i] != 0;
@@ -287,6 +317,12 @@ std::string result_line(const Request& rq, const Result& r, bool fail) {
   s += ", \"time_namelookup\": " + at(kDns) + ", \"time_connect\": " + at(kConnect) +
        ", \"time_appconnect\": " + at(kTls) + ", \"time_starttransfer\": " + at(kFirstByte) +
        ", \"time_total\": " + at(kEnd);
+  if (r.late_ms >= 0) {  // --rate: from the scheduled start
+    char b[48];
+    snprintf(b, sizeof b, ", \"time_corrected\": %.6f", (r.at[kEnd] ? double(r.at[kEnd] - r.at[kStart]) / 1e9 : 0.0) + r.late_ms / 1e3);
+    s += b;
+    if (r.omitted) s += ", \"omitted\": " + std::to_string(r.omitted);
+  }
   s += ", \"num_redirects\": " + std::to_string(r.redirects) + ", \"num_retries\": " + std::to_string(r.retries);
   s += ", \"url_effective\": " + (!r.url.empty() ? json_string(mask_password(r.url)) : rq.error.empty() ? json_string(mask_password(rq.url.href())) : "null");
   s += ", \"exitcode\": " + (code < 0 ? std::string("null") : std::to_string(code));

@@ -41,6 +41,14 @@ void Tally::add(const Result& r) {
   else errors[cause_name(r.cause)]++;
   if (!r.ok() || r.status >= 400) failed++;
   latency.add(r.ms);
+  if (r.late_ms < 0) return;
+  // Corrected for coordinated omission: from the scheduled start, and for
+  // each turn that went by unused while this one was due, a request that
+  // would have waited with it, due evenly over its lateness (HdrHistogram's
+  // recordValueWithExpectedInterval, by the turns the pacer saw go by).
+  double v = r.ms + r.late_ms;
+  corrected.add(v);
+  for (uint32_t i = 1; i <= r.omitted; i++) corrected.add(v - r.late_ms * i / (r.omitted + 1.0));
 }
 
 std::string Tally::histogram(bool with_errors) const {

@@ -53,7 +53,7 @@ TlsClient::~TlsClient() {
 }
 
 bool TlsClient::init(const Config& cfg, std::string& err, int& code) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<sys::Lock> lock(mu_);
   if (ready_ || !err_.empty()) {
     err = err_;
     code = err_code_;
@@ -101,7 +101,7 @@ bool TlsClient::init(const Config& cfg, std::string& err, int& code) {
 
 TlsClient::Turn TlsClient::turn(const std::string& key) {
   if (!reuse_) return go;
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<sys::Lock> lock(mu_);
   Session& s = sessions_[key];
   if (s.state == Session::first) return wait;
   if (s.state != Session::none) return go;
@@ -111,7 +111,7 @@ TlsClient::Turn TlsClient::turn(const std::string& key) {
 
 void TlsClient::first_done(const std::string& key, bool) {
   if (!reuse_) return;
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<sys::Lock> lock(mu_);
   Session& s = sessions_[key];
   // Failed, or no session to resume: the others go on their own.
   if (s.state == Session::first) s.state = Session::open;
@@ -120,7 +120,7 @@ void TlsClient::first_done(const std::string& key, bool) {
 void TlsClient::finished(TlsConn& c, const std::string& key) {
   if (c.resumed) resumed++;
   if (!reuse_ || c.resumed) return;
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<sys::Lock> lock(mu_);
   Session& s = sessions_[key];  // a full handshake: its session is the one to offer next
   mbedtls_ssl_session_free(&s.s);
   mbedtls_ssl_session_init(&s.s);
@@ -144,7 +144,7 @@ uint32_t TlsClient::verify(const mbedtls_x509_crt* chain, const std::string& hos
   // Checked less than a minute ago: certificates do not expire by the second.
   auto now = Clock::now();
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<sys::Lock> lock(mu_);
     auto it = good_chains_.find(key);
     if (it != good_chains_.end() && now - it->second < std::chrono::minutes(1)) return 0;
   }
@@ -164,7 +164,7 @@ uint32_t TlsClient::verify(const mbedtls_x509_crt* chain, const std::string& hos
     if (!named) flags |= MBEDTLS_X509_BADCERT_CN_MISMATCH;
   }
   if (flags == 0) {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<sys::Lock> lock(mu_);
     if (good_chains_.size() >= 4096) good_chains_.clear();
     good_chains_[key] = now;
   }
@@ -243,7 +243,7 @@ int TlsConn::setup(TlsClient& c, const std::string& host, const std::string& key
   mbedtls_ssl_set_bio(&ssl_, this, bio_send, bio_recv, nullptr);
   if (r == 0) r = mbedtls_ssl_set_hostname(&ssl_, host.c_str());  // SNI and the name check
   if (r == 0 && c.reuse_) {
-    std::lock_guard<std::mutex> lock(c.mu_);
+    std::lock_guard<sys::Lock> lock(c.mu_);
     auto it = c.sessions_.find(key);
     if (it != c.sessions_.end() && it->second.state == TlsClient::Session::have) mbedtls_ssl_set_session(&ssl_, &it->second.s);
   }

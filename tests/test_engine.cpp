@@ -29,9 +29,11 @@ struct FakeEnv final : Env {
   const char* signal_name() override { return "SIGINT"; }
   double interval = 0;  // --rate: seconds between turns (0: none)
   Deadline next{};
-  Deadline pace() override {
+  Deadline pace(Deadline* scheduled, uint32_t* omitted) override {
     if (interval <= 0) return Deadline{};
     Deadline turn = std::max(next, t);
+    *scheduled = turn;
+    *omitted = 0;
     next = turn + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(interval));
     return turn;
   }

@@ -338,6 +338,17 @@ TEST_CASE("cost: every run reports what it cost, counted the same way for every 
     for (auto& k : calls.vals) total += k.num;
     CHECK(total == c["syscalls"].num);
     CHECK(r.err.find("  syscalls          ") != std::string::npos);
+    // What the model pays to wait for itself, in every model: threads in
+    // futex calls (when one waits for another), processes in pipes.
+    const tj::Value& w = c["waits"];
+    double futex = calls.has("futex") ? calls["futex"].num : 0;
+    CHECK(c["futex_per_request"].num == doctest::Approx(futex / n).epsilon(0.001));
+    if (m != "threads") CHECK(futex == 0);  // one thread a process: nobody to wait for
+    CHECK(w["futex_wakes"].num + w["lock_waits"].num + w["cond_waits"].num <= futex);  // each is a call at least
+    CHECK((w["pipe_calls"].num > 0) == (m == "procs" || m == "hybrid"));
+    CHECK((w["pipe_bytes"].num > 0) == (m == "procs" || m == "hybrid"));
+    CHECK(r.err.find("  waits             futex ") != std::string::npos);
+    CHECK((r.err.find("; pipes ") != std::string::npos) == (m == "procs" || m == "hybrid"));
   }
 }
 

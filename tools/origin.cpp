@@ -25,6 +25,8 @@
 //   /named?cd=V[&...]              200, Content-Disposition: V (percent-decoded);
 //       the body is the request-target
 //   /now                           the monotonic clock (us) when the request came
+//   /stall?after=N&ms=MS[&key=K]   the Nth request to /stall (with this key) begins a
+//       stall of MS: it and every /stall request that comes during it are answered at its end
 //   /echo/ANYTHING                 200; the body is the request-target
 //   /json/N?per=K[&flaky=1]        a JSON array of K objects {"page": N, "item": i};
 //       flaky: pages with N % 10 == 3 fail their first request (500/502/504)
@@ -340,6 +342,16 @@ Response route(const std::string& head, const Settings& set) {
                               : !ims.empty() && fanout::http::parse_date(ims) >= modified;
     if (fresh) status = 304;
     else body_text = id + " version " + std::to_string(v) + "\n";
+  } else if (uint64_t ms = 0; path == "/stall" && number(param("after"), n) && n > 0 && number(param("ms"), ms) && ms <= 600000) {
+    // Coordinated omission's test: the Nth request to /stall begins a stall
+    // of MS, and every /stall request that comes before it is over is
+    // answered when it is (the server froze once, as a GC pause or a failover
+    // does); before and after, at once. Counted by key= (one test, one key).
+    static std::map<std::string, std::pair<uint64_t, Clock::time_point>> stalls;
+    auto& [seen, until] = stalls[param("key")];
+    if (++seen == n) until = Clock::now() + std::chrono::milliseconds(ms);
+    if (auto now = Clock::now(); now < until)
+      resp.delay_ms += int(std::chrono::ceil<std::chrono::milliseconds>(until - now).count());
   } else if (path == "/quota") {  // --polite's: a quota spent, back in a second (IETF RateLimit fields)
     extra = param("old") == "1" ? "RateLimit-Remaining: 0\r\nRateLimit-Reset: 1\r\n" : "RateLimit: \"burst\";r=0;t=1\r\n";
     body_text = "ok\n";

@@ -69,6 +69,11 @@ struct Result {
   int16_t code = 0;    // curl's exit code for it (0: none went wrong; -1: curl has none)
   int worker = -1;
   int lane = 0;  // the thread, process or coroutine slot within the worker
+  // --rate: how long after its scheduled start (when its turn was due) it
+  // began; ms + late_ms is its latency corrected for coordinated omission.
+  // -1: no --rate.
+  float late_ms = -1;
+  uint32_t omitted = 0;  // --rate: turns that went by unused before its own (Pacer::take)
   uint16_t redirects = 0, retries = 0;  // followed, and tried again (--retry)
   std::string url;   // where it ended after redirects (empty: where it began)
   std::string file;  // where the body was saved (download), relative to the folder
@@ -114,10 +119,20 @@ struct Result {
 // --rate: when the next request may start, shared by every thread and
 // forked worker of a run (it lives in memory mapped before any fork, and a
 // lock-free atomic works across processes).
+// The turns one request can stand for (Pacer::take's omitted): each is a
+// value in the corrected histogram, so a journal cannot make merge loop.
+constexpr unsigned long kMostOmitted = 1000000;
 struct Pacer {
   std::atomic<int64_t> next_ns{0};
   int64_t interval_ns = 0;
-  Deadline take();  // this request's start: now, or its turn
+  // This try's start: now, or its turn (never sooner than one interval
+  // after the one before: --rate is a most, as curl's). When nobody was
+  // there to take a turn as it came (every slot waiting on a stalled server,
+  // say), the schedule slips: *scheduled is when the turn was due, and
+  // *omitted how many more turns went by unused since, the requests a
+  // steady arrival at the rate would have sent meanwhile (coordinated
+  // omission: they are what the corrected percentiles add back).
+  Deadline take(Deadline* scheduled = nullptr, uint32_t* omitted = nullptr);
   static Pacer* create(double per_second);  // null if mmap fails
 };
 

@@ -54,7 +54,9 @@ class Env {
   virtual bool stopping() = 0;
   virtual Deadline cancel_at() = 0;
   virtual const char* signal_name() = 0;
-  virtual Deadline pace() = 0;  // --rate: when this try may start (none: at once)
+  // --rate: when this try may start (none: at once); when its turn was
+  // due, and the turns that went by unused before it (Pacer::take).
+  virtual Deadline pace(Deadline* scheduled, uint32_t* omitted) = 0;
   // The first TLS handshake to a host goes alone (the others wait, then
   // resume its session): this request's turn, and how its handshake went.
   enum Turn { go, first, wait };
@@ -202,6 +204,7 @@ class Engine {
   Result& r_;
   Deadline dl_, connect_dl_;
   Clock::time_point t0_;
+  Deadline sched_{};  // --rate: when the schedule had this request start (its first try)
   bool hop_ = false;  // this try is a redirect's hop: --max-time goes on
   Step step_ = acquire;
   Url url_;                          // the current target: the request's, or a redirect's

@@ -31,6 +31,7 @@ struct Totals {
   void add_pool(const PoolStats& s);
   uint64_t syscalls[sys::NCALLS] = {};
   uint64_t ring_ops[sys::NOPS] = {};  // io_uring: operations submitted, by kind, and completions
+  uint64_t waits[sys::NWAITS] = {};   // locks slept for, condition waits, wake-ups; pipe traffic
   int workers = 0;
   // Coroutine frames (async, hybrid): the peak bytes of each loop, added up,
   // and the requests its loop had in flight at once.
@@ -94,7 +95,7 @@ struct Run {
   void flush_due();
 
  private:
-  std::mutex in_mu_, mu_;  // the input; what lands (apart: a slow writer holds up no landing)
+  sys::Lock in_mu_, mu_;  // the input; what lands (apart: a slow writer holds up no landing)
   Take next(Request& rq, bool block);
   void write_payload(uint32_t seq, std::string p);  // --out, --merge-json: in input order, as soon as it can
   void flush_pages();

@@ -25,7 +25,9 @@ class LiveEnv final : public Env {
   bool stopping() override;
   Deadline cancel_at() override;
   const char* signal_name() override;
-  Deadline pace() override { return cfg_.pacer ? cfg_.pacer->take() : Deadline{}; }
+  Deadline pace(Deadline* scheduled, uint32_t* omitted) override {
+    return cfg_.pacer ? cfg_.pacer->take(scheduled, omitted) : Deadline{};
+  }
   Turn tls_turn(const std::string& key) override;
   void tls_done(const std::string& key, bool ok) override { tls_.first_done(key, ok); }
 

@@ -8,7 +8,6 @@
 // one idle longest is closed, so a list of many hosts never runs out of
 // file descriptors or memory. A host with nothing open is forgotten.
 #pragma once
-#include <condition_variable>
 #include <coroutine>
 #include <deque>
 #include <memory>
@@ -18,6 +17,7 @@
 #include <vector>
 
 #include "fanout/core.hpp"
+#include "sys.hpp"
 #include "fanout/transport.hpp"
 #include "reactor.hpp"
 
@@ -132,8 +132,8 @@ class Pool {
   void forget_if_unused(const std::string& key);
   int per_host_;
   IdleOrder order_;
-  std::mutex mu_;
-  std::condition_variable cv_;
+  sys::Lock mu_;
+  sys::Cond cv_;
   int waiting_ = 0;  // in cv_, for any host: no one, no notify
   std::unordered_map<std::string, Host> hosts_;
   PoolStats stats_;

@@ -24,6 +24,8 @@ struct Cost {
 Cost measure(const Run& run, double seconds);  // after the model is done
 void print_cost(FILE* out, const Run& run, const Cost& c);  // the table on stderr
 std::string cost_json(const Run& run, const Cost& c);
+// --rate: "\"latency_corrected_ms\": {...}, " (with the comma), else "".
+std::string corrected_json(const Latency& k);
 void print_json(FILE* out, const Run& run, double seconds, const Cost& c);
 // One line of --results, with curl's names where the meaning is curl's:
 // {"line": 3, "url": ..., "http_code": 200, "size_download": ..., "exitcode": 0, ...}.

@@ -33,6 +33,9 @@ struct Tally {
   uint64_t not_modified = 0;  // -N, --since: 304 to a conditional request
   uint64_t cancelled = 0; // cut short by SIGINT/SIGTERM: no outcome, not in --results
   Latency latency;
+  // --rate: each latency from the request's scheduled start (HdrHistogram's
+  // "corrected for coordinated omission"); empty without --rate.
+  Latency corrected;
   void add(const Result& r);  // a final result (not a cancelled one)
   // {"200": 3, "error": 1, "skipped": 2}; the statuses alone without with_errors
   std::string histogram(bool with_errors = true) const;

@@ -12,6 +12,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+
+#include "sys.hpp"
 #include <string>
 #include <string_view>
 
@@ -66,7 +68,7 @@ class TlsClient {
     Session() { mbedtls_ssl_session_init(&s); }
     ~Session() { mbedtls_ssl_session_free(&s); }
   };
-  std::mutex mu_;  // threads share one client
+  sys::Lock mu_;  // threads share one client
   const bool reuse_;
   bool ready_ = false;
   std::string err_;

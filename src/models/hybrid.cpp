@@ -44,7 +44,7 @@ struct PipeFeed : Feed {
     return got;
   }
   void send() {
-    if (!out.empty() && !sys::write_all(out_fd, out.data(), out.size())) _exit(3);
+    if (!out.empty() && !sys::pipe_write_all(out_fd, out.data(), out.size())) _exit(3);
     out.clear();
     oldest = Deadline::max();
     sent_at = Clock::now();
@@ -80,7 +80,7 @@ Task read_work(PipeFeed& f) {
   char buf[65536];
   while (!f.eof) {
     co_await readable(f.loop.reactor, f.in_fd, nullptr);
-    ssize_t n = sys::read(f.in_fd, buf, sizeof buf);
+    ssize_t n = sys::pipe_read(f.in_fd, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) {
       f.loop.reactor.drained(f.in_fd, false);
@@ -134,6 +134,8 @@ bool run_hybrid(Run& run, std::string& err) {
       }
       t = Totals::of(loop);
       sys::count(sys::WRITE);  // the write below, counted before it is made
+      sys::count(sys::PIPE_CALLS);
+      sys::count(sys::PIPE_BYTES, feed.out.size() + wire::kTotalsBytes);
       wire::put_totals(feed.out, child_totals(t));
       feed.send_uncounted();
       _exit(0);

@@ -98,13 +98,13 @@ bool Run::open_journal(std::string& err) {
 }
 
 Run::Take Run::next(Request& rq, bool block) {
-  std::lock_guard<std::mutex> lock(in_mu_);
+  std::lock_guard<sys::Lock> lock(in_mu_);
   if (exhausted_ || closed_ || stop::requested()) return Take::end;
   Take t = source_.take(rq, block);
   if (t == Take::got) taken_++, stop::g_inflight.fetch_add(1, std::memory_order_relaxed);
   if (t != Take::end) return t;
   exhausted_ = true;
-  std::lock_guard<std::mutex> l(mu_);
+  std::lock_guard<sys::Lock> l(mu_);
   if (landed_ == taken_) mark_finished();
   return t;
 }
@@ -114,12 +114,12 @@ Run::Take Run::try_take(Request& rq) { return next(rq, false); }
 int Run::input_fd() const { return source_.fd(); }
 
 Deadline Run::flush_by() {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<sys::Lock> lock(mu_);
   return dirty_since_ == Deadline::max() ? dirty_since_ : dirty_since_ + std::chrono::milliseconds(100);
 }
 
 void Run::flush_due() {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<sys::Lock> lock(mu_);
   if (journal_ && dirty_since_ != Deadline::max() && Clock::now() >= dirty_since_ + std::chrono::milliseconds(100)) {
     fflush(journal_);
     dirty_since_ = Deadline::max();
@@ -148,7 +148,7 @@ void Run::flush_pages() {
 void Run::land(const Request& rq, Result& r) {
   bool cancelled = r.cause == Cause::cancelled;
   if (!cancelled) progress::done(!r.ok());
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<sys::Lock> lock(mu_);
   if (closed_) return;  // interrupted: this one was counted as cancelled
   landed_++;
   stop::g_inflight.fetch_sub(1, std::memory_order_relaxed);
@@ -188,7 +188,7 @@ void Run::land_failed(const Request& rq, Cause c, const std::string& why) {
 }
 
 void Run::interrupt() {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<sys::Lock> lock(mu_);
   if (closed_) return;
   closed_ = true;
   tally.cancelled += taken_ - landed_;
@@ -217,6 +217,7 @@ void Totals::add(const Totals& o) {
   tls_resumed += o.tls_resumed;
   for (int i = 0; i < sys::NCALLS; i++) syscalls[i] += o.syscalls[i];
   for (int i = 0; i < sys::NOPS; i++) ring_ops[i] += o.ring_ops[i];
+  for (int i = 0; i < sys::NWAITS; i++) waits[i] += o.waits[i];
   workers += o.workers;
   frame_bytes += o.frame_bytes;
   frames_total += o.frames_total;
@@ -227,6 +228,7 @@ void Totals::add(const Totals& o) {
 void Totals::add_calls(const sys::Counters& c) {
   for (int i = 0; i < sys::NCALLS; i++) syscalls[i] += c.n[i];
   for (int i = 0; i < sys::NOPS; i++) ring_ops[i] += c.ops[i];
+  for (int i = 0; i < sys::NWAITS; i++) waits[i] += c.waits[i];
 }
 
 Totals child_totals(Totals t) {

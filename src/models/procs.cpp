@@ -29,7 +29,7 @@ bool read_request(int fd, std::string& in, Request& rq) {
       return true;
     }
     char buf[4096];
-    ssize_t n = sys::read(fd, buf, sizeof buf);
+    ssize_t n = sys::pipe_read(fd, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return false;  // no more work
     in.append(buf, size_t(n));
@@ -47,12 +47,14 @@ bool read_request(int fd, std::string& in, Request& rq) {
       fetch_blocking(w, rq, r);
       std::string rec;
       wire::put_result(rec, rq.seq, r);
-      if (!sys::write_all(result_fd, rec.data(), rec.size())) _exit(3);
+      if (!sys::pipe_write_all(result_fd, rec.data(), rec.size())) _exit(3);
     }
     t = Totals::of(w);
   }
   std::string rec;
   sys::count(sys::WRITE);  // the write below, counted before it is made
+  sys::count(sys::PIPE_CALLS);
+  sys::count(sys::PIPE_BYTES, wire::kTotalsBytes);
   wire::put_totals(rec, child_totals(t));
   ::write(result_fd, rec.data(), rec.size());  // fits in the pipe buffer: one call
   _exit(0);

@@ -71,7 +71,7 @@ void Supervisor::no_more_work(size_t k) {
 // result pipe says the rest.
 void Supervisor::flush(Kid& kid) {
   while (!kid.out.empty() && kid.work_fd >= 0) {
-    ssize_t n = sys::write(kid.work_fd, kid.out.data(), kid.out.size());
+    ssize_t n = sys::pipe_write(kid.work_fd, kid.out.data(), kid.out.size());
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) return;
     if (n < 0) kid.out.clear();
@@ -143,7 +143,7 @@ void Supervisor::fail_unanswered(const std::string& why) {
 void Supervisor::read_from(size_t k, const std::function<bool(size_t)>& more,
                            const std::function<void(size_t)>& died) {
   char buf[65536];
-  ssize_t got = sys::read(kids_[k].result_fd, buf, sizeof buf);
+  ssize_t got = sys::pipe_read(kids_[k].result_fd, buf, sizeof buf);
   if (got < 0 && errno == EINTR) return;
   if (got > 0) {
     kids_[k].in.append(buf, size_t(got));

@@ -41,11 +41,12 @@ struct Shared {
 };
 
 struct Thread {
-  Shared* pool;
-  int id;
+  Shared* pool = nullptr;
+  int id = 0;
   Request first;  // taken before the thread starts: no thread without work
   pthread_t tid;
   Totals totals;
+  sys::Event done;  // set as it ends (after totals)
 };
 
 void* thread_main(void* arg) {
@@ -62,19 +63,19 @@ void* thread_main(void* arg) {
     t->totals = Totals::of(w);
   }
   t->totals.add_calls(sys::counters());
+  t->done.set();  // the last thing it touches: t may be gone after
   return nullptr;
 }
 
-// pthread_join, looking up every 200 ms (and when the journal is due):
-// false once a signal's grace is over and the thread is still running.
-bool join(Run& run, pthread_t tid) {
+// Waits for a thread's end, looking up every 200 ms (and when the journal
+// is due): false once a signal's grace is over and the thread is still
+// running. Threads are detached (glibc frees their stacks as they end), and
+// their end is our own futex, not pthread_join's: the cost report counts it.
+bool join(Run& run, Thread& t) {
   for (;;) {
     run.flush_due();
     Deadline until = std::min({stop::cancel_at(), run.flush_by(), Clock::now() + std::chrono::milliseconds(200)});
-    auto wall = std::chrono::system_clock::now() + (until - Clock::now());
-    int64_t ns = std::chrono::duration_cast<std::chrono::nanoseconds>(wall.time_since_epoch()).count();
-    timespec ts{time_t(ns / 1000000000), long(ns % 1000000000)};
-    if (pthread_timedjoin_np(tid, nullptr, &ts) != ETIMEDOUT) return true;
+    if (t.done.wait(std::chrono::duration_cast<std::chrono::nanoseconds>(until.time_since_epoch()).count())) return true;
     if (Clock::now() >= stop::cancel_at()) return false;
   }
 }
@@ -89,6 +90,7 @@ bool run_threads(Run& run, std::string& err) {
   pthread_attr_t attr;
   pthread_attr_init(&attr);
   pthread_attr_setstacksize(&attr, run.cfg.stack_size * kSanitizerStack);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
   // A thread for each request the input has ready, up to -c, before any
   // starts (so a fast origin cannot let one thread do it all); then one
   // more for each line a slow pipe brings, while fewer than -c run.
@@ -101,8 +103,11 @@ bool run_threads(Run& run, std::string& err) {
   for (size_t next = 0; started < most; started++) {
     if (next < ready.size()) rq = std::move(ready[next++]);
     else if (!run.take(rq)) break;
-    threads.push_back({pool, int(started), std::move(rq), {}, {}});
-    int rc = sys::thread_create(&threads.back().tid, &attr, thread_main, &threads.back());
+    Thread& t = threads.emplace_back();
+    t.pool = pool;
+    t.id = int(started);
+    t.first = std::move(rq);
+    int rc = sys::thread_create(&t.tid, &attr, thread_main, &t);
     if (rc != 0) {
       have = true;
       err = sys::describe("pthread_create", rc);
@@ -121,7 +126,7 @@ bool run_threads(Run& run, std::string& err) {
   }
   if (have) run.land_failed(rq, Cause::worker, "worker: " + err);  // the request of a thread that never ran
   for (size_t i = 0; i < started; i++) {
-    if (!join(run, threads[i].tid)) {
+    if (!join(run, threads[i])) {
       run.interrupt();
       return true;
     }

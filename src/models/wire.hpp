@@ -25,13 +25,16 @@ struct Head {
   uint8_t not_modified;
   uint32_t url_len, file_len, payload_len, ip_len, etag_len, lm_len;  // of the bytes that follow: error, URL, file, payload, remote_ip, etag, last_modified
   uint32_t len;                             // bytes that follow: those five, or a Totals
+  float late_ms;
+  uint32_t omitted;
 };
 
 inline void put_result(std::string& out, uint32_t index, const Result& r) {
   Head h{kResult, index, r.status, int32_t(r.cause), r.lane, r.bytes, r.ms, {}, r.redirects, r.retries,
          r.skipped, r.version, r.code, r.write_from, r.write_ns, r.remote_port, r.not_modified, uint32_t(r.url.size()), uint32_t(r.file.size()),
          uint32_t(r.payload.size()), uint32_t(r.remote_ip.size()), uint32_t(r.etag.size()), uint32_t(r.last_modified.size()),
-         uint32_t(r.error.size() + r.url.size() + r.file.size() + r.payload.size() + r.remote_ip.size() + r.etag.size() + r.last_modified.size())};
+         uint32_t(r.error.size() + r.url.size() + r.file.size() + r.payload.size() + r.remote_ip.size() + r.etag.size() + r.last_modified.size()),
+         r.late_ms, r.omitted};
   memcpy(h.at, r.at, sizeof h.at);
   out.append(reinterpret_cast<const char*>(&h), sizeof h);
   out += r.error;
@@ -43,14 +46,15 @@ inline void put_result(std::string& out, uint32_t index, const Result& r) {
   out += r.last_modified;
 }
 
+constexpr size_t kTotalsBytes = sizeof(Head) + sizeof(Totals);  // what put_totals adds
 inline void put_totals(std::string& out, const Totals& t) {
-  Head h{kTotals, 0, 0, 0, 0, 0, 0, {}, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, uint32_t(sizeof t)};
+  Head h{kTotals, 0, 0, 0, 0, 0, 0, {}, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, uint32_t(sizeof t), 0, 0};
   out.append(reinterpret_cast<const char*>(&h), sizeof h);
   out.append(reinterpret_cast<const char*>(&t), sizeof t);
 }
 
 inline void put_batches(std::string& out, const std::vector<RingBatch>& b) {
-  Head h{kBatches, 0, 0, 0, 0, 0, 0, {}, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, uint32_t(b.size() * sizeof(RingBatch))};
+  Head h{kBatches, 0, 0, 0, 0, 0, 0, {}, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, uint32_t(b.size() * sizeof(RingBatch)), 0, 0};
   out.append(reinterpret_cast<const char*>(&h), sizeof h);
   out.append(reinterpret_cast<const char*>(b.data()), b.size() * sizeof(RingBatch));
 }
@@ -122,6 +126,8 @@ void take(std::string& in, OnResult on_result, OnTotals on_totals, OnBatch on_ba
       r.code = h.code;
       r.bytes = h.bytes;
       r.ms = h.ms;
+      r.late_ms = h.late_ms;
+      r.omitted = h.omitted;
       r.lane = h.lane;
       memcpy(r.at, h.at, sizeof r.at);
       r.redirects = h.redirects;
