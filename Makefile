@@ -184,7 +184,7 @@ $(BUILD)/fanout-tests: $(TEST_OBJ) $(STATIC_OBJ) $(BUILD)/libfanout.a
 # libFuzzer, which clang only recommends), bench (wrk, curl: the
 # peers measured in the same run; nghttpd and h2load for HTTP/2). No openssl: tools/certgen makes the test certificates with mbedTLS.
 DEB_PKGS := g++ clang libclang-rt-14-dev make pkg-config libc-ares-dev libmbedtls-dev doctest-dev strace wrk curl groff-base \
-            nghttp2-server nghttp2-client nginx-light time tinyproxy microsocks
+            nghttp2-server nghttp2-client nginx-light time tinyproxy microsocks slurm-wlm munge
 # ARCH=...: that architecture's compiler, qemu-user, and its c-ares and
 # mbedTLS (Debian's multiarch packages).
 ifneq ($(ARCH),)
@@ -255,7 +255,7 @@ CORPORA    ?= ../shared/corpora
 # Only what the targets use: clang 14 cannot instrument the coroutine code
 # for coverage ("Cannot represent a difference across sections").
 FUZZ_LIB   := src/url.cpp src/http.cpp src/hpack.cpp src/h2.cpp src/h2_session.cpp src/input.cpp src/json.cpp src/report.cpp src/core.cpp src/stop.cpp \
-              src/tally.cpp src/jobs/download.cpp src/proxy.cpp src/polite.cpp src/request.cpp platform/sys.cpp platform/epoll.cpp platform/poll.cpp
+              src/tally.cpp src/jobs/download.cpp src/proxy.cpp src/polite.cpp src/hosts.cpp src/request.cpp platform/sys.cpp platform/epoll.cpp platform/poll.cpp
 fuzz: deps
 	$(Q)$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CXX=clang++ SANITIZER=$(FUZZ_SAN) \
 	  $(FUZZ_LIB:%.cpp=$(FUZZ_BUILD)/obj/%.o)

@@ -121,6 +121,7 @@ int merge_main(int argc, char** argv) {
     }
     bool ok = read_results(f, false, [&](const Record& rec) {
       t.add(rec.r);
+      if (Url u; parse_url(rec.url, u) == UrlError::none) t.hosts.add(u.authority(), rec.r);
       keys.push_back(request_key(rec.line, rec.url));
     }, err);
     if (!ok) {
@@ -140,13 +141,14 @@ int merge_main(int argc, char** argv) {
     std::string k = corrected_json(t.corrected);  // --rate's runs: ", " ended
     if (!k.empty()) k = ", " + k.substr(0, k.size() - 2);
     printf("{\"files\": %zu, \"urls\": %llu, \"statuses\": %s, \"errors\": %s}, \"skipped\": %llu, "
-           "\"latency_ms\": {\"p50\": %.3f, \"p90\": %.3f, \"p99\": %.3f, \"max\": %.3f}%s}\n",
+           "\"latency_ms\": {\"p50\": %.3f, \"p90\": %.3f, \"p99\": %.3f, \"max\": %.3f}%s%s}\n",
            files.size(), (unsigned long long)t.results, t.histogram(false).c_str(), e.c_str(),
            (unsigned long long)t.skipped, t.latency.percentile(0.5), t.latency.percentile(0.9),
-           t.latency.percentile(0.99), t.latency.max(), k.c_str());
+           t.latency.percentile(0.99), t.latency.max(), k.c_str(), hosts_json(t.hosts).c_str());
   } else {
     printf("%s\nmerged %s from %s\n", t.histogram().c_str(), plural(t.results, "result", "results").c_str(),
            plural(files.size(), "file", "files").c_str());
+    print_hosts(stdout, t.hosts);
   }
   return fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
 }

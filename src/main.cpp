@@ -262,6 +262,7 @@ int main(int argc, char** argv) {
   if (cfg.json) print_json(out, run, seconds, cost);
   else print_summary(out, run, seconds, listed);
   if (!cfg.silent) print_cost(stderr, run, cost);
+  if (!cfg.silent) print_hosts(stderr, run.tally.hosts);
   if (!cfg.silent || cfg.show_error) print_failures(stderr, run);
   int status = run.failures.first() ? run.failures.first()->code : 0;
   const std::string& pages_to = cfg.merge_json.empty() ? cfg.out : cfg.merge_json;

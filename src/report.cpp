@@ -73,6 +73,38 @@ void print_summary(FILE* out, const Run& run, double seconds, uint64_t listed) {
   if (slowed.size() > 10) fprintf(out, "polite: ... and %zu more hosts slowed\n", slowed.size() - 10);
 }
 
+namespace {
+std::string row_json(const Hosts::Row& r, bool slow) {
+  char p90[64] = "";
+  if (slow) snprintf(p90, sizeof p90, ", \"p90_ms\": %.3f", r.p90_ms);
+  return "{\"host\": " + json_string(r.host) + ", \"requests\": " + std::to_string(r.requests) + ", \"failures\": " +
+         std::to_string(r.failures) + p90 + ", \"statuses\": " + r.statuses + "}";
+}
+}  // namespace
+
+std::string hosts_json(const Hosts& h) {
+  std::string s = ", \"hosts\": {\"tracked\": " + std::to_string(h.hosts()) + ", \"bytes\": " + std::to_string(h.bytes()) +
+                  ", \"method\": \"space-saving\", \"most_failures\": [";
+  auto fails = h.most_failures(10);
+  for (size_t i = 0; i < fails.size(); i++) s += (i ? ", " : "") + row_json(fails[i], false);
+  s += "], \"slowest_p90\": [";
+  auto slow = h.slowest(10);
+  for (size_t i = 0; i < slow.size(); i++) s += (i ? ", " : "") + row_json(slow[i], true);
+  return s + "]}";
+}
+
+void print_hosts(FILE* out, const Hosts& h) {
+  auto fails = h.most_failures(10);
+  if (!fails.empty()) fprintf(out, "hosts with the most failures:\n");
+  for (auto& r : fails)
+    fprintf(out, "  %-30s %llu failed of %llu  %s\n", r.host.c_str(), (unsigned long long)r.failures, (unsigned long long)r.requests,
+            r.statuses.c_str());
+  if (h.hosts() < 2) return;
+  fprintf(out, "slowest hosts (p90):\n");
+  for (auto& r : h.slowest(10))
+    fprintf(out, "  %-30s p90 %.1f ms of %llu  %s\n", r.host.c_str(), r.p90_ms, (unsigned long long)r.requests, r.statuses.c_str());
+}
+
 std::string polite_json(const Run& run) {
   if (!run.cfg.polite_table) return "";
   std::string s = ", \"polite\": [";
@@ -103,7 +135,7 @@ void print_json(FILE* out, const Run& run, double seconds, const Cost& cost) {
   std::string extra;
   if (run.tally.skipped) extra += ", \"skipped\": " + std::to_string(run.tally.skipped);
   if (run.tally.not_modified) extra += ", \"not_modified\": " + std::to_string(run.tally.not_modified);
-  extra += polite_json(run);
+  extra += polite_json(run) + hosts_json(run.tally.hosts);
   if (run.tally.cancelled) extra += ", \"cancelled\": " + std::to_string(run.tally.cancelled);
   extra += ", \"exitcode\": " + std::to_string(run.failures.first() ? run.failures.first()->code : 0) +
            ", \"failed\": " + failures_json(run);

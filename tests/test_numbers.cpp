@@ -4,10 +4,13 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <set>
 #include <cstdio>
 #include <string>
 #include <vector>
 
+#include "fanout/hosts.hpp"
 #include "json.hpp"
 #include "proc.hpp"
 #include "util.hpp"
@@ -137,4 +140,143 @@ TEST_CASE("latency: fanout merge over 4 shards gives the corrected percentiles o
     CHECK(close(j["latency_corrected_ms"][key].num, rank(c, p)));
   }
   CHECK(close(j["latency_corrected_ms"]["max"].num, c.back()));
+}
+
+TEST_CASE("hosts: Space-Saving keeps the failing and the slow over a million hosts in under 2 MB") {
+  fanout::Hosts h;
+  fanout::Result ok, bad, slow;
+  ok.status = 200, ok.ms = 1;
+  bad.status = 503, bad.ms = 1;
+  slow.status = 200, slow.ms = 500;
+  bad.cause = fanout::Cause::none;
+  fanout::Result refused;
+  refused.fail(fanout::Cause::connect, "connect(127.0.0.1:1): ECONNREFUSED");
+  // A million hosts asked once each; among them, 10 failing 20 times each
+  // (one refusing connections), and one slow host asked 200 times: more
+  // than the run's requests over kTracked (122), which Space-Saving always
+  // keeps (and, asked evenly, from its first request on).
+  for (int i = 0; i < 1000000; i++) {
+    h.add("h" + std::to_string(i) + ".test", ok);
+    if (i % 100000 == 7)
+      for (int k = 0; k < 20; k++) h.add("bad" + std::to_string(i) + ".test", i == 7 ? refused : bad);
+    if (i % 5000 == 3) h.add("slow.test", slow);
+  }
+  CHECK(h.bytes() <= 2 * 1024 * 1024);
+  CHECK(h.hosts() == fanout::Hosts::kTracked);
+  auto fails = h.most_failures(10);
+  REQUIRE(fails.size() == 10);
+  for (auto& r : fails) {
+    INFO(r.host);
+    CHECK(r.host.rfind("bad", 0) == 0);
+    CHECK(r.failures == 20);
+    CHECK(r.requests == 20);
+  }
+  CHECK(fails[0].host == "bad100007.test");  // ties by name
+  bool refused_seen = false;
+  for (auto& r : fails) refused_seen |= r.statuses == "{\"connect\": 20}";
+  CHECK(refused_seen);
+  auto slowest = h.slowest(10);
+  REQUIRE(!slowest.empty());
+  CHECK(slowest[0].host == "slow.test");
+  CHECK(slowest[0].requests == 200);
+  CHECK(slowest[0].p90_ms == doctest::Approx(500).epsilon(0.12));
+  CHECK(slowest[0].statuses == "{\"200\": 200}");
+}
+
+namespace {
+// Under qemu-user and ThreadSanitizer, everything is several times slower:
+// a tenth of the hosts and URLs there.
+int scale() { return !t::qemu().empty() || t::kTsan ? 10 : 1; }
+
+// 100,000 URLs over 5,000 hosts (names given to origin by --resolve), the
+// 10 in `failing` answering 503 to all 20 of theirs.
+std::string many_hosts(const t::Origin& o, std::set<std::string>& failing) {
+  std::string port = std::to_string(o.http), list;
+  int urls = 100000 / scale(), hosts = urls / 20;
+  for (int h = 1; h < 10 * (hosts / 10); h += hosts / 10) failing.insert("h" + std::to_string(h) + ".test:" + port);
+  list.reserve(size_t(urls) * 48);
+  for (int i = 0; i < urls; i++) {
+    std::string host = "h" + std::to_string(i % hosts + 1) + ".test:" + port;
+    list += "http://" + host + (failing.count(host) ? "/status/503" : "/") + "?i=" + std::to_string(i) + "\n";
+  }
+  return list;
+}
+}  // namespace
+
+TEST_CASE("hosts: 100,000 URLs over 5,000 hosts name the 10 failing first, in the summary, --json and merge, in 2 MB") {
+  t::Origin o;
+  std::set<std::string> failing;
+  std::string list = many_hosts(o, failing), dir = t::temp_dir(), path = dir + "/hosts-list";
+  REQUIRE(failing.size() == 10);
+  t::write_file(path, list);
+  std::string resolve = "*:" + std::to_string(o.http) + ":127.0.0.1";
+  std::string whole = dir + "/hosts-whole.jsonl";
+  t::Ran r = t::fanout({"-m", "async", "-c", "100", "--resolve", resolve, "--json", "--results", whole, path});
+  REQUIRE(r.status == 0);
+  tj::Value j = tj::parse(r.out);
+  CHECK(j["statuses"]["503"].num == 200 / scale());
+  const tj::Value& hosts = j["hosts"];
+  CHECK(hosts["tracked"].num == 5000 / scale());
+  CHECK(hosts["method"].str == "space-saving");
+  CHECK(hosts["bytes"].num <= 2 * 1024 * 1024);
+  std::set<std::string> named;
+  REQUIRE(hosts["most_failures"].arr.size() == 10);
+  for (auto& row : hosts["most_failures"].arr) {
+    named.insert(row["host"].str);
+    CHECK(row["failures"].num == 20);
+    CHECK(row["statuses"]["503"].num == 20);
+  }
+  CHECK(named == failing);
+  CHECK(hosts["slowest_p90"].arr.size() == 10);
+  // The memory it takes: the same run without the tables (a test's knob).
+  setenv("FANOUT_NO_HOSTS", "1", 1);
+  t::Ran without = t::fanout({"-m", "async", "-c", "100", "--resolve", resolve, "--json", path});
+  unsetenv("FANOUT_NO_HOSTS");
+  REQUIRE(without.status == 0);
+  tj::Value w = tj::parse(without.out);
+  CHECK(w["hosts"]["tracked"].num == 0);
+  double extra_kb = j["peak_rss_kb"]["parent"].num - w["peak_rss_kb"]["parent"].num;
+  MESSAGE("the hosts' tables: " << extra_kb << " KB more peak RSS, " << hosts["bytes"].num / 1024 << " KB counted");
+  if (t::kAsan || t::kTsan || scale() > 1) t::skip("hosts: peak RSS is a sanitizer's or a tenth of the run's here, not fanout's alone");
+  else CHECK(extra_kb <= 2048);
+
+  // The end of the run without --json (on stderr, after the cost; not with -s): the 10 first.
+  t::Ran text = t::fanout({"-m", "async", "-c", "100", "--resolve", resolve, path});
+  size_t at = text.err.find("hosts with the most failures:\n");
+  REQUIRE(at != std::string::npos);
+  std::set<std::string> listed;
+  for (size_t i = 0, p = at + 30; i < 10; i++) {
+    size_t end = text.err.find('\n', p);
+    std::string line = text.err.substr(p, end - p);
+    listed.insert(line.substr(2, line.find(' ', 2) - 2));
+    CHECK(line.find("20 failed of 20") != std::string::npos);
+    p = end + 1;
+  }
+  CHECK(listed == failing);
+  CHECK(text.err.find("slowest hosts (p90):\n") != std::string::npos);
+  CHECK(text.out.find("hosts") == std::string::npos);  // stdout: the summary alone
+
+  // Over 4 shards (each host in one), merged: the same 10.
+  std::vector<pid_t> pids;
+  std::vector<std::string> merge = {"merge", "--json"};
+  for (int k = 1; k <= 4; k++) {
+    std::string part = dir + "/hosts-" + std::to_string(k) + ".jsonl";
+    merge.push_back(part);
+    pids.push_back(t::spawn_fanout({"-m", "async", "-c", "50", "--resolve", resolve, "--shard", std::to_string(k) + "/4",
+                                    "--results", part, path}, part + ".out"));
+  }
+  for (pid_t p : pids) CHECK(t::wait_exit(p) == 0);
+  t::Ran m = t::fanout(merge);
+  REQUIRE(m.status == 0);
+  tj::Value mj = tj::parse(m.out);
+  std::set<std::string> merged;
+  for (auto& row : mj["hosts"]["most_failures"].arr) merged.insert(row["host"].str);
+  CHECK(merged == failing);
+  CHECK(mj["hosts"]["tracked"].num == 5000 / scale());
+  t::Ran one = t::fanout({"merge", "--json", whole});  // and the whole run's journal
+  REQUIRE(one.status == 0);
+  std::set<std::string> from_one;
+  tj::Value oj = tj::parse(one.out);
+  for (auto& row : oj["hosts"]["most_failures"].arr) from_one.insert(row["host"].str);
+  CHECK(from_one == failing);
 }

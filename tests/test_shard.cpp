@@ -5,6 +5,8 @@
 
 #include <cstdlib>
 #include <map>
+#include <memory>
+#include <sys/wait.h>
 #include <set>
 
 #include "proc.hpp"
@@ -155,4 +157,82 @@ TEST_CASE("shard: merge keeps every cause by its name, HTTP/2's too") {
   CHECK(j["errors"]["http2-stream"].num == 1);
   CHECK(j["errors"]["timeout"].num == 1);
   CHECK_FALSE(j["errors"].has("http"));
+}
+
+// A real scheduler: tools/slurm-check starts a one-node Slurm (munged,
+// slurmctld, slurmd on loopback), runs fanout as `sbatch --array=1-4`
+// without --shard, and compares the merged journals with one run.
+TEST_CASE("shard: a Slurm array of 4 tasks, merged, equals one run of the whole list (tools/slurm-check)") {
+  if (!t::qemu().empty()) {
+    t::skip("slurm-check: slurmd would run the other architecture's fanout without qemu");
+    return;
+  }
+  std::string out;
+  int code = t::shell("tools/slurm-check " + t::build_dir() + " 2>&1", &out);
+  INFO(out);
+  if (code == 3) {  // the daemons cannot start here: said, not passed over
+    t::skip(out.substr(out.find("SKIP")));
+    return;
+  }
+  CHECK(code == 0);
+  CHECK(out.find("slurm-check: 4 array tasks, merged, equal to one run") != std::string::npos);
+  for (int k = 1; k <= 4; k++)
+    CHECK(out.find("shard " + std::to_string(k) + "/4 (from SLURM_ARRAY_TASK_ID)") != std::string::npos);
+}
+
+// The README's Kubernetes Indexed Job, its container's command line as the
+// README has it, run four times as the Job's pods would be: Kubernetes sets
+// JOB_COMPLETION_INDEX (0 to 3), the Job's spec JOB_COMPLETIONS.
+TEST_CASE("shard: the README's Kubernetes Indexed Job command, run as its 4 pods, merges to one run") {
+  std::string readme, cmd;
+  REQUIRE(t::read_file("README.md", readme));
+  size_t at = readme.find("command: [\"sh\", \"-c\", \"");
+  REQUIRE(at != std::string::npos);
+  at += 23;
+  cmd = readme.substr(at, readme.find('"', at) - at);
+  REQUIRE(cmd.find("$JOB_COMPLETION_INDEX") != std::string::npos);
+  CHECK(readme.find("{name: JOB_COMPLETIONS, value: \"4\"}") != std::string::npos);
+  // The pod has no --resolve: hosts that need no DNS, 8 origins on
+  // 127.0.0.2 to .9, so the lines spread over the shards by host.
+  std::vector<std::unique_ptr<t::Origin>> origins;
+  std::string list;
+  for (int h = 2; h <= 9; h++) origins.push_back(std::make_unique<t::Origin>(std::vector<std::string>{"--listen", "127.0.0." + std::to_string(h)}));
+  const int statuses[] = {200, 200, 404, 503};
+  for (int i = 0; i < 400; i++)
+    list += "http://127.0.0." + std::to_string(2 + i % 8) + ":" + std::to_string(origins[size_t(i % 8)]->http) + "/status/" +
+            std::to_string(statuses[i % 4]) + "?i=" + std::to_string(i) + "\n";
+  std::string dir = t::temp_dir() + "/k8s", in = dir + "/in", out = dir + "/out";
+  REQUIRE(system(("mkdir -p " + in + " " + out).c_str()) == 0);
+  t::write_file(in + "/urls.txt", list);
+  // The pod's paths are the test's folders; fanout is on its PATH.
+  auto swap = [](std::string c, const std::string& from, const std::string& to) {
+    for (size_t i = 0; (i = c.find(from, i)) != std::string::npos; i += to.size()) c.replace(i, from.size(), to);
+    return c;
+  };
+  cmd = swap(swap(cmd, "/out/", out + "/"), "/in/", in + "/");
+  std::string path = "PATH=" + t::build_dir() + ":$PATH";
+  for (int k = 0; k < 4; k++) {
+    std::string pod = path + " JOB_COMPLETION_INDEX=" + std::to_string(k) + " JOB_COMPLETIONS=4 sh -c '" + cmd + "' > " +
+                      out + "/pod" + std::to_string(k) + ".log 2>&1";
+    INFO(pod);
+    CHECK(system(pod.c_str()) == 0);
+  }
+  std::vector<std::string> merge = {"merge"};
+  std::map<int, int> lines;
+  for (int k = 0; k < 4; k++) {
+    std::string part = out + "/r-" + std::to_string(k) + ".jsonl";
+    merge.push_back(part);
+    std::string log;
+    CHECK(t::read_file(out + "/pod" + std::to_string(k) + ".log", log));
+    CHECK(log.find("shard " + std::to_string(k + 1) + "/4 (from JOB_COMPLETION_INDEX)") != std::string::npos);
+    auto recs = t::jsonl(part);
+    CHECK(!recs.empty());  // 8 hosts over 4 shards: each has some
+    for (auto& rec : recs) lines[int(rec["line"].num)]++;
+  }
+  CHECK(lines.size() == 400);
+  for (auto& [line, n] : lines) CHECK(n == 1);
+  t::Ran whole = t::fanout({"-m", "async", "-c", "200", in + "/urls.txt"});
+  t::Ran merged = t::fanout(merge);
+  REQUIRE(merged.status == 0);
+  CHECK(first_line(merged.out) == first_line(whole.out));
 }

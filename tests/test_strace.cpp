@@ -19,13 +19,8 @@ TEST_CASE("strace-check: fanout's syscall counts agree with strace -f -c for eve
   }
   // Under qemu-user its -strace stands in for strace (tools/strace-check says how).
   std::string cmd = (t::qemu().empty() ? "" : "QEMU=" + t::qemu() + " ") + "tools/strace-check " + t::build_dir() + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
   std::string out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  int st = pclose(p);
-  int code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  int code = t::shell(cmd, &out);
   if (code == 3) {
     t::skip(out.substr(0, out.find('\n')));
     return;

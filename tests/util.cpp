@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "poller.hpp"
@@ -120,6 +121,15 @@ std::string temp_file(const std::string& name, const std::string& text) {
   std::string path = temp_dir() + "/" + name;
   write_file(path, text);
   return path;
+}
+
+int shell(const std::string& cmd, std::string* out) {
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return -1;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, p)) out->append(buf, n);
+  int st = pclose(p);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 }  // namespace t

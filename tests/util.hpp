@@ -16,7 +16,10 @@ bool read_file(const std::string& path, std::string& out);
 void write_file(const std::string& path, const std::string& data);
 std::string temp_dir();              // one per test run, under build/
 std::string temp_file(const std::string& name, const std::string& text);  // written under temp_dir(); its path
-void skip(const std::string& what);  // print "SKIP: ..." once per reason
+void skip(const std::string& what);
+// Runs a shell command (a tool of tools/): its exit code (-1: killed), and
+// what it printed on stdout (and stderr, with 2>&1) in *out.
+int shell(const std::string& cmd, std::string* out);  // print "SKIP: ..." once per reason
 // Why this machine gives fanout no io_uring ring (the reason -m uring
 // exits 2 with), or "" when it does.
 const std::string& uring_why();

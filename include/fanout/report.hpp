@@ -26,6 +26,11 @@ void print_cost(FILE* out, const Run& run, const Cost& c);  // the table on stde
 std::string cost_json(const Run& run, const Cost& c);
 // --rate: "\"latency_corrected_ms\": {...}, " (with the comma), else "".
 std::string corrected_json(const Latency& k);
+// The hosts with the most failures and the slowest p90, top 10 each:
+// ", \"hosts\": {...}" for --json, and lines for the summary (none for a
+// run of one host without failures).
+std::string hosts_json(const Hosts& h);
+void print_hosts(FILE* out, const Hosts& h);
 void print_json(FILE* out, const Run& run, double seconds, const Cost& c);
 // One line of --results, with curl's names where the meaning is curl's:
 // {"line": 3, "url": ..., "http_code": 200, "size_download": ..., "exitcode": 0, ...}.

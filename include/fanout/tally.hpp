@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "fanout/core.hpp"
+#include "fanout/hosts.hpp"
 
 namespace fanout {
 
@@ -36,6 +37,7 @@ struct Tally {
   // --rate: each latency from the request's scheduled start (HdrHistogram's
   // "corrected for coordinated omission"); empty without --rate.
   Latency corrected;
+  Hosts hosts;  // the most failing and the slowest hosts (fed with the request's host by the caller)
   void add(const Result& r);  // a final result (not a cancelled one)
   // {"200": 3, "error": 1, "skipped": 2}; the statuses alone without with_errors
   std::string histogram(bool with_errors = true) const;
