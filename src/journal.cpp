@@ -100,7 +100,8 @@ int merge_main(int argc, char** argv) {
     else if (a == "-h" || a == "--help") {
       printf("usage: fanout merge [--json] FILE...\n"
              "Adds up --results files (the shards of one list, say) into one summary:\n"
-             "the status histogram, the errors by cause and the latency.\n");
+             "the status histogram, the errors by cause, the latency (and under --rate\n"
+             "the corrected latency) and the hosts with the most failures and the slowest.\n");
       return 0;
     } else if (a.size() > 1 && a[0] == '-') {
       fprintf(stderr, "fanout merge: unknown option %s\n", a.c_str());
