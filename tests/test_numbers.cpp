@@ -135,9 +135,9 @@ TEST_CASE("latency: fanout merge over 4 shards gives the corrected percentiles o
   tj::Value j = tj::parse(m.out);
   INFO(m.out);
   CHECK(j["urls"].num == 800);
-  for (auto [p, key] : {std::pair{0.5, "p50"}, {0.9, "p90"}, {0.99, "p99"}}) {
-    INFO(key);
-    CHECK(close(j["latency_corrected_ms"][key].num, rank(c, p)));
+  for (const auto& pk : {std::pair{0.5, "p50"}, {0.9, "p90"}, {0.99, "p99"}}) {
+    INFO(pk.second);
+    CHECK(close(j["latency_corrected_ms"][pk.second].num, rank(c, pk.first)));
   }
   CHECK(close(j["latency_corrected_ms"]["max"].num, c.back()));
 }
