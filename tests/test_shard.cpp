@@ -6,7 +6,9 @@
 #include <cstdlib>
 #include <map>
 #include <memory>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include <set>
 
 #include "proc.hpp"
@@ -210,7 +212,19 @@ TEST_CASE("shard: the README's Kubernetes Indexed Job command, run as its 4 pods
     return c;
   };
   cmd = swap(swap(cmd, "/out/", out + "/"), "/in/", in + "/");
-  std::string path = "PATH=" + t::build_dir() + ":$PATH";
+  std::string bin = t::build_dir();
+  if (!t::qemu().empty()) {
+    // Under qemu-user without binfmt the pod's shell cannot run the other
+    // architecture's fanout itself: a fanout on its PATH that runs it in qemu.
+    bin = dir + "/bin";
+    REQUIRE(system(("mkdir -p " + bin).c_str()) == 0);
+    std::string self = t::build_dir() + "/fanout";
+    char cwd[4096];
+    if (self[0] != '/') self = std::string(getcwd(cwd, sizeof cwd) ? cwd : ".") + "/" + self;
+    t::write_file(bin + "/fanout", "#!/bin/sh\nexec " + t::qemu() + " " + self + " \"$@\"\n");
+    REQUIRE(chmod((bin + "/fanout").c_str(), 0755) == 0);
+  }
+  std::string path = "PATH=" + bin + ":$PATH";
   for (int k = 0; k < 4; k++) {
     std::string pod = path + " JOB_COMPLETION_INDEX=" + std::to_string(k) + " JOB_COMPLETIONS=4 sh -c '" + cmd + "' > " +
                       out + "/pod" + std::to_string(k) + ".log 2>&1";
