@@ -136,7 +136,12 @@ std::vector<Hosts::Row> Hosts::most_failures(size_t k) const {
   for (auto& e : failing_.entries) v.push_back(&e);
   std::sort(v.begin(), v.end(), [](const Entry* a, const Entry* b) { return a->count != b->count ? a->count > b->count : a->host < b->host; });
   std::vector<Row> rows;
-  for (size_t i = 0; i < v.size() && i < k; i++) rows.push_back({v[i]->host, v[i]->seen, v[i]->count, 0, v[i]->statuses.json()});
+  for (size_t i = 0; i < v.size() && i < k; i++) {
+    // Counted from the host's first failure: the requests table, where it
+    // still holds the host, has all of them.
+    const Tracked* t = tracked_.find(v[i]->host);
+    rows.push_back({v[i]->host, t ? t->seen : v[i]->seen, v[i]->count, 0, (t ? t->statuses : v[i]->statuses).json()});
+  }
   return rows;
 }
 

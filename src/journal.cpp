@@ -92,16 +92,23 @@ bool read_results(const std::string& path, bool trim, const std::function<void(c
 }
 
 int merge_main(int argc, char** argv) {
-  bool json = false;
+  bool json = false, quiet = false;
+  Config cfg;  // what decides a line's exit code: --fail
   std::vector<std::string> files;
   for (int i = 1; i < argc; i++) {
     std::string a = argv[i];
     if (a == "--json") json = true;
+    else if (a == "-f" || a == "--fail") cfg.fail = true;
+    else if (a == "-s" || a == "--silent") quiet = true;
     else if (a == "-h" || a == "--help") {
-      printf("usage: fanout merge [--json] FILE...\n"
+      printf("usage: fanout merge [--json] [-f] [-s] FILE...\n"
              "Adds up --results files (the shards of one list, say) into one summary:\n"
              "the status histogram, the errors by cause, the latency (and under --rate\n"
-             "the corrected latency) and the hosts with the most failures and the slowest.\n");
+             "the corrected latency) and the hosts with the most failures and the slowest.\n"
+             "The failed lines are listed on standard error and the exit status is one\n"
+             "run's: curl's code of the first failed line in input order, 0 if none failed.\n"
+             "  -f, --fail    a status of 400 or more fails its line (22), as fanout -f\n"
+             "  -s, --silent  no list of failed lines\n");
       return 0;
     } else if (a.size() > 1 && a[0] == '-') {
       fprintf(stderr, "fanout merge: unknown option %s\n", a.c_str());
@@ -109,10 +116,11 @@ int merge_main(int argc, char** argv) {
     } else files.push_back(a);
   }
   if (files.empty()) {
-    fprintf(stderr, "fanout merge: no files (usage: fanout merge [--json] FILE...)\n");
+    fprintf(stderr, "fanout merge: no files (usage: fanout merge [--json] [-f] [-s] FILE...)\n");
     return 2;
   }
   Tally t;
+  Failures failed;
   std::vector<uint64_t> keys;
   std::string err;
   for (auto& f : files) {
@@ -124,6 +132,10 @@ int merge_main(int argc, char** argv) {
       t.add(rec.r);
       if (Url u; parse_url(rec.url, u) == UrlError::none) t.hosts.add(u.authority(), rec.r);
       keys.push_back(request_key(rec.line, rec.url));
+      Request rq;  // the line's place in input order is its number: shards keep it
+      rq.line = rq.seq = rec.line;
+      rq.text = rec.url;
+      note_failure(failed, cfg, rq, rec.r);
     }, err);
     if (!ok) {
       fprintf(stderr, "fanout merge: %s\n", err.c_str());
@@ -142,16 +154,19 @@ int merge_main(int argc, char** argv) {
     std::string k = corrected_json(t.corrected);  // --rate's runs: ", " ended
     if (!k.empty()) k = ", " + k.substr(0, k.size() - 2);
     printf("{\"files\": %zu, \"urls\": %llu, \"statuses\": %s, \"errors\": %s}, \"skipped\": %llu, "
-           "\"latency_ms\": {\"p50\": %.3f, \"p90\": %.3f, \"p99\": %.3f, \"max\": %.3f}%s%s}\n",
+           "\"latency_ms\": {\"p50\": %.3f, \"p90\": %.3f, \"p99\": %.3f, \"max\": %.3f}%s%s, \"failed\": %s}\n",
            files.size(), (unsigned long long)t.results, t.histogram(false).c_str(), e.c_str(),
            (unsigned long long)t.skipped, t.latency.percentile(0.5), t.latency.percentile(0.9),
-           t.latency.percentile(0.99), t.latency.max(), k.c_str(), hosts_json(t.hosts).c_str());
+           t.latency.percentile(0.99), t.latency.max(), k.c_str(), hosts_json(t.hosts).c_str(),
+           failures_json(failed).c_str());
   } else {
     printf("%s\nmerged %s from %s\n", t.histogram().c_str(), plural(t.results, "result", "results").c_str(),
            plural(files.size(), "file", "files").c_str());
     print_hosts(stdout, t.hosts);
   }
-  return fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
+  if (fflush(stdout) != 0 || ferror(stdout)) return 1;
+  if (!quiet) print_failures(stderr, failed, t.results, "the files have every line");
+  return failed.first() ? failed.first()->code : 0;
 }
 
 }  // namespace fanout

@@ -138,7 +138,7 @@ void print_json(FILE* out, const Run& run, double seconds, const Cost& cost) {
   extra += polite_json(run) + hosts_json(run.tally.hosts);
   if (run.tally.cancelled) extra += ", \"cancelled\": " + std::to_string(run.tally.cancelled);
   extra += ", \"exitcode\": " + std::to_string(run.failures.first() ? run.failures.first()->code : 0) +
-           ", \"failed\": " + failures_json(run);
+           ", \"failed\": " + failures_json(run.failures);
   fprintf(out, "{\"model\": %s, \"concurrency\": %d, \"urls\": %llu, \"statuses\": %s, \"errors\": %s%s, \"seconds\": %.3f%s%s}\n",
           json_string(run.cfg.model).c_str(), c, (unsigned long long)run.tally.results, run.tally.histogram(false).c_str(),
           e.c_str(), extra.c_str(), seconds, conns.c_str(), frames.c_str());
@@ -405,9 +405,14 @@ void note_failure(Failures& f, const Config& cfg, const Request& rq, const Resul
 }
 
 void print_failures(FILE* out, const Run& run) {
-  const Failures& f = run.failures;
+  print_failures(out, run.failures, run.tally.results,
+                 (run.cfg.results.empty() || run.cfg.results == "-" ? std::string("--results FILE") : "--results " + run.cfg.results) +
+                     " has every line");
+}
+
+void print_failures(FILE* out, const Failures& f, uint64_t results, const std::string& all) {
   if (!f.count()) return;
-  std::string text = "fanout: " + plural(f.count(), "line", "lines") + " of " + std::to_string(run.tally.results) +
+  std::string text = "fanout: " + plural(f.count(), "line", "lines") + " of " + std::to_string(results) +
                      " failed; exit " + std::to_string(f.first()->code) + ", from line " + std::to_string(f.first()->line) +
                      ", the first in input order\n";
   uint64_t shown = 0;
@@ -421,13 +426,11 @@ void print_failures(FILE* out, const Run& run) {
       text += "    ... and " + std::to_string(g->count - g->first.size()) + " more\n";
   }
   if (shown < f.count())
-    text += "  (" + (run.cfg.results.empty() || run.cfg.results == "-" ? std::string("--results FILE") : "--results " + run.cfg.results) +
-            " has every line)\n";
+    text += "  (" + all + ")\n";
   fwrite(text.data(), 1, text.size(), out);
 }
 
-std::string failures_json(const Run& run) {
-  const Failures& f = run.failures;
+std::string failures_json(const Failures& f) {
   std::string s = "{\"count\": " + std::to_string(f.count()) + ", \"lines\": [";
   auto kept = f.kept();
   for (size_t i = 0; i < kept.size(); i++) {

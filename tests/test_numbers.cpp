@@ -183,6 +183,22 @@ TEST_CASE("hosts: Space-Saving keeps the failing and the slow over a million hos
   CHECK(slowest[0].statuses == "{\"200\": 200}");
 }
 
+TEST_CASE("hosts: a failing host's row counts its requests from before its first failure") {
+  fanout::Hosts h;
+  fanout::Result ok, bad;
+  ok.status = 200, ok.ms = 1;
+  bad.status = 503, bad.ms = 1;
+  bad.cause = fanout::Cause::none;
+  for (int i = 0; i < 3; i++) h.add("flaky.test", ok);
+  for (int i = 0; i < 2; i++) h.add("flaky.test", bad);
+  auto fails = h.most_failures(10);
+  REQUIRE(fails.size() == 1);
+  CHECK(fails[0].host == "flaky.test");
+  CHECK(fails[0].failures == 2);
+  CHECK(fails[0].requests == 5);
+  CHECK(fails[0].statuses == "{\"200\": 3, \"503\": 2}");
+}
+
 namespace {
 // Under qemu-user and ThreadSanitizer, everything is several times slower:
 // a tenth of the hosts and URLs there.

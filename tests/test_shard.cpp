@@ -82,17 +82,37 @@ TEST_CASE("shard: 4 shards take every line once, each host in one shard; fanout 
   CHECK(used.size() == 4);  // 40 hosts over 4 shards: none is empty
 
   // The merged summary is the whole run's: {"200": 480, "404": 160, "503": 160, "error": 1}.
+  // Its exit status and list of failed lines are the whole run's too: the bad
+  // line (801) is the one failure, curl's 1 (unsupported protocol).
   t::Ran merged = t::fanout(merge);
-  REQUIRE(merged.status == 0);
+  CHECK(all.status == 1);
+  CHECK(merged.status == all.status);
   CHECK(first_line(merged.out) == first_line(all.out));
   CHECK(first_line(all.out) == "{\"200\": 480, \"404\": 160, \"503\": 160, \"error\": 1}");
   CHECK(merged.out.find("merged 801 results from 4 files") != std::string::npos);
+  CHECK(merged.err.find("fanout: 1 line of 801 failed; exit 1, from line 801") != std::string::npos);
+  CHECK(merged.err.find("ftp://h1.test/bad") != std::string::npos);
   t::Ran one = t::fanout({"merge", "--json", whole});
-  REQUIRE(one.status == 0);
+  CHECK(one.status == 1);
   tj::Value j = tj::parse(one.out);
   CHECK(j["urls"].num == 801);
   CHECK(j["statuses"]["404"].num == 160);
   CHECK(j["errors"]["input"].num == 1);
+  CHECK(j["failed"]["count"].num == 1);
+  CHECK(j["failed"]["lines"].arr.at(0)["line"].num == 801);
+  CHECK(j["failed"]["lines"].arr.at(0)["exitcode"].num == 1);
+  // -f fails the 404s and 503s as fanout -f does: 321 lines, exit 22 from line 4.
+  std::vector<std::string> merge_f = merge;
+  merge_f.insert(merge_f.begin() + 1, "-f");
+  t::Ran mf = t::fanout(merge_f);
+  CHECK(mf.status == 22);
+  CHECK(mf.err.find("fanout: 321 lines of 801 failed; exit 22, from line 4") != std::string::npos);
+  t::Ran all_f = t::fanout(args(s, {"-m", "async", "-c", "20", "-f", "-s"}));
+  CHECK(all_f.status == mf.status);
+  // -s: the same status, nothing on standard error.
+  t::Ran ms = t::fanout({"merge", "-s", "--fail", whole});
+  CHECK(ms.status == 22);
+  CHECK(ms.err.empty());
   // The same shard twice is told.
   t::Ran twice = t::fanout({"merge", merge[1], merge[1]});
   CHECK(twice.err.find("results are of a line and URL seen before") != std::string::npos);
@@ -153,7 +173,8 @@ TEST_CASE("shard: merge keeps every cause by its name, HTTP/2's too") {
                 "{\"line\": 3, \"url\": \"http://x/3\", \"http_code\": 0, \"exitcode\": 28, "
                 "\"errormsg\": \"timeout: resolving x\", \"cause\": \"timeout\", \"worker\": 0}\n");
   t::Ran r = t::fanout({"merge", "--json", f});
-  REQUIRE(r.status == 0);
+  CHECK(r.status == 16);  // the first failed line's code, curl's for HTTP/2
+  CHECK(r.err.find("3 lines of 3 failed; exit 16, from line 1") != std::string::npos);
   tj::Value j = tj::parse(r.out);
   CHECK(j["errors"]["http2"].num == 1);
   CHECK(j["errors"]["http2-stream"].num == 1);
@@ -247,6 +268,6 @@ TEST_CASE("shard: the README's Kubernetes Indexed Job command, run as its 4 pods
   for (auto& [line, n] : lines) CHECK(n == 1);
   t::Ran whole = t::fanout({"-m", "async", "-c", "200", in + "/urls.txt"});
   t::Ran merged = t::fanout(merge);
-  REQUIRE(merged.status == 0);
+  CHECK(merged.status == whole.status);
   CHECK(first_line(merged.out) == first_line(whole.out));
 }

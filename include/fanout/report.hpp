@@ -51,6 +51,8 @@ void note_failure(Failures& f, const Config& cfg, const Request& rq, const Resul
 // The failed lines on stderr, grouped by what went wrong, the first of
 // each in full; and the same for --json (bounded).
 void print_failures(FILE* out, const Run& run);
-std::string failures_json(const Run& run);
+// The same for lines of `results`; all says where every line is ("--results FILE has every line").
+void print_failures(FILE* out, const Failures& f, uint64_t results, const std::string& all);
+std::string failures_json(const Failures& f);
 
 }  // namespace fanout
