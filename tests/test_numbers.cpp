@@ -82,7 +82,10 @@ TEST_CASE("latency: -c 5 --rate 100/s over 1,000 URLs: p50 from the send; a 2 s 
   // The journal says the same, line by line.
   std::vector<double> c = corrected_values(t::results(results));
   CHECK(c.size() >= 1150);  // 1,000 and the ~195 turns the stall took
-  CHECK(c.size() <= 1210);
+  // (A sanitizer's or qemu's build, beside the other half of the suite,
+  // also falls behind the schedule for some 100 ms after the stall: 1,215
+  // seen under ASan. Those turns were late too, and are counted.)
+  CHECK(c.size() <= (fast_ms() > 1 ? 1260 : 1210));
   CHECK(close(rank(c, 0.99), corr["p99"].num));
   CHECK(close(rank(c, 0.5), corr["p50"].num));
 }
