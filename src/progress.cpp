@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
+#include <pthread.h>
 #include <thread>
 #include <unistd.h>
 
@@ -22,7 +23,7 @@ std::thread g_ticker;
 std::chrono::steady_clock::time_point g_t0;
 std::mutex g_mu;
 std::condition_variable g_cv;
-bool g_stop = false;
+bool g_stop = false, g_started = false;
 
 // The terminal's width now (it may have been resized), else $COLUMNS,
 // else no limit (a log file).
@@ -73,12 +74,27 @@ void start(size_t total, bool enabled) {
   g_total = total;
   g_tty = isatty(2);
   auto t0 = g_t0 = std::chrono::steady_clock::now();
+  // procs and hybrid fork their workers while the ticker runs. It draws
+  // (and allocates) only while it holds g_mu, so a fork holds g_mu too:
+  // the child never starts with an allocator's lock the ticker had (a
+  // worker hung so under ASan, whose allocator has no fork handlers).
+  static bool once = [] {
+    pthread_atfork([] { g_mu.lock(); }, [] { g_mu.unlock(); }, [] { g_mu.unlock(); });
+    return true;
+  }();
+  (void)once;
   // Not counted in the cost report's threads: it is the tool's, not the model's.
   g_ticker = std::thread([t0] {
     auto every = std::chrono::milliseconds(g_tty ? 200 : 1000);
     std::unique_lock<std::mutex> lock(g_mu);
+    g_started = true;
+    g_cv.notify_all();
     while (!g_cv.wait_for(lock, every, [] { return g_stop; })) draw(t0);
   });
+  // And no fork while the new thread is still being set up (the runtime's
+  // locks again): back only once it waits, which gives g_mu up.
+  std::unique_lock<std::mutex> lock(g_mu);
+  g_cv.wait(lock, [] { return g_started; });
 }
 
 void done(bool error) {
