@@ -113,10 +113,40 @@ pid_t spawn_fanout(const std::vector<std::string>& args, const std::string& out_
   return spawn(args, "/dev/null", out_path);
 }
 
+// Bounded: a fanout that hangs fails the test that waits for it, by name,
+// instead of holding the suite until tools/run-tests stops it.
 int wait_exit(pid_t pid) {
+  const double limit = kWaitLimit;
   int st = 0;
+  useconds_t nap = 200;
+  for (double waited = 0; waited < limit; waited += nap / 1e6) {
+    pid_t got = waitpid(pid, &st, WNOHANG);
+    if (got == pid) return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    if (got < 0) return -1;
+    usleep(nap);
+    nap = std::min<useconds_t>(nap * 2, 20000);
+  }
+  FAIL_CHECK("pid " << pid << " still running after " << limit << " s: killed");
+  kill(pid, SIGKILL);
   waitpid(pid, &st, 0);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  return 128 + SIGKILL;
+}
+
+// Has it exited? (It stays a zombie for wait_exit.)
+static bool ended(pid_t pid) {
+  siginfo_t info{};
+  return waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid != 0;
+}
+
+size_t wait_lines(const std::string& path, size_t k, pid_t pid, double seconds) {
+  size_t lines = 0;
+  for (int i = 0; i < int(seconds * 100); i++) {
+    std::string s;
+    lines = read_file(path, s) ? size_t(std::count(s.begin(), s.end(), '\n')) : 0;
+    if (lines >= k || ended(pid)) break;
+    usleep(10000);
+  }
+  return lines;
 }
 
 Ran fanout(const std::vector<std::string>& args, const std::string& stdin_text) {

@@ -44,7 +44,13 @@ Ran fanout(const std::vector<std::string>& args, const std::string& stdin_text =
 pid_t spawn_fanout(const std::vector<std::string>& args, const std::string& out_path);
 // The same with stdin from in_path (a FIFO, say); stderr goes to out_path + ".err".
 pid_t spawn(const std::vector<std::string>& args, const std::string& in_path, const std::string& out_path);
+// The exit status; a process still running after kWaitLimit seconds fails
+// the test, and is killed (128 + 9).
+constexpr double kWaitLimit = 600;
 int wait_exit(pid_t pid);
+// Waits until the file has k lines, pid has ended, or the seconds pass;
+// returns its lines then. For "mid-run" without guessing a sleep.
+size_t wait_lines(const std::string& path, size_t k, pid_t pid, double seconds = 30);
 std::vector<pid_t> children(pid_t pid);
 
 // origin's /stats (connections open now, and the most at once), fetched by

@@ -388,7 +388,7 @@ TEST_CASE("cli: a first SIGINT says what is finishing, a second stops at once; -
     std::string results = t::temp_dir() + "/twice-" + model + ".jsonl", out = t::temp_dir() + "/twice-" + model + ".out";
     unlink(results.c_str());
     pid_t pid = t::spawn_fanout({"-m", model, "-c", "4", "-w", "2", "--grace", "30", "--results", results, input}, out);
-    usleep(t::qemu().empty() ? 500000 : 2000000);  // the requests are in flight
+    usleep(t::mid_run(500000));  // the requests are in flight
     REQUIRE(kill(pid, SIGINT) == 0);
     usleep(300000);
     std::string err;
@@ -522,7 +522,7 @@ TEST_CASE("cli: zero results print no rate, plurals are right, and (N urls) coun
   for (int i = 0; i < 40; i++) text += o.url("/sleep?ms=5000&i=" + std::to_string(i)) + "\n";
   std::string input = t::temp_file("forty.txt", text), out = t::temp_dir() + "/forty.out";
   pid_t pid = t::spawn_fanout({"-m", "threads", "-c", "10", "--grace", "0", input}, out);
-  usleep(t::qemu().empty() ? 400000 : 2000000);
+  usleep(t::mid_run(500000));
   kill(pid, SIGTERM);
   CHECK(t::wait_exit(pid) == 143);
   std::string summary, err;

@@ -136,7 +136,7 @@ TEST_CASE("jobs: an interrupted download leaves no .part file, in every model an
       INFO("model " << std::string(model) << " signal " << sig);
       std::string dir = t::temp_dir() + "/parts-" + model + "-" + std::to_string(sig), out = dir + ".out";
       pid_t pid = t::spawn_fanout({"-m", model, "-c", "4", "-w", "2", "--grace", "0", "--output-dir", dir, input}, out);
-      usleep(t::qemu().empty() ? 600000 : 2500000);  // the bodies are being written
+      usleep(t::mid_run(600000));  // the bodies are being written
       if (sig == SIGKILL) {
         for (pid_t kid : t::children(pid)) kill(kid, SIGKILL);  // the workers, mid-body
         usleep(200000);

@@ -386,7 +386,8 @@ TEST_CASE("models: --results is written while the run goes on, each line once") 
     INFO("model " << std::string(model));
     std::string results = t::temp_dir() + "/journal-" + model + ".jsonl";
     pid_t pid = t::spawn_fanout({"-m", model, "-c", "2", "-w", "2", "--results", results, input}, "/dev/null");
-    usleep(550000);  // 11 of 20 sequential sleeps, 5 or 6 rounds of two at once
+    // Results land while the run goes on: some are there, the run is not over.
+    REQUIRE(t::wait_lines(results, 2, pid) >= 2);
     size_t early = t::jsonl(results).size();
     CHECK(early >= 2);
     CHECK(early < 20);

@@ -46,7 +46,8 @@ TEST_CASE("resume: SIGINT or SIGTERM mid-run, then --resume: every line exactly 
     INFO("model " << std::string(model) << ", signal " << sig);
     std::string results = t::temp_dir() + "/resume-" + model + ".jsonl", out = t::temp_dir() + "/resume-" + model + ".out";
     pid_t pid = t::spawn_fanout({"-m", model, "-c", "6", "-w", "2", "--results", results, input}, out);
-    usleep(450000);  // a few rounds of six in, most of the list still to go
+    // A round of six in (the list needs twenty), most of it still to go.
+    REQUIRE(t::wait_lines(results, 6, pid) >= 6);
     REQUIRE(kill(pid, sig) == 0);
     CHECK(t::wait_exit(pid) == 128 + sig);
     std::string err;

@@ -56,6 +56,11 @@ constexpr bool kAsan = true;
 #else
 constexpr bool kAsan = false;
 #endif
+// A wait for "mid-run" where nothing can be watched instead: native
+// microseconds, longer where everything is slower (a sanitizer 2x, qemu 4x).
+inline unsigned mid_run(unsigned native_us) {
+  return native_us * (!qemu().empty() ? 4 : kAsan || kTsan ? 2 : 1);
+}
 // A public test suite from ../shared/corpora is missing: a skip on a
 // developer's machine, a failure under CI (CI=true), where it must be.
 void no_corpus(const std::string& what);
