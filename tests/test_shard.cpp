@@ -199,6 +199,9 @@ TEST_CASE("shard: a Slurm array of 4 tasks, merged, equals one run of the whole 
   }
   CHECK(code == 0);
   CHECK(out.find("slurm-check: 4 array tasks, merged, equal to one run") != std::string::npos);
+  // Said when it ran, so a CI log shows it was not skipped.
+  size_t job = out.find("slurm-check: Submitted");
+  if (job != std::string::npos) MESSAGE(out.substr(job, out.find('\n', job) - job));
   for (int k = 1; k <= 4; k++)
     CHECK(out.find("shard " + std::to_string(k) + "/4 (from SLURM_ARRAY_TASK_ID)") != std::string::npos);
 }
