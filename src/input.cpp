@@ -287,7 +287,9 @@ Source::Take Source::line(std::string& out, bool block) {
 void Source::make(std::string_view u, const std::string& why, Request& r) {
   r = Request{};
   r.line = line_;
-  r.text = u;
+  r.text = guess_scheme(u);  // "example.com" is http://example.com, as curl and wget take it
+  r.text += u;
+  u = r.text;
   std::string because;
   if (!why.empty()) {
     because = why;

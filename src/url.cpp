@@ -7,6 +7,7 @@
 #include <cctype>
 #include <cstdio>
 #include <cstring>
+#include <strings.h>
 #include <vector>
 
 namespace fanout {
@@ -445,6 +446,22 @@ std::string Url::href() const {
   std::string h = https ? "https://" : "http://";
   if (!userinfo.empty()) h += userinfo + "@";
   return h + authority() + path + query + fragment;
+}
+
+std::string guess_scheme(std::string_view in) {
+  if (in.find("://") != std::string_view::npos) return "";
+  size_t colon = in.find(':');
+  if (colon != std::string_view::npos) {
+    std::string scheme(in.substr(0, colon));
+    for (char& c : scheme) c = char(std::tolower((unsigned char)c));
+    if (scheme == "http" || scheme == "https") return "";  // "http:example.com": WHATWG's, as given
+  }
+  static const char* const by_label[] = {"ftp", "dict", "ldap", "imap", "smtp", "pop3"};
+  for (const char* l : by_label) {
+    size_t n = strlen(l);
+    if (in.size() > n && in[n] == '.' && strncasecmp(in.data(), l, n) == 0) return std::string(l) + "://";
+  }
+  return "http://";
 }
 
 std::string mask_password(std::string_view s) {

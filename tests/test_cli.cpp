@@ -281,6 +281,32 @@ TEST_CASE("cli: user:password@ in a URL is sent as Basic auth, as curl sends it"
   CHECK(r.out.find("Basic") == std::string::npos);
 }
 
+TEST_CASE("cli: a line without a scheme is fetched as http://, as curl and wget fetch it, in every model") {
+  t::Origin o;
+  std::string port = std::to_string(o.http);
+  std::string list = "127.0.0.1:" + port + "/status/200\nbob:secret@127.0.0.1:" + port + "/headers\n";
+  for (const char* model : kModels) {
+    INFO("model " << std::string(model));
+    std::string results = t::temp_dir() + "/guess-" + model + ".jsonl";
+    t::Ran r = t::fanout({"-m", model, "--results", results, "--output", "-", "-"}, list);
+    CHECK(r.status == 0);
+    CHECK(r.out.find("Authorization: Basic Ym9iOnNlY3JldA==\r\n") != std::string::npos);  // bob:secret
+    CHECK(r.out.find("secret") == std::string::npos);
+    auto v = t::results(results);
+    REQUIRE(v.size() == 2);
+    CHECK(v[0]["url"].str == "http://127.0.0.1:" + port + "/status/200");
+    CHECK(v[0]["http_code"].num == 200);
+    CHECK(v[1]["url"].str == "http://bob:***@127.0.0.1:" + port + "/headers");
+    CHECK(v[1]["http_code"].num == 200);
+    std::string all;
+    t::read_file(results, all);
+    CHECK(all.find("secret") == std::string::npos);
+    t::Ran m = t::fanout({"merge", "--json", results});
+    CHECK(m.status == 0);
+    CHECK(m.out.find("\"127.0.0.1:" + port + "\"") != std::string::npos);  // its host, in the hosts table
+  }
+}
+
 // 4. The options are declared once: the table, --help, the man page and
 // the README agree.
 TEST_CASE("cli: every option in the table is in --help, tools/fanout.1 and the README, and they have no other") {
