@@ -87,7 +87,9 @@ TEST_CASE("resume: --grace cuts requests still in flight; they are cancelled, no
     INFO("model " << std::string(model));
     std::string results = t::temp_dir() + "/grace-" + model + ".jsonl", out = t::temp_dir() + "/grace-" + model + ".out";
     pid_t pid = t::spawn_fanout({"-m", model, "-c", "8", "-w", "2", "--grace", "0.3", "--results", results, input}, out);
-    usleep(400000);  // the fast ones are done (seq: not yet at the slow ones' end)
+    // The fast ones are done, the slow ones in flight (seq: the first of them).
+    REQUIRE(t::wait_lines(results, 4, pid) >= 4);
+    usleep(50000);
     auto t0 = std::chrono::steady_clock::now();
     REQUIRE(kill(pid, SIGINT) == 0);
     CHECK(t::wait_exit(pid) == 130);
