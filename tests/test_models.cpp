@@ -208,7 +208,9 @@ TEST_CASE("procs: kill -9 of a worker mid-run still gives one result per line") 
   pid_t pid;
   auto kids = start_with_workers({"-m", "procs", "-c", "4", "--results", results, input}, t::temp_dir() + "/kill.out", 4, &pid);
   REQUIRE(kids.size() == 4);
-  usleep(200000);  // mid-run: each worker holds a request
+  // Mid-run: the first lines are in, each worker holds its next request.
+  REQUIRE(t::wait_lines(results, 1, pid) >= 1);
+  usleep(30000);
   REQUIRE(kill(kids[1], SIGKILL) == 0);
   CHECK(t::wait_exit(pid) == 1);  // a line whose worker died: curl has no code for that
   auto v = t::results(results);
@@ -230,7 +232,9 @@ TEST_CASE("hybrid: kill -9 of a worker reports what it had not answered") {
   pid_t pid;
   auto kids = start_with_workers({"-m", "hybrid", "-w", "2", "-c", "4", "--results", results, input}, t::temp_dir() + "/hkill.out", 2, &pid);
   REQUIRE(kids.size() == 2);
-  usleep(600000);  // the first requests are answered, others in flight
+  // The first requests are answered, others in flight.
+  REQUIRE(t::wait_lines(results, 1, pid) >= 1);
+  usleep(50000);
   REQUIRE(kill(kids[0], SIGKILL) == 0);
   CHECK(t::wait_exit(pid) == 1);
   auto v = t::results(results);
