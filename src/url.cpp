@@ -449,13 +449,14 @@ std::string Url::href() const {
 }
 
 std::string guess_scheme(std::string_view in) {
-  if (in.find("://") != std::string_view::npos) return "";
-  size_t colon = in.find(':');
-  if (colon != std::string_view::npos) {
-    std::string scheme(in.substr(0, colon));
-    for (char& c : scheme) c = char(std::tolower((unsigned char)c));
-    if (scheme == "http" || scheme == "https") return "";  // "http:example.com": WHATWG's, as given
-  }
+  // curl's test (Curl_is_absolute_url when guessing): scheme characters, then
+  // ":/". Without the slash, "host:port" and "user:pass@host" are no scheme.
+  size_t i = 0;
+  while (i < in.size() && i < 40 && (std::isalnum((unsigned char)in[i]) || in[i] == '+' || in[i] == '-' || in[i] == '.')) i++;
+  if (i > 0 && i + 1 < in.size() && in[i] == ':' && in[i + 1] == '/') return "";
+  if ((i == 4 || i == 5) && i < in.size() && in[i] == ':' &&
+      (strncasecmp(in.data(), "http", i) == 0 || strncasecmp(in.data(), "https", i) == 0))
+    return "";  // "http:example.com": WHATWG's reading, as given
   static const char* const by_label[] = {"ftp", "dict", "ldap", "imap", "smtp", "pop3"};
   for (const char* l : by_label) {
     size_t n = strlen(l);

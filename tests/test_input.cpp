@@ -64,6 +64,8 @@ TEST_CASE("input: a URL without a scheme is http://, as curl and wget take it") 
   CHECK(r[6].url.host == "b.example");  // as curl: "mailto:a" is the userinfo
   CHECK(r[7].text == "http://c.example/");
   CHECK(fanout::guess_scheme("http://x") == "");
+  CHECK(fanout::guess_scheme("ftp:/x") == "");  // curl's "scheme:/": ftp, unsupported
+  CHECK(fanout::guess_scheme("Http:x.example") == "");
   CHECK(fanout::guess_scheme("dict.example") == "dict://");
   CHECK(fanout::guess_scheme("dictionary.example") == "http://");
 }

@@ -140,7 +140,7 @@ TEST_CASE("models: a mixed list gives the same results under all five models") {
 
 TEST_CASE("models: --json and stdin") {
   t::Origin o;
-  std::string list = o.url("/status/200") + "\n" + o.url("/status/404") + "\nmailto:x@y\n";
+  std::string list = o.url("/status/200") + "\n" + o.url("/status/404") + "\nftp://x.example/\n";
   for (const char* model : kModels) {
     t::Ran r = t::fanout({"-m", model, "-c", "3", "--json", "-"}, list);
     REQUIRE(r.status == 1);  // curl's 1: an unsupported protocol

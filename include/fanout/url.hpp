@@ -32,10 +32,11 @@ enum class UrlError { none, syntax, scheme, host, idna, port };
 
 // Returns UrlError::none and fills out, or an error with a reason in why.
 UrlError parse_url(std::string_view in, Url& out, std::string* why = nullptr);
-// What curl (CURLU_GUESS_SCHEME) and wget put before a URL given without
-// "scheme://" ("example.com/x", "localhost:8080"): "http://", or curl's
-// guess by the host's first label ("ftp." -> "ftp://", unsupported here);
-// "" when the text has its scheme (http: and https: without the slashes too).
+// What curl (CURLU_GUESS_SCHEME) and wget put before a URL given without a
+// scheme ("example.com/x", "localhost:8080", "mailto:a@b" too, as curl):
+// "http://", or curl's guess by the host's first label ("ftp." -> "ftp://",
+// unsupported here); "" when the text has its scheme: curl's "scheme:/",
+// and http: or https: without the slashes, as WHATWG reads them.
 std::string guess_scheme(std::string_view in);
 // A reference (a Location header) against base: absolute, "//host/...",
 // "/path", "?query", "#fragment" or a relative path.
