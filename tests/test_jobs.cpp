@@ -83,7 +83,10 @@ TEST_CASE("jobs: --rate delays the start; --max-time and the latency begin when 
     CHECK(most <= 50);
     CHECK(gaps[gaps.size() / 2] >= 19000);
     CHECK(gaps[gaps.size() / 2] <= 21000);
-    CHECK(at.back() - at.front() >= 199 * 19000);
+    // The span, without the ten first and last starts: one of 200 processes
+    // woken late at the very start (ASan beside a qemu suite) shortened the
+    // whole span by 200 ms, with no burst anywhere.
+    CHECK(at[189] - at[10] >= 179 * 19000);
   }
 }
 
