@@ -302,6 +302,13 @@ void parse_path(std::string_view p, Url& u) {
   u.path = path.empty() ? "/" : path;
 }
 
+// RFC 3986's scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) (the first
+// one's ALPHA is checked apart).
+bool is_scheme_char(char c) {
+  unsigned char u = (unsigned char)c;
+  return ((u | 0x20) >= 'a' && (u | 0x20) <= 'z') || (u >= '0' && u <= '9') || u == '+' || u == '-' || u == '.';
+}
+
 }  // namespace
 
 UrlError parse_url(std::string_view in, Url& u, std::string* why) {
@@ -315,11 +322,8 @@ UrlError parse_url(std::string_view in, Url& u, std::string* why) {
   size_t colon = s.find(':');
   if (colon == std::string::npos || colon == 0) return fail(why, UrlError::syntax, "no scheme");
   for (size_t i = 0; i < colon; i++) {
-    unsigned char c = s[i];
-    bool alpha = (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
-    if (!alpha && !(c >= '0' && c <= '9') && c != '+' && c != '-' && c != '.')
-      return fail(why, UrlError::syntax, "no scheme");
-    if (alpha) s[i] = char(c | 0x20);
+    if (!is_scheme_char(s[i])) return fail(why, UrlError::syntax, "no scheme");
+    s[i] = char(std::tolower((unsigned char)s[i]));
   }
   std::string_view scheme(s.data(), colon);
   if (scheme[0] < 'a' || scheme[0] > 'z') return fail(why, UrlError::syntax, "no scheme");
@@ -448,19 +452,19 @@ std::string Url::href() const {
   return h + authority() + path + query + fragment;
 }
 
-std::string guess_scheme(std::string_view in) {
+std::string_view guess_scheme(std::string_view in) {
   // curl's test (Curl_is_absolute_url when guessing): scheme characters, then
   // ":/". Without the slash, "host:port" and "user:pass@host" are no scheme.
   size_t i = 0;
-  while (i < in.size() && i < 40 && (std::isalnum((unsigned char)in[i]) || in[i] == '+' || in[i] == '-' || in[i] == '.')) i++;
-  if (i > 0 && i + 1 < in.size() && in[i] == ':' && in[i + 1] == '/') return "";
-  if ((i == 4 || i == 5) && i < in.size() && in[i] == ':' &&
-      (strncasecmp(in.data(), "http", i) == 0 || strncasecmp(in.data(), "https", i) == 0))
-    return "";  // "http:example.com": WHATWG's reading, as given
-  static const char* const by_label[] = {"ftp", "dict", "ldap", "imap", "smtp", "pop3"};
-  for (const char* l : by_label) {
-    size_t n = strlen(l);
-    if (in.size() > n && in[n] == '.' && strncasecmp(in.data(), l, n) == 0) return std::string(l) + "://";
+  while (i < in.size() && i < 40 && is_scheme_char(in[i])) i++;
+  std::string_view rest = in.substr(i);
+  auto is = [&](std::string_view name) { return i == name.size() && strncasecmp(in.data(), name.data(), i) == 0; };
+  if (i > 0 && rest.substr(0, 2) == ":/") return "";
+  if (rest.substr(0, 1) == ":" && (is("http") || is("https"))) return "";  // "http:x.example": WHATWG's reading
+  static constexpr std::string_view by_label[] = {"ftp://", "dict://", "ldap://", "imap://", "smtp://", "pop3://"};
+  for (std::string_view p : by_label) {
+    size_t n = p.size() - 3;  // the label: "ftp" of "ftp.example.com"
+    if (in.size() > n && in[n] == '.' && strncasecmp(in.data(), p.data(), n) == 0) return p;
   }
   return "http://";
 }

@@ -37,7 +37,7 @@ UrlError parse_url(std::string_view in, Url& out, std::string* why = nullptr);
 // "http://", or curl's guess by the host's first label ("ftp." -> "ftp://",
 // unsupported here); "" when the text has its scheme: curl's "scheme:/",
 // and http: or https: without the slashes, as WHATWG reads them.
-std::string guess_scheme(std::string_view in);
+std::string_view guess_scheme(std::string_view in);
 // A reference (a Location header) against base: absolute, "//host/...",
 // "/path", "?query", "#fragment" or a relative path.
 UrlError resolve_url(const Url& base, std::string_view ref, Url& out, std::string* why = nullptr);
